@@ -1,0 +1,170 @@
+"""Two callrelay instances behind haproxy, as deploy/compose.yaml runs them: one redis-server,
+two brokers sharing CALLRELAY_TICKET_SECRET and CALLRELAY_ADMIN_TOKEN (conftest's `world`),
+and haproxy configured from deploy/haproxy.cfg (round robin, no stickiness), pointed at them.
+
+Everything goes through haproxy: provisioning, the channel URL, the websockets, and many
+webhooks that land on both instances in turn. Every tab must receive every event, in id
+order, whichever instance ingested it."""
+
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+
+import pytest
+import requests
+
+from conftest import Broker, Tab, assert_increasing, call_event, free_port, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HAPROXY_CFG = os.path.join(ROOT, "deploy", "haproxy.cfg")
+N_EVENTS = 40
+WAIT = 30  # ASan builds start and answer more slowly
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("haproxy") is None,
+    reason="haproxy is not installed (sh deploy/deps.sh --test installs it)")
+
+
+def haproxy_config(template, port, backends, stats_sock):
+    """deploy/haproxy.cfg with the listening port, the backend addresses and a stats socket
+    replaced, and Docker's resolvers removed. Fails when the template no longer has the shape
+    this expects, rather than silently testing another configuration."""
+    text, n = re.subn(r"(?m)^resolvers docker\n(?:[ \t]+\S.*\n)*", "", template)
+    assert n == 1, "deploy/haproxy.cfg: expected one 'resolvers docker' section"
+    text = text.replace(" resolvers docker", "")
+    text, n = re.subn(r"(?m)^(\s*bind\s+)\S*:8080\b", r"\g<1>127.0.0.1:%d" % port, text)
+    assert n == 1, "deploy/haproxy.cfg: expected one 'bind :8080'"
+    servers = iter(backends)
+    text, n = re.subn(r"(?m)^(\s*server\s+\S+\s+)\S+:8080\b",
+                      lambda m: "%s127.0.0.1:%d" % (m.group(1), next(servers)), text)
+    assert n == len(backends), "deploy/haproxy.cfg: expected %d server lines" % len(backends)
+    text, n = re.subn(r"(?m)^global\n",
+                      "global\n    stats socket %s mode 600 level admin\n" % stats_sock, text)
+    assert n == 1, "deploy/haproxy.cfg: expected a global section"
+    # haproxy refuses to start when it cannot get two descriptors per connection: fit the
+    # global maxconn into this machine's limit (containers usually allow far more).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY:
+        text, n = re.subn(r"(?m)^(\s*maxconn\s+)(\d+)",
+                          lambda m: m.group(1) + str(min(int(m.group(2)), (hard - 200) // 2)),
+                          text)
+    return text
+
+
+def haproxy_stats(sock_path):
+    """{server: {"status", "2xx"}} for the servers of backend callrelay (stats socket)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(str(sock_path))
+        s.sendall(b"show stat\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    lines = data.decode().splitlines()
+    header = lines[0].lstrip("# ").split(",")
+    out = {}
+    for line in lines[1:]:
+        row = dict(zip(header, line.split(",")))
+        if row.get("pxname") == "callrelay" and row.get("svname") not in ("BACKEND", "FRONTEND"):
+            out[row["svname"]] = {"status": row["status"], "2xx": int(row["hrsp_2xx"] or 0)}
+    return out
+
+
+class Front:
+    """haproxy, seen by conftest's REST helpers as one more broker (they use only .base)."""
+    name = "haproxy"
+    get = Broker.get
+    post = Broker.post
+    admin = Broker.admin
+
+    def __init__(self, base):
+        self.base = base
+
+
+@pytest.fixture
+def lb(world, tmp_path):
+    """Two brokers on world's Redis, and haproxy (foreground, -db) in front of them."""
+    brokers = [world.start_broker("a"), world.start_broker("b")]
+    port = free_port()
+    stats_sock = tmp_path / "haproxy.sock"
+    cfg = tmp_path / "haproxy.cfg"
+    with open(HAPROXY_CFG) as f:
+        cfg.write_text(haproxy_config(f.read(), port, [b.port for b in brokers], stats_sock))
+    check = subprocess.run(["haproxy", "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
+    assert check.returncode == 0, "generated haproxy.cfg is invalid:\n%s" % check.stderr
+    log_path = tmp_path / "haproxy.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    front = Front("http://127.0.0.1:%d" % port)
+    front.port = port
+    front.brokers = brokers
+    front.stats = lambda: haproxy_stats(stats_sock)
+    try:
+        def up():
+            assert proc.poll() is None, "haproxy exited:\n" + log_path.read_text()
+            st = front.stats()
+            return len(st) == 2 and all(s["status"] == "UP" for s in st.values())
+        wait_until(up, WAIT, what="haproxy with both backends UP")
+        wait_until(lambda: requests.get(front.base + "/healthz", timeout=2).status_code == 200,
+                   WAIT, what="GET /healthz through haproxy")
+        yield front
+    finally:
+        # Stopped by its PID, before world's teardown stops the brokers.
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        log.close()
+
+
+def test_events_through_haproxy_arrive_in_order(world, lb):
+    # Provisioning and users through haproxy.
+    acme = world.provision("acme", broker=lb)
+    acme.add_user("101", "Ann", broker=lb)
+
+    # Channel URLs through haproxy name haproxy (the request's Host), not a backend. Two tabs:
+    # the ticket is signed by whichever instance answered and checked by whichever one takes
+    # the upgrade.
+    tabs = []
+    for _ in range(2):
+        url = acme.channel_url("101", broker=lb)
+        assert url.startswith("ws://127.0.0.1:%d/v1/ws?ticket=" % lb.port), url
+        tab = Tab(url)
+        first = tab.register()
+        assert first["result"]["code"] == 109 and first["events"] == [], first
+        tabs.append(tab)
+
+    before = lb.stats()
+    for i in range(N_EVENTS):
+        # One connection per webhook, as a PBX would: haproxy picks the next server each time.
+        acme.post_ok(call_event(user="101", call_id="lb-%d" % i, key="lb-key-%d" % i),
+                     broker=lb, headers={"Connection": "close"}, accepted=1)
+    after = lb.stats()
+
+    seen = []
+    for tab in tabs:
+        got = tab.events(N_EVENTS, timeout=WAIT)
+        seen.append([e["id"] for e in got])
+        assert [e["call_id"] for e in got] == ["lb-%d" % i for i in range(N_EVENTS)]
+        assert_increasing([e["id"] for e in got])
+        assert all(e["user"] == "101" and e["integration"] == "acme" for e in got)
+        tab.expect_silence(0.3)
+
+    # The webhooks landed on both instances (round robin, no stickiness).
+    served = {name: after[name]["2xx"] - before[name]["2xx"] for name in after}
+    assert sum(served.values()) >= N_EVENTS, served
+    assert all(n >= N_EVENTS // 4 for n in served.values()), served
+
+    # Both tabs saw the same events: what Redis holds for the user, in that order.
+    assert seen[0] == seen[1] == world.stream_ids(acme.stream_key("101"))[-N_EVENTS:]
