@@ -1,0 +1,33 @@
+/* api.h — the REST handlers, one file per group:
+ * api_admin.c (provisioning), api_users.c (users, channel), api_hooks.c (PBX webhooks),
+ * api_ops.c (health, readiness, metrics). Each handler answers exactly once. */
+#ifndef CR_API_H
+#define CR_API_H
+#include "http.h"
+
+void api_integration_create(http_req *r);
+void api_integration_update(http_req *r);
+void api_integration_delete(http_req *r);
+void api_integration_list(http_req *r);
+
+void api_users_create(http_req *r);
+void api_users_delete(http_req *r);
+void api_users_list(http_req *r);
+void api_channel(http_req *r);
+
+void api_hook(http_req *r);
+
+void api_healthz(http_req *r);
+void api_readyz(http_req *r);
+void api_metrics(http_req *r);
+
+/* Shared checks: each answers the request itself and returns false when it fails. */
+bool api_require_admin(http_req *r, const json_t *body);
+/* Finds the integration of the request's token; fills r->integration. */
+bool api_require_integration(http_req *r, const json_t *body);
+/* 503 when Redis is not connected or too much is in flight. */
+bool api_require_store(http_req *r);
+/* Common answer to a Redis reply that is NULL or an error: 503 or 500. */
+void api_reply_store_failure(http_req *r, const void *reply);
+
+#endif

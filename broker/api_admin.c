@@ -1,0 +1,250 @@
+/* api_admin.c — provisioning with the admin token: integrations and their tokens. */
+#include "api.h"
+#include "integrations.h"
+#include "log.h"
+#include "result.h"
+#include "store.h"
+#include "token.h"
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct admin_op {
+    char name[NAME_MAX_LEN + 1];
+    char token[TOKEN_LEN + 1]; /* "" unless a new token is issued */
+    char *record;
+} admin_op;
+
+static void admin_op_free(void *p)
+{
+    admin_op *op = p;
+    free(op->record);
+    free(op);
+}
+
+/* Body parsed, admin checked, Redis up, name valid: else answered and NULL. */
+static json_t *admin_body(http_req *r, char name[NAME_MAX_LEN + 1])
+{
+    json_t *body = http_body_object(r);
+    if (!body)
+        return NULL;
+    if (!api_require_admin(r, body) || !api_require_store(r)) {
+        json_decref(body);
+        return NULL;
+    }
+    const char *n = json_string_value(json_object_get(body, "name"));
+    if (!n || !name_integration_valid(n)) {
+        http_reply_error(r, 400, RC_INVALID_FIELD, "name",
+                         "name: required, [a-z0-9][a-z0-9_-]{0,63}");
+        json_decref(body);
+        return NULL;
+    }
+    strcpy(name, n);
+    return body;
+}
+
+static bool check_adapter(http_req *r, const json_t *v)
+{
+    if (json_is_string(v) && adapter_find(json_string_value(v)))
+        return true;
+    char known[256] = "";
+    for (const adapter *const *a = adapter_all(); *a; a++) {
+        strncat(known, known[0] ? ", " : "", sizeof known - strlen(known) - 1);
+        strncat(known, (*a)->name, sizeof known - strlen(known) - 1);
+    }
+    http_reply_error(r, 400, RC_INVALID_FIELD, "adapter", "adapter: must be one of %s", known);
+    return false;
+}
+
+static bool check_settings(http_req *r, const json_t *settings)
+{
+    char field[128], msg[256];
+    if (integrations_settings_valid(settings, field, sizeof field, msg, sizeof msg) == 0)
+        return true;
+    http_reply_error(r, 400, RC_INVALID_FIELD, field, "%s", msg);
+    return false;
+}
+
+static void on_put(redisReply *reply, void *ud)
+{
+    http_req *r = ud;
+    admin_op *op = r->state;
+    bool create = strcmp(r->path, "/v1/integration/create") == 0;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+        api_reply_store_failure(r, reply);
+    } else if (reply->integer == 0) {
+        if (create)
+            http_reply_error(r, 409, RC_EXISTS, "name", "integration %s already exists", op->name);
+        else
+            http_reply_error(r, 404, RC_NOT_FOUND, "name", "no integration %s", op->name);
+    } else {
+        integrations_apply(op->name, op->record);
+        json_t *extra = json_pack("{s:s}", "integration", op->name);
+        if (op->token[0])
+            json_object_set_new(extra, "token", json_string(op->token));
+        log_info(create ? "integration created" : "integration updated", "{s:s}", "integration",
+                 op->name);
+        http_reply_ok(r, extra);
+    }
+    http_req_release(r);
+}
+
+static void put(http_req *r, admin_op *op, json_t *record, const char *mode)
+{
+    op->record = json_dumps(record, JSON_COMPACT);
+    json_decref(record);
+    r->state = op;
+    r->free_state = admin_op_free;
+    char *key = store_key_integrations();
+    const char *args[] = {key, op->name, op->record, mode, store_channel_control()};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(args[i]);
+    http_req_hold(r);
+    if (store_script(SCRIPT_INTEGRATION_PUT, on_put, r, 1, 5, args, lens) != 0) {
+        http_req_release(r);
+        api_reply_store_failure(r, NULL);
+    }
+    free(key);
+}
+
+static void now_text(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void api_integration_create(http_req *r)
+{
+    char name[NAME_MAX_LEN + 1], hash[TOKEN_HASH_LEN + 1], created[32];
+    json_t *body = admin_body(r, name);
+    if (!body)
+        return;
+    json_t *settings = json_object_get(body, "settings");
+    if (check_adapter(r, json_object_get(body, "adapter")) &&
+        check_settings(r, settings ? settings : json_object())) {
+        admin_op *op = calloc(1, sizeof *op);
+        if (!op || token_generate(op->token) != 0) {
+            free(op);
+            http_reply_error(r, 500, RC_INTERNAL, NULL, "could not generate a token");
+        } else {
+            strcpy(op->name, name);
+            token_hash(op->token, hash);
+            now_text(created, sizeof created);
+            json_t *rec = json_pack("{s:O,s:o,s:s,s:s}", "adapter", json_object_get(body, "adapter"),
+                                    "settings", settings ? json_deep_copy(settings) : json_object(),
+                                    "token_sha256", hash, "created", created);
+            put(r, op, rec, "create");
+        }
+    }
+    json_decref(body);
+}
+
+void api_integration_update(http_req *r)
+{
+    char name[NAME_MAX_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+    json_t *body = admin_body(r, name);
+    if (!body)
+        return;
+    const integration *in = integrations_by_name(name);
+    json_t *dialect = json_object_get(body, "adapter"), *settings = json_object_get(body, "settings");
+    json_t *rotate = json_object_get(body, "rotate_token");
+    if (!in) {
+        http_reply_error(r, 404, RC_NOT_FOUND, "name", "no integration %s", name);
+    } else if ((!dialect || check_adapter(r, dialect)) && (!settings || check_settings(r, settings))) {
+        admin_op *op = calloc(1, sizeof *op);
+        json_t *rec = json_deep_copy(in->record);
+        strcpy(op->name, name);
+        if (dialect)
+            json_object_set(rec, "adapter", dialect);
+        if (settings)
+            json_object_set_new(rec, "settings", json_deep_copy(settings));
+        if (json_is_true(rotate) && token_generate(op->token) == 0) {
+            token_hash(op->token, hash);
+            json_object_set_new(rec, "token_sha256", json_string(hash));
+        }
+        put(r, op, rec, "update");
+    }
+    json_decref(body);
+}
+
+static void on_deleted(redisReply *reply, void *ud)
+{
+    http_req *r = ud;
+    const char *name = r->state;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+        api_reply_store_failure(r, reply);
+    } else if (reply->integer == 0) {
+        http_reply_error(r, 404, RC_NOT_FOUND, "name", "no integration %s", name);
+    } else {
+        integrations_apply(name, NULL);
+        log_info("integration deleted", "{s:s}", "integration", name);
+        http_reply_ok(r, json_pack("{s:s}", "integration", name));
+    }
+    http_req_release(r);
+}
+
+void api_integration_delete(http_req *r)
+{
+    char name[NAME_MAX_LEN + 1];
+    json_t *body = admin_body(r, name);
+    if (!body)
+        return;
+    r->state = strdup(name);
+    r->free_state = free;
+    char *key = store_key_integrations(), *users = store_key_users(name),
+         *prefix = store_key_integration_prefix(name);
+    const char *args[] = {key, users, name, prefix, store_channel_control()};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(args[i]);
+    http_req_hold(r);
+    if (store_script(SCRIPT_INTEGRATION_DELETE, on_deleted, r, 2, 5, args, lens) != 0) {
+        http_req_release(r);
+        api_reply_store_failure(r, NULL);
+    }
+    free(key);
+    free(users);
+    free(prefix);
+    json_decref(body);
+}
+
+static void on_listed(redisReply *reply, void *ud)
+{
+    http_req *r = ud;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        api_reply_store_failure(r, reply);
+        http_req_release(r);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        json_t *rec = json_loads(reply->element[i + 1]->str, 0, NULL);
+        if (!rec)
+            continue;
+        json_object_del(rec, "token_sha256");
+        json_object_set_new(rec, "name", json_string(reply->element[i]->str));
+        json_array_append_new(list, rec);
+    }
+    http_reply_ok(r, json_pack("{s:o}", "integrations", list));
+    http_req_release(r);
+}
+
+void api_integration_list(http_req *r)
+{
+    if (!api_require_admin(r, NULL) || !api_require_store(r))
+        return;
+    char *key = store_key_integrations();
+    const char *argv[] = {"HGETALL", key};
+    size_t lens[2] = {7, strlen(key)};
+    http_req_hold(r);
+    if (store_command(on_listed, r, 2, argv, lens) != 0) {
+        http_req_release(r);
+        api_reply_store_failure(r, NULL);
+    }
+    free(key);
+}

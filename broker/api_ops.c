@@ -1,0 +1,85 @@
+/* api_ops.c — health, readiness, metrics, and the checks every handler shares. */
+#include "api.h"
+#include "integrations.h"
+#include "metrics.h"
+#include "result.h"
+#include "store.h"
+#include "token.h"
+#include <hiredis/hiredis.h>
+#include <string.h>
+
+#define MAX_IN_FLIGHT 20000
+
+void api_healthz(http_req *r) { http_reply_ok(r, NULL); }
+
+void api_readyz(http_req *r)
+{
+    if (http_draining())
+        http_reply_error(r, 503, RC_UNAVAILABLE, NULL, "draining");
+    else if (!store_connected() || !store_pubsub_connected())
+        http_reply_error(r, 503, RC_UNAVAILABLE, NULL, "redis unreachable");
+    else if (!integrations_loaded())
+        http_reply_error(r, 503, RC_UNAVAILABLE, NULL, "integrations not loaded yet");
+    else
+        http_reply_ok(r, NULL);
+}
+
+void api_metrics(http_req *r)
+{
+    size_t len = 0;
+    char *text = metrics_render(&len);
+    if (!text) {
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    http_reply_raw(r, 200, "text/plain; version=0.0.4", text, len);
+}
+
+bool api_require_admin(http_req *r, const json_t *body)
+{
+    const char *admin = http_config()->admin_token;
+    char buf[512];
+    const char *t = http_token(r, body, buf, sizeof buf);
+    if (!admin) {
+        http_reply_error(r, 403, RC_FORBIDDEN, NULL,
+                         "provisioning is disabled: CALLRELAY_ADMIN_TOKEN is not set");
+        return false;
+    }
+    if (!t || !token_equal(t, admin)) {
+        http_reply_error(r, 401, RC_UNAUTHORIZED, NULL, "admin token missing or wrong");
+        return false;
+    }
+    return true;
+}
+
+bool api_require_integration(http_req *r, const json_t *body)
+{
+    char buf[512];
+    const char *t = http_token(r, body, buf, sizeof buf);
+    const integration *in = t ? integrations_by_token(t) : NULL;
+    if (!in) {
+        http_reply_error(r, 401, RC_UNAUTHORIZED, NULL, "integration token missing or wrong");
+        return false;
+    }
+    strcpy(r->integration, in->name);
+    return true;
+}
+
+bool api_require_store(http_req *r)
+{
+    if (http_draining() || !store_connected() || store_in_flight() > MAX_IN_FLIGHT) {
+        http_reply_error(r, 503, RC_UNAVAILABLE, NULL, "storage unavailable, retry later");
+        return false;
+    }
+    return true;
+}
+
+void api_reply_store_failure(http_req *r, const void *reply)
+{
+    const redisReply *rr = reply;
+    if (!rr)
+        http_reply_error(r, 503, RC_UNAVAILABLE, NULL, "storage unavailable, retry later");
+    else
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "storage error: %s",
+                         rr->type == REDIS_REPLY_ERROR ? rr->str : "unexpected reply");
+}

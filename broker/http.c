@@ -1,0 +1,461 @@
+/* http.c — libwebsockets on the broker's libuv loop (foreign loop), one protocol serving
+ * both HTTP and websockets on one port, and the route table. */
+#include "http.h"
+#include "api.h"
+#include "hub.h"
+#include "log.h"
+#include "metrics.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HTTP_WAIT_SECS 15
+
+typedef struct pss {
+    http_req *req;
+    void *session;
+} pss;
+
+typedef struct route {
+    enum http_method method;
+    const char *path;
+    bool prefix;
+    void (*handler)(http_req *r);
+} route;
+
+static const route routes[] = {
+    {HTTP_POST, "/v1/integration/create", false, api_integration_create},
+    {HTTP_POST, "/v1/integration/update", false, api_integration_update},
+    {HTTP_POST, "/v1/integration/delete", false, api_integration_delete},
+    {HTTP_GET, "/v1/integration/list", false, api_integration_list},
+    {HTTP_POST, "/v1/users/create", false, api_users_create},
+    {HTTP_POST, "/v1/users/delete", false, api_users_delete},
+    {HTTP_GET, "/v1/users", false, api_users_list},
+    {HTTP_POST, "/v1/channel", false, api_channel},
+    {HTTP_POST, "/v1/hooks/", true, api_hook},
+    {HTTP_GET, "/healthz", false, api_healthz},
+    {HTTP_GET, "/readyz", false, api_readyz},
+    {HTTP_GET, "/metrics", false, api_metrics},
+    {HTTP_OTHER, NULL, false, NULL},
+};
+
+static struct {
+    const cr_config *cfg;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    void *loops[1];
+    bool draining;
+} H;
+
+const cr_config *http_config(void) { return H.cfg; }
+bool http_draining(void) { return H.draining; }
+
+/* ---- request objects ---- */
+
+void http_req_hold(http_req *r) { r->refs++; }
+
+void http_req_release(http_req *r)
+{
+    if (--r->refs > 0)
+        return;
+    if (r->free_state)
+        r->free_state(r->state);
+    r->magic = 0;
+    free(r->body);
+    free(r->resp);
+    free(r);
+}
+
+static void copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t)
+{
+    if (lws_hdr_copy(wsi, dst, (int)size, t) < 0)
+        dst[0] = 0;
+}
+
+static void copy_custom(struct lws *wsi, char *dst, size_t size, const char *name)
+{
+    if (lws_hdr_custom_copy(wsi, dst, (int)size, name, (int)strlen(name)) < 0)
+        dst[0] = 0;
+}
+
+static void copy_query(struct lws *wsi, http_req *r)
+{
+    size_t used = 0;
+    char frag[512];
+    for (int n = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, n) > 0;
+         n++) {
+        size_t fl = strlen(frag);
+        if (used + fl + 2 > sizeof r->query)
+            break;
+        if (used)
+            r->query[used++] = '&';
+        memcpy(r->query + used, frag, fl + 1);
+        used += fl;
+    }
+}
+
+static http_req *req_new(struct lws *wsi, const char *path)
+{
+    http_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->magic = HTTP_REQ_MAGIC;
+    r->refs = 1;
+    r->wsi = wsi;
+    snprintf(r->path, sizeof r->path, "%s", path);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+        r->method = HTTP_POST;
+    else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+        r->method = HTTP_GET;
+    else
+        r->method = HTTP_OTHER;
+    copy_query(wsi, r);
+    lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
+    copy_hdr(wsi, r->host, sizeof r->host, WSI_TOKEN_HOST);
+    copy_hdr(wsi, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION);
+    copy_hdr(wsi, r->content_type, sizeof r->content_type, WSI_TOKEN_HTTP_CONTENT_TYPE);
+    copy_custom(wsi, r->webhook_id, sizeof r->webhook_id, "webhook-id:");
+    copy_custom(wsi, r->webhook_timestamp, sizeof r->webhook_timestamp, "webhook-timestamp:");
+    copy_custom(wsi, r->webhook_signature, sizeof r->webhook_signature, "webhook-signature:");
+    return r;
+}
+
+/* ---- answers ---- */
+
+void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len)
+{
+    if (r->responded) {
+        free(body);
+        return;
+    }
+    r->responded = true;
+    r->status = status;
+    r->resp = body;
+    r->resp_len = len;
+    r->resp_type = content_type;
+    metrics_http_status(status);
+    if (r->wsi) {
+        lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
+        lws_callback_on_writable(r->wsi);
+    }
+}
+
+void http_reply_json(http_req *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char fallback[] = "{\"result\":{\"code\":5000,\"message\":\"out of memory\"}}";
+        text = strdup(fallback);
+        status = 500;
+    }
+    http_reply_raw(r, status, "application/json", text, text ? strlen(text) : 0);
+}
+
+void http_reply_error(http_req *r, int status, int code, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *body = json_pack("{s:{s:i,s:s}}", "result", "code", code, "message", msg);
+    if (field && *field)
+        json_object_set_new(body, "field", json_string(field));
+    http_reply_json(r, status, body);
+}
+
+void http_reply_ok(http_req *r, json_t *extra)
+{
+    json_t *body = json_pack("{s:{s:i,s:s}}", "result", "code", 0, "message", "ok");
+    if (extra) {
+        json_object_update(body, extra);
+        json_decref(extra);
+    }
+    http_reply_json(r, 200, body);
+}
+
+static int write_headers(struct lws *wsi, http_req *r)
+{
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+                                       *end = buf + sizeof buf - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->resp_type, r->resp_len, &p,
+                                    end))
+        return -1;
+    if (r->status == 503 &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                    (const unsigned char *)"1", 1, &p, end))
+        return -1;
+    if (r->close_after &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    r->headers_sent = true;
+    return 0;
+}
+
+/* Headers and body go out in two writable callbacks, as lws wants for HTTP/1. */
+static int on_http_writeable(struct lws *wsi, pss *s)
+{
+    http_req *r = s->req;
+    if (!r || !r->responded)
+        return 0;
+    if (!r->headers_sent) {
+        if (write_headers(wsi, r))
+            return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    unsigned char *out = malloc(LWS_PRE + r->resp_len + 1);
+    if (!out)
+        return -1;
+    memcpy(out + LWS_PRE, r->resp, r->resp_len);
+    int n = lws_write(wsi, out + LWS_PRE, r->resp_len, LWS_WRITE_HTTP_FINAL);
+    free(out);
+    bool close = r->close_after || n < (int)r->resp_len;
+    s->req = NULL;
+    r->wsi = NULL;
+    http_req_release(r);
+    if (close)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- helpers for handlers ---- */
+
+int http_query_arg(http_req *r, const char *name, char *buf, size_t size)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s=", name);
+    if (!r->wsi)
+        return -1;
+    return lws_get_urlarg_by_name(r->wsi, key, buf, (int)size) ? (int)strlen(buf) : -1;
+}
+
+const char *http_token(http_req *r, const json_t *body, char *buf, size_t size)
+{
+    if (strncasecmp(r->authorization, "Bearer ", 7) == 0) {
+        snprintf(buf, size, "%s", r->authorization + 7);
+        return buf;
+    }
+    const char *t = body ? json_string_value(json_object_get(body, "token")) : NULL;
+    if (t) {
+        snprintf(buf, size, "%s", t);
+        return buf;
+    }
+    if (http_query_arg(r, "token", buf, size) > 0)
+        return buf;
+    return NULL;
+}
+
+json_t *http_body_object(http_req *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        http_reply_error(r, 400, 3100, NULL, "malformed JSON at line %d column %d: %s", e.line,
+                         e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        http_reply_error(r, 400, 3100, NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- dispatch ---- */
+
+static void dispatch(http_req *r)
+{
+    bool path_known = false;
+    for (const route *rt = routes; rt->path; rt++) {
+        bool match = rt->prefix ? strncmp(r->path, rt->path, strlen(rt->path)) == 0
+                                : strcmp(r->path, rt->path) == 0;
+        if (!match)
+            continue;
+        path_known = true;
+        if (rt->method == r->method) {
+            if (r->wsi)
+                lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTP_WAIT_SECS);
+            rt->handler(r);
+            return;
+        }
+    }
+    if (path_known)
+        http_reply_error(r, 405, 3100, NULL, "method not allowed on %s", r->path);
+    else
+        http_reply_error(r, 404, 3104, NULL, "no such path: %s", r->path);
+}
+
+static int content_length(struct lws *wsi, size_t *out)
+{
+    char buf[32];
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return -1;
+    char *end;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end || buf[0] == '-')
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* lws 4.1 takes a POST without Content-Length as a huge body and does not decode chunked
+ * bodies: refuse both before reading, and close the connection after the answer. */
+static int on_http(struct lws *wsi, pss *s, const char *uri)
+{
+    http_req *r = req_new(wsi, uri);
+    if (!r)
+        return -1;
+    s->req = r;
+    if (r->method != HTTP_POST) {
+        dispatch(r);
+        return 0;
+    }
+    if (content_length(wsi, &r->content_length) != 0) {
+        r->close_after = true;
+        http_reply_error(r, 411, 3107, NULL, "Content-Length is required");
+        return 0;
+    }
+    if (r->content_length > H.cfg->max_body) {
+        r->close_after = true;
+        http_reply_error(r, 413, 3106, NULL, "the body is %zu bytes, over the limit of %zu",
+                         r->content_length, H.cfg->max_body);
+        return 0;
+    }
+    r->body = malloc(r->content_length + 1);
+    if (!r->body)
+        return -1;
+    if (r->content_length == 0) {
+        r->body[0] = 0;
+        dispatch(r);
+    }
+    return 0;
+}
+
+static int on_body(pss *s, const void *in, size_t len)
+{
+    http_req *r = s->req;
+    if (!r || r->responded || !r->body)
+        return 0;
+    if (r->body_len + len > r->content_length)
+        return -1;
+    memcpy(r->body + r->body_len, in, len);
+    r->body_len += len;
+    return 0;
+}
+
+static void on_body_done(pss *s)
+{
+    http_req *r = s->req;
+    if (!r || r->responded || !r->body)
+        return;
+    r->body[r->body_len] = 0;
+    dispatch(r);
+}
+
+static void on_http_closed(pss *s)
+{
+    if (!s->req)
+        return;
+    s->req->wsi = NULL;
+    http_req_release(s->req);
+    s->req = NULL;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    pss *s = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(wsi, s, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_BODY:
+        return on_body(s, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        on_body_done(s);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return on_http_writeable(wsi, s);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        on_http_closed(s);
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return hub_filter(wsi, &s->session);
+    case LWS_CALLBACK_ESTABLISHED:
+        return hub_established(wsi, &s->session);
+    case LWS_CALLBACK_RECEIVE:
+        return hub_receive(wsi, &s->session, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return hub_writeable(wsi, &s->session);
+    case LWS_CALLBACK_CLOSED:
+        hub_closed(wsi, &s->session);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"callrelay.v1", callback, sizeof(pss), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static const lws_retry_bo_t idle_policy = {
+    .secs_since_valid_ping = 30,
+    .secs_since_valid_hangup = 75,
+};
+
+static void lws_log(int level, const char *line)
+{
+    char msg[512];
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    snprintf(msg, sizeof msg, "%.*s", (int)n, line);
+    log_write(level == LLL_ERR ? "error" : "warn", "libwebsockets", "{s:s}", "detail", msg);
+}
+
+int http_start(uv_loop_t *loop, const cr_config *cfg)
+{
+    struct lws_context_creation_info info;
+    H.cfg = cfg;
+    H.loops[0] = loop;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.foreign_loops = H.loops;
+    info.count_threads = 1;
+    info.pcontext = &H.ctx; /* lws clears it when the context is wholly destroyed */
+    H.ctx = lws_create_context(&info);
+    if (!H.ctx)
+        return -1;
+    info.port = cfg->listen_port;
+    info.iface = cfg->listen_host;
+    info.protocols = protocols;
+    info.vhost_name = "callrelay";
+    info.retry_and_idle_policy = &idle_policy;
+    info.timeout_secs = HTTP_WAIT_SECS;
+    H.vhost = lws_create_vhost(H.ctx, &info);
+    return H.vhost ? 0 : -1;
+}
+
+void http_drain(void)
+{
+    H.draining = true;
+    hub_close_all();
+}
+
+/* Called from a plain uv callback, and once more after uv_run returned if lws has not
+ * finished (on a foreign loop it closes its handles asynchronously). */
+void http_stop(void)
+{
+    if (H.ctx)
+        lws_context_destroy(H.ctx);
+}

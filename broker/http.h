@@ -1,0 +1,65 @@
+/* http.h — the HTTP side: one libwebsockets context on the broker's libuv loop, a route
+ * table, request objects that outlive their connection while Redis answers, and answers. */
+#ifndef CR_HTTP_H
+#define CR_HTTP_H
+#include "config.h"
+#include "names.h"
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define HTTP_REQ_MAGIC 0x48545250u
+
+enum http_method { HTTP_GET, HTTP_POST, HTTP_OTHER };
+
+typedef struct http_req {
+    uint32_t magic;
+    int refs;
+    struct lws *wsi; /* NULL once the connection is gone: answers are then dropped */
+    enum http_method method;
+    char path[256];
+    char query[1024];
+    char peer[64];
+    char host[256];
+    char authorization[512];
+    char content_type[128];
+    char webhook_id[256], webhook_timestamp[64], webhook_signature[1024];
+    char integration[NAME_MAX_LEN + 1]; /* set by authentication */
+    char *body;
+    size_t body_len, content_length;
+    /* the answer */
+    int status;
+    char *resp;
+    size_t resp_len;
+    const char *resp_type;
+    bool responded, headers_sent, close_after;
+    void *state; /* a handler's own state, freed with free_state */
+    void (*free_state)(void *);
+} http_req;
+
+int http_start(uv_loop_t *loop, const cr_config *cfg);
+/* Stop accepting and close every connection (websockets with 1001). */
+void http_drain(void);
+void http_stop(void);
+bool http_draining(void);
+const cr_config *http_config(void);
+
+void http_req_hold(http_req *r);
+void http_req_release(http_req *r);
+/* An answer ends the request; later answers are ignored. body is stolen. */
+void http_reply_json(http_req *r, int status, json_t *body);
+/* {"result":{"code":code,"message":...},"field":field?} */
+void http_reply_error(http_req *r, int status, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void http_reply_ok(http_req *r, json_t *extra);
+void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len);
+/* The bearer token, or the body's "token" field (for JSON bodies), or ?token=. NULL if none. */
+const char *http_token(http_req *r, const json_t *body, char *buf, size_t size);
+/* A decoded query argument; returns its length or -1. */
+int http_query_arg(http_req *r, const char *name, char *buf, size_t size);
+/* Parses the body as a JSON object, or answers 400 and returns NULL. */
+json_t *http_body_object(http_req *r);
+
+#endif

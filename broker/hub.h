@@ -1,0 +1,26 @@
+/* hub.h — websocket sessions: tickets or tokens at the upgrade, register/ack/ping/unregister,
+ * paged replay, and fan-out of live events from the pub/sub feed to every registered tab. */
+#ifndef CR_HUB_H
+#define CR_HUB_H
+#include "config.h"
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <uv.h>
+
+int hub_init(uv_loop_t *loop, const cr_config *cfg);
+void hub_free(void);
+
+/* lws callbacks for the websocket side; slot is the connection's session pointer. */
+int hub_filter(struct lws *wsi, void **slot);
+int hub_established(struct lws *wsi, void **slot);
+int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len);
+int hub_writeable(struct lws *wsi, void **slot);
+void hub_closed(struct lws *wsi, void **slot);
+
+/* From the store: the payload of one wake-up message; the pub/sub feed is back. */
+void hub_on_wakeup(const char *payload, size_t len);
+void hub_on_pubsub_ready(void);
+/* Close every websocket with 1001 (going away). */
+void hub_close_all(void);
+
+#endif

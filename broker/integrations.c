@@ -1,0 +1,184 @@
+/* integrations.c — the in-memory table of integrations, by name and by token hash. */
+#include "integrations.h"
+#include "cidr.h"
+#include "log.h"
+#include "store.h"
+#include "strmap.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct {
+    strmap by_name, by_token;
+    bool loaded;
+} I;
+
+int integrations_init(void)
+{
+    return strmap_init(&I.by_name) || strmap_init(&I.by_token) ? -1 : 0;
+}
+
+static void integration_free(integration *in)
+{
+    json_decref(in->record);
+    free(in);
+}
+
+static void remove_name(const char *name)
+{
+    integration *old = strmap_del(&I.by_name, name);
+    if (!old)
+        return;
+    strmap_del(&I.by_token, old->token_hash);
+    integration_free(old);
+}
+
+void integrations_apply(const char *name, const char *record_json)
+{
+    remove_name(name);
+    if (!record_json)
+        return;
+    json_t *rec = json_loads(record_json, 0, NULL);
+    const char *dialect = json_string_value(json_object_get(rec, "adapter"));
+    const char *hash = json_string_value(json_object_get(rec, "token_sha256"));
+    integration *in = calloc(1, sizeof *in);
+    if (!rec || !dialect || !hash || strlen(hash) != TOKEN_HASH_LEN || !in ||
+        strlen(name) > NAME_MAX_LEN || !adapter_find(dialect)) {
+        log_error("integration record unreadable: ignored", "{s:s}", "integration", name);
+        json_decref(rec);
+        free(in);
+        return;
+    }
+    strcpy(in->name, name);
+    strcpy(in->token_hash, hash);
+    in->adapter = adapter_find(dialect);
+    in->record = rec;
+    in->settings = json_object_get(rec, "settings");
+    strmap_put(&I.by_name, in->name, in);
+    strmap_put(&I.by_token, in->token_hash, in);
+}
+
+static void free_each(const char *key, void *value, void *ud)
+{
+    (void)key;
+    (void)ud;
+    integration_free(value);
+}
+
+static void clear(void)
+{
+    strmap_each(&I.by_name, free_each, NULL);
+    strmap_free(&I.by_name);
+    strmap_free(&I.by_token);
+    strmap_init(&I.by_name);
+    strmap_init(&I.by_token);
+}
+
+void integrations_free(void)
+{
+    strmap_each(&I.by_name, free_each, NULL);
+    strmap_free(&I.by_name);
+    strmap_free(&I.by_token);
+}
+
+static void on_all(redisReply *r, void *ud)
+{
+    (void)ud;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        log_warn("could not load integrations", NULL);
+        return;
+    }
+    clear();
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        integrations_apply(r->element[i]->str, r->element[i + 1]->str);
+    I.loaded = true;
+    log_info("integrations loaded", "{s:i}", "count", (int)I.by_name.count);
+}
+
+void integrations_load_all(void)
+{
+    char *key = store_key_integrations();
+    const char *argv[] = {"HGETALL", key};
+    size_t lens[2] = {7, strlen(key)};
+    store_command(on_all, NULL, 2, argv, lens);
+    free(key);
+}
+
+static void on_one(redisReply *r, void *ud)
+{
+    char *name = ud;
+    if (r && r->type == REDIS_REPLY_STRING)
+        integrations_apply(name, r->str);
+    else if (r && r->type == REDIS_REPLY_NIL)
+        integrations_apply(name, NULL);
+    free(name);
+}
+
+void integrations_reload(const char *name)
+{
+    char *key = store_key_integrations();
+    char *copy = strdup(name);
+    const char *argv[] = {"HGET", key, name};
+    size_t lens[3] = {4, strlen(key), strlen(name)};
+    if (!copy || store_command(on_one, copy, 3, argv, lens) != 0)
+        free(copy);
+    free(key);
+}
+
+bool integrations_loaded(void) { return I.loaded; }
+const integration *integrations_by_name(const char *name) { return strmap_get(&I.by_name, name); }
+
+const integration *integrations_by_token(const char *token)
+{
+    char hash[TOKEN_HASH_LEN + 1];
+    token_hash(token, hash);
+    const integration *in = strmap_get(&I.by_token, hash);
+    return in && token_equal(in->token_hash, hash) ? in : NULL;
+}
+
+/* ---- settings ---- */
+
+static int bad(char *field, size_t fsize, char *msg, size_t msize, const char *f, const char *m)
+{
+    snprintf(field, fsize, "settings.%s", f);
+    snprintf(msg, msize, "settings.%s: %s", f, m);
+    return -1;
+}
+
+static bool is_whsec(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strncmp(s, "whsec_", 6) == 0 && strlen(s) > 6;
+}
+
+int integrations_settings_valid(const json_t *settings, char *field, size_t fsize, char *msg,
+                                size_t msize)
+{
+    if (!json_is_object(settings))
+        return bad(field, fsize, msg, msize, "", "must be an object");
+    const json_t *v;
+    static const char *const secrets[] = {"webhook_secret", "notify_secret"};
+    for (int i = 0; i < 2; i++)
+        if ((v = json_object_get(settings, secrets[i])) && !is_whsec(v))
+            return bad(field, fsize, msg, msize, secrets[i], "must be \"whsec_\" + base64");
+    if ((v = json_object_get(settings, "allowed_networks"))) {
+        if (!json_is_array(v))
+            return bad(field, fsize, msg, msize, "allowed_networks", "must be a list of CIDRs");
+        size_t i;
+        const json_t *c;
+        json_array_foreach(v, i, c) if (!json_is_string(c) || !cidr_valid(json_string_value(c)))
+            return bad(field, fsize, msg, msize, "allowed_networks", "not a CIDR");
+    }
+    if ((v = json_object_get(settings, "fallback_extension")) &&
+        (!json_is_string(v) || !name_extension_valid(json_string_value(v))))
+        return bad(field, fsize, msg, msize, "fallback_extension", "must be an extension");
+    if ((v = json_object_get(settings, "company_id")) && !json_is_string(v) && !json_is_integer(v))
+        return bad(field, fsize, msg, msize, "company_id", "must be a string");
+    static const char *const objects[] = {"mango", "twilio", "zaas", "finaz"};
+    for (int i = 0; i < 4; i++)
+        if ((v = json_object_get(settings, objects[i])) && !json_is_object(v))
+            return bad(field, fsize, msg, msize, objects[i], "must be an object");
+    if ((v = json_object_get(settings, "notify")) && !json_is_array(v))
+        return bad(field, fsize, msg, msize, "notify", "must be a list of rules");
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* integrations.h — every instance keeps all integrations in memory, so that a token check
+ * costs no Redis round trip. The cache is loaded when the command connection comes up and
+ * refreshed from the control channel whenever any instance changes an integration. */
+#ifndef CR_INTEGRATIONS_H
+#define CR_INTEGRATIONS_H
+#include "adapter.h"
+#include "names.h"
+#include "token.h"
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct integration {
+    char name[NAME_MAX_LEN + 1];
+    const adapter *adapter;
+    json_t *settings;
+    char token_hash[TOKEN_HASH_LEN + 1];
+    json_t *record; /* as stored: adapter, settings, token_sha256, created */
+} integration;
+
+int integrations_init(void);
+void integrations_free(void);
+/* Load every integration (HGETALL). Called on each (re)connect. */
+void integrations_load_all(void);
+/* A control message: reload that one integration (HGET), or drop it if gone. */
+void integrations_reload(const char *name);
+/* Replace the cached record of name with record_json; NULL removes it. */
+void integrations_apply(const char *name, const char *record_json);
+bool integrations_loaded(void);
+const integration *integrations_by_name(const char *name);
+const integration *integrations_by_token(const char *token);
+/* Checks the settings an integrator may give; on error fills field and message. */
+int integrations_settings_valid(const json_t *settings, char *field, size_t fsize, char *msg,
+                                size_t msize);
+
+#endif

@@ -1,0 +1,170 @@
+/* main.c — one process, one libuv loop: start, run, and stop in the order lws, hiredis and
+ * libuv need on a shared loop. */
+#include "config.h"
+#include "http.h"
+#include "hub.h"
+#include "integrations.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define CALLRELAY_VERSION "0.1.0"
+#define DRAIN_MS 300
+
+static struct {
+    uv_loop_t *loop;
+    cr_config cfg;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t stop_timer;
+    bool stopping;
+} M;
+
+static void usage(FILE *f)
+{
+    fputs("usage: callrelay [--config FILE] [--help] [--version]\n"
+          "\n"
+          "An event-relay broker between PBXs and CRM browser tabs.\n"
+          "Settings come from FILE (\"name = value\" lines) and from the environment, which wins:\n"
+          "  CALLRELAY_LISTEN         host:port for HTTP and websockets (127.0.0.1:8080)\n"
+          "  CALLRELAY_REDIS_URL      redis://[:password@]host:port[/db] or unix:///path\n"
+          "  CALLRELAY_ADMIN_TOKEN    token for provisioning (none: provisioning refused)\n"
+          "  CALLRELAY_TICKET_SECRET  key for websocket tickets, identical on every instance\n"
+          "  CALLRELAY_PUBLIC_URL     base URL put in front of /v1/ws in channel answers\n"
+          "  CALLRELAY_RETENTION      seconds events are kept (1209600)\n"
+          "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
+          "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
+          "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n",
+          f);
+}
+
+static void on_control(const char *payload, size_t len)
+{
+    static const char prefix[] = "integration ";
+    if (len <= sizeof prefix - 1 || len > 200 || memcmp(payload, prefix, sizeof prefix - 1))
+        return;
+    char name[201];
+    snprintf(name, sizeof name, "%.*s", (int)(len - (sizeof prefix - 1)),
+             payload + sizeof prefix - 1);
+    integrations_reload(name);
+}
+
+static void on_message(const char *channel, const char *payload, size_t len)
+{
+    if (strcmp(channel, store_channel_events()) == 0)
+        hub_on_wakeup(payload, len);
+    else if (strcmp(channel, store_channel_control()) == 0)
+        on_control(payload, len);
+}
+
+static void on_final_stop(uv_timer_t *t)
+{
+    (void)t;
+    store_stop();
+    http_stop();
+    uv_close((uv_handle_t *)&M.stop_timer, NULL);
+    uv_close((uv_handle_t *)&M.sigterm, NULL);
+    uv_close((uv_handle_t *)&M.sigint, NULL);
+}
+
+/* Websockets get their 1001 first; Redis and lws are torn down a moment later, from a plain
+ * uv timer callback as lws requires. */
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (M.stopping)
+        return;
+    M.stopping = true;
+    log_info("stopping", "{s:i,s:i}", "signal", signum, "sessions", (int)metrics.sessions_open);
+    http_drain();
+    uv_timer_start(&M.stop_timer, on_final_stop, metrics.sessions_open ? DRAIN_MS : 0, 0);
+}
+
+static void on_connected(void) { integrations_load_all(); }
+
+static int parse_args(int argc, char **argv)
+{
+    char err[512];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("callrelay %s\n", CALLRELAY_VERSION);
+            exit(0);
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            if (config_load_file(&M.cfg, argv[++i], err, sizeof err) != 0) {
+                fprintf(stderr, "callrelay: %s\n", err);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "callrelay: unknown argument \"%s\" (try --help)\n", argv[i]);
+            return -1;
+        }
+    }
+    if (config_load_env(&M.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "callrelay: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int start(void)
+{
+    static const store_hooks hooks = {
+        .on_connected = on_connected,
+        .on_pubsub_ready = hub_on_pubsub_ready,
+        .on_message = on_message,
+    };
+    if (integrations_init() || hub_init(M.loop, &M.cfg) || store_start(M.loop, &M.cfg, &hooks)) {
+        fprintf(stderr, "callrelay: out of memory at start\n");
+        return -1;
+    }
+    if (http_start(M.loop, &M.cfg) != 0) {
+        fprintf(stderr, "callrelay: cannot listen on %s:%d (in use, or not an address of this host)\n",
+                M.cfg.listen_host, M.cfg.listen_port);
+        return -1;
+    }
+    uv_signal_init(M.loop, &M.sigterm);
+    uv_signal_init(M.loop, &M.sigint);
+    uv_signal_start(&M.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&M.sigint, on_signal, SIGINT);
+    uv_timer_init(M.loop, &M.stop_timer);
+    if (M.cfg.ticket_secret_random)
+        log_warn("CALLRELAY_TICKET_SECRET is not set: tickets are valid on this instance only",
+                 NULL);
+    log_info("listening", "{s:s,s:i,s:s,s:s}", "host", M.cfg.listen_host, "port",
+             M.cfg.listen_port, "redis", M.cfg.redis_url, "version", CALLRELAY_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (config_init(&M.cfg) != 0) {
+        fprintf(stderr, "callrelay: no random source for the ticket secret\n");
+        return 1;
+    }
+    if (parse_args(argc, argv) != 0)
+        return 2;
+    M.loop = uv_default_loop();
+    if (start() != 0) {
+        store_stop();
+        http_stop();
+        uv_run(M.loop, UV_RUN_NOWAIT);
+        return 1;
+    }
+    uv_run(M.loop, UV_RUN_DEFAULT);
+    http_stop(); /* lws finishes a destroy that its handles delayed */
+    uv_run(M.loop, UV_RUN_DEFAULT);
+    uv_loop_close(M.loop);
+    hub_free();
+    integrations_free();
+    config_free(&M.cfg);
+    log_info("stopped", NULL);
+    return 0;
+}

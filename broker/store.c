@@ -1,0 +1,506 @@
+/* store.c — the Redis connections. hiredis 0.14 has no timeouts and no reconnect, so both
+ * live here: a connect deadline, a PING heartbeat on the command connection, and
+ * reconnection with backoff. hiredis frees a context itself after its disconnect callback,
+ * so nothing here frees a context from inside a hiredis callback. */
+#include "store.h"
+#include "log.h"
+#include "metrics.h"
+#include "redis_uv.h"
+#include "scripts.h"
+#include <hiredis/async.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONNECT_TIMEOUT_MS 2000
+#define HEARTBEAT_MS 1000
+#define HEARTBEAT_DEADLINE_MS 3000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+typedef struct conn {
+    const char *name;
+    bool pubsub;
+    redisAsyncContext *ac;
+    bool connected;
+    bool subscribed;
+    uint64_t connect_started;
+    unsigned backoff_ms;
+    uv_timer_t retry;
+    uv_getaddrinfo_t resolver;
+    bool resolving;
+} conn;
+
+static struct {
+    uv_loop_t *loop;
+    const cr_config *cfg;
+    store_hooks hooks;
+    conn cmd, sub;
+    uv_timer_t heartbeat;
+    bool ping_outstanding;
+    uint64_t ping_sent;
+    unsigned in_flight;
+    bool stopping;
+    char sha[SCRIPT_COUNT][41];
+    const char *text[SCRIPT_COUNT];
+    char *chan_events, *chan_control;
+} st;
+
+static void conn_begin(conn *c);
+
+static void schedule_retry(conn *c)
+{
+    if (st.stopping)
+        return;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (c->backoff_ms > BACKOFF_MAX_MS)
+        c->backoff_ms = BACKOFF_MAX_MS;
+    uv_timer_start(&c->retry, (uv_timer_cb)conn_begin, c->backoff_ms, 0);
+}
+
+static void set_connected_metrics(void)
+{
+    metrics.redis_connected = st.cmd.connected;
+    metrics.pubsub_connected = st.sub.subscribed;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    conn *c = ac->data;
+    (void)status;
+    if (!c || c->ac != ac)
+        return;
+    bool was = c->connected;
+    c->ac = NULL;
+    c->connected = c->subscribed = false;
+    if (c == &st.cmd)
+        st.ping_outstanding = false;
+    set_connected_metrics();
+    if (was)
+        log_warn("redis connection lost", "{s:s}", "connection", c->name);
+    schedule_retry(c);
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    (void)ac;
+    (void)priv;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+        return;
+    const char *type = reply->element[0]->str;
+    if (reply->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(type, "subscribe") == 0 && reply->element[1]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[1]->str, st.chan_events) == 0) {
+        st.sub.subscribed = true;
+        set_connected_metrics();
+        log_info("redis pub/sub subscribed", NULL);
+        if (st.hooks.on_pubsub_ready)
+            st.hooks.on_pubsub_ready();
+    } else if (strcmp(type, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
+        st.hooks.on_message(reply->element[1]->str, reply->element[2]->str,
+                            reply->element[2]->len);
+    }
+}
+
+static void on_auth_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    (void)priv;
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        conn *c = ac->data;
+        log_error("redis refused AUTH or SELECT", "{s:s,s:s}", "connection", c->name, "error",
+                  reply->str);
+        redisAsyncDisconnect(ac);
+    }
+}
+
+static void send_setup(conn *c)
+{
+    const cr_redis_target *t = &st.cfg->redis;
+    if (t->password)
+        redisAsyncCommand(c->ac, on_auth_reply, NULL, "AUTH %s", t->password);
+    if (c->pubsub) {
+        redisAsyncCommand(c->ac, on_sub_reply, NULL, "SUBSCRIBE %s %s", st.chan_events,
+                          st.chan_control);
+    } else if (t->db) {
+        redisAsyncCommand(c->ac, on_auth_reply, NULL, "SELECT %d", t->db);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    conn *c = ac->data;
+    if (!c || c->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback; the disconnect callback is not called */
+        log_warn("redis connect failed", "{s:s,s:s}", "connection", c->name, "error", ac->errstr);
+        c->ac = NULL;
+        schedule_retry(c);
+        return;
+    }
+    c->connected = true;
+    c->backoff_ms = 0;
+    uv_timer_stop(&c->retry);
+    metrics.redis_reconnects++;
+    set_connected_metrics();
+    log_info("redis connected", "{s:s}", "connection", c->name);
+    if (c == &st.cmd && st.hooks.on_connected)
+        st.hooks.on_connected();
+}
+
+static void open_context(conn *c, const char *ip)
+{
+    const cr_redis_target *t = &st.cfg->redis;
+    redisAsyncContext *ac = t->path ? redisAsyncConnectUnix(t->path) : redisAsyncConnect(ip, t->port);
+    if (!ac || ac->err) {
+        log_warn("redis connect failed", "{s:s,s:s}", "connection", c->name, "error",
+                 ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_retry(c);
+        return;
+    }
+    ac->data = c;
+    if (redis_uv_attach(ac, st.loop) != 0) {
+        redisAsyncFree(ac);
+        schedule_retry(c);
+        return;
+    }
+    c->ac = ac;
+    c->connect_started = uv_now(st.loop);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    send_setup(c);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    conn *c = req->data;
+    char ip[64] = "";
+    c->resolving = false;
+    if (status == 0 && res)
+        uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof ip);
+    if (res && res->ai_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof ip);
+    uv_freeaddrinfo(res);
+    if (st.stopping)
+        return;
+    if (status != 0 || !ip[0]) {
+        log_warn("redis host does not resolve", "{s:s,s:s}", "host", st.cfg->redis.host, "error",
+                 uv_strerror(status));
+        schedule_retry(c);
+        return;
+    }
+    open_context(c, ip);
+}
+
+/* Resolution goes through libuv's thread pool: hiredis would block the loop on it. */
+static void conn_begin(conn *c)
+{
+    if (st.stopping || c->ac || c->resolving)
+        return;
+    if (st.cfg->redis.path) {
+        open_context(c, NULL);
+        return;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    char port[16];
+    snprintf(port, sizeof port, "%d", st.cfg->redis.port);
+    c->resolver.data = c;
+    c->resolving = true;
+    if (uv_getaddrinfo(st.loop, &c->resolver, on_resolved, st.cfg->redis.host, port, &hints) != 0) {
+        c->resolving = false;
+        schedule_retry(c);
+    }
+}
+
+static void on_pong(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    (void)priv;
+    if (r)
+        st.ping_outstanding = false;
+    st.in_flight--;
+}
+
+static void force_reconnect(conn *c, const char *why)
+{
+    if (!c->ac)
+        return;
+    log_warn("redis connection dropped", "{s:s,s:s}", "connection", c->name, "reason", why);
+    redisAsyncContext *ac = c->ac;
+    redisAsyncFree(ac); /* pending callbacks get NULL; on_disconnect schedules the retry */
+    if (c->ac == ac) {  /* not connected yet: hiredis called no disconnect callback */
+        c->ac = NULL;
+        schedule_retry(c);
+    }
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = uv_now(st.loop);
+    conn *both[2] = {&st.cmd, &st.sub};
+    for (int i = 0; i < 2; i++)
+        if (both[i]->ac && !both[i]->connected &&
+            now - both[i]->connect_started > CONNECT_TIMEOUT_MS)
+            force_reconnect(both[i], "connect timeout");
+    if (!st.cmd.connected)
+        return;
+    if (st.ping_outstanding) {
+        if (now - st.ping_sent > HEARTBEAT_DEADLINE_MS) {
+            force_reconnect(&st.cmd, "no answer to PING");
+            force_reconnect(&st.sub, "command connection unresponsive");
+        }
+        return;
+    }
+    if (redisAsyncCommand(st.cmd.ac, on_pong, NULL, "PING") == REDIS_OK) {
+        st.in_flight++;
+        st.ping_outstanding = true;
+        st.ping_sent = now;
+    }
+}
+
+static void sha1_hex(const char *text, char out[41])
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)text, strlen(text), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+static char *join(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
+    char *s = malloc(la + lb + lc + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb);
+    if (c)
+        memcpy(s + la + lb, c, lc);
+    s[la + lb + lc] = 0;
+    return s;
+}
+
+static void conn_init(conn *c, const char *name, bool pubsub)
+{
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->pubsub = pubsub;
+    uv_timer_init(st.loop, &c->retry);
+    c->retry.data = c;
+}
+
+int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks)
+{
+    st.loop = loop;
+    st.cfg = cfg;
+    st.hooks = *hooks;
+    st.text[SCRIPT_INGEST] = script_ingest;
+    st.text[SCRIPT_PAGE] = script_page;
+    st.text[SCRIPT_ACK] = script_ack;
+    st.text[SCRIPT_INTEGRATION_PUT] = script_integration_put;
+    st.text[SCRIPT_INTEGRATION_DELETE] = script_integration_delete;
+    st.text[SCRIPT_USER_DELETE] = script_user_delete;
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        sha1_hex(st.text[i], st.sha[i]);
+    st.chan_events = join(cfg->key_prefix, "events", NULL);
+    st.chan_control = join(cfg->key_prefix, "control", NULL);
+    if (!st.chan_events || !st.chan_control)
+        return -1;
+    conn_init(&st.cmd, "command", false);
+    conn_init(&st.sub, "pubsub", true);
+    uv_timer_init(loop, &st.heartbeat);
+    uv_timer_start(&st.heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+    conn_begin(&st.cmd);
+    conn_begin(&st.sub);
+    return 0;
+}
+
+void store_stop(void)
+{
+    st.stopping = true;
+    uv_timer_stop(&st.heartbeat);
+    uv_close((uv_handle_t *)&st.heartbeat, NULL);
+    conn *both[2] = {&st.cmd, &st.sub};
+    for (int i = 0; i < 2; i++) {
+        conn *c = both[i];
+        uv_timer_stop(&c->retry);
+        uv_close((uv_handle_t *)&c->retry, NULL);
+        if (c->resolving)
+            uv_cancel((uv_req_t *)&c->resolver);
+        if (c->ac) {
+            redisAsyncContext *ac = c->ac;
+            c->ac = NULL;
+            ac->data = NULL;
+            redisAsyncFree(ac);
+        }
+    }
+    free(st.chan_events);
+    free(st.chan_control);
+    st.chan_events = st.chan_control = NULL;
+}
+
+bool store_connected(void) { return st.cmd.connected; }
+bool store_pubsub_connected(void) { return st.sub.subscribed; }
+unsigned store_in_flight(void) { return st.in_flight; }
+
+/* ---- commands ---- */
+
+typedef struct job {
+    store_cb cb;
+    void *ud;
+    int script; /* -1 for a plain command */
+    int argc;
+    const char **argv;
+    size_t *lens;
+} job;
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv);
+
+static int job_send(job *j)
+{
+    if (!st.cmd.connected || !st.cmd.ac)
+        return -1;
+    if (redisAsyncCommandArgv(st.cmd.ac, on_reply, j, j->argc, j->argv, j->lens) != REDIS_OK)
+        return -1;
+    st.in_flight++;
+    return 0;
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    job *j = priv;
+    (void)ac;
+    st.in_flight--;
+    if (j->script >= 0 && is_noscript(r) && strcmp(j->argv[0], "EVALSHA") == 0) {
+        j->argv[0] = "EVAL";
+        j->argv[1] = st.text[j->script];
+        j->lens[0] = 4;
+        j->lens[1] = strlen(st.text[j->script]);
+        if (job_send(j) == 0)
+            return;
+        r = NULL;
+    }
+    j->cb(r, j->ud);
+    free(j);
+}
+
+/* One allocation holds the job, its argument vectors and copies of the arguments, kept for
+ * a possible resend after NOSCRIPT. */
+static job *job_new(store_cb cb, void *ud, int script, int head, const char **head_argv,
+                    int argc, const char **argv, const size_t *lens)
+{
+    int total = head + argc;
+    size_t bytes = sizeof(job) + total * (sizeof(char *) + sizeof(size_t));
+    for (int i = 0; i < argc; i++)
+        bytes += lens[i];
+    job *j = malloc(bytes);
+    if (!j)
+        return NULL;
+    j->cb = cb;
+    j->ud = ud;
+    j->script = script;
+    j->argc = total;
+    j->argv = (const char **)(j + 1);
+    j->lens = (size_t *)(j->argv + total);
+    char *p = (char *)(j->lens + total);
+    for (int i = 0; i < head; i++) {
+        j->argv[i] = head_argv[i];
+        j->lens[i] = strlen(head_argv[i]);
+    }
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i], lens[i]);
+        j->argv[head + i] = p;
+        j->lens[head + i] = lens[i];
+        p += lens[i];
+    }
+    return j;
+}
+
+int store_command(store_cb cb, void *ud, int argc, const char **argv, const size_t *lens)
+{
+    if (!st.cmd.connected)
+        return -1;
+    job *j = job_new(cb, ud, -1, 0, NULL, argc, argv, lens);
+    if (!j)
+        return -1;
+    if (job_send(j) != 0) {
+        free(j);
+        return -1;
+    }
+    return 0;
+}
+
+int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int nargs,
+                 const char **args, const size_t *lens)
+{
+    if (!st.cmd.connected)
+        return -1;
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    /* nk lives on this stack frame: copy it as an argument rather than as a head pointer */
+    const char *head[2] = {"EVALSHA", st.sha[s]};
+    int argc = nargs + 1;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *alens = malloc(argc * sizeof *alens);
+    if (!argv || !alens) {
+        free(argv);
+        free(alens);
+        return -1;
+    }
+    argv[0] = nk;
+    alens[0] = strlen(nk);
+    memcpy(argv + 1, args, nargs * sizeof *args);
+    memcpy(alens + 1, lens, nargs * sizeof *lens);
+    job *j = job_new(cb, ud, s, 2, head, argc, argv, alens);
+    free(argv);
+    free(alens);
+    if (!j)
+        return -1;
+    if (job_send(j) != 0) {
+        free(j);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- keys ---- */
+
+char *store_key_integrations(void) { return join(st.cfg->key_prefix, "integrations", NULL); }
+
+char *store_key_integration_prefix(const char *integration)
+{
+    size_t n = strlen(st.cfg->key_prefix) + strlen(integration) + 4;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s{%s}:", st.cfg->key_prefix, integration);
+    return s;
+}
+
+static char *per_integration(const char *integration, const char *kind, const char *rest)
+{
+    size_t n = strlen(st.cfg->key_prefix) + strlen(integration) + strlen(kind) +
+               (rest ? strlen(rest) : 0) + 5;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s{%s}:%s%s", st.cfg->key_prefix, integration, kind, rest ? rest : "");
+    return s;
+}
+
+char *store_key_users(const char *integration) { return per_integration(integration, "users", NULL); }
+char *store_key_stream(const char *i, const char *ext) { return per_integration(i, "s:", ext); }
+char *store_key_cursor(const char *i, const char *ext) { return per_integration(i, "c:", ext); }
+char *store_key_dedupe(const char *i, const char *key) { return per_integration(i, "k:", key); }
+const char *store_channel_events(void) { return st.chan_events; }
+const char *store_channel_control(void) { return st.chan_control; }

@@ -1,0 +1,53 @@
+/* store.h — Redis: one command connection and one pub/sub connection, reconnected with
+ * backoff, scripts run by EVALSHA with a NOSCRIPT fallback. Every call is async. */
+#ifndef CR_STORE_H
+#define CR_STORE_H
+#include "config.h"
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <uv.h>
+
+enum store_script {
+    SCRIPT_INGEST,
+    SCRIPT_PAGE,
+    SCRIPT_ACK,
+    SCRIPT_INTEGRATION_PUT,
+    SCRIPT_INTEGRATION_DELETE,
+    SCRIPT_USER_DELETE,
+    SCRIPT_COUNT
+};
+
+/* reply is NULL when the command could not complete (connection lost or closing). */
+typedef void (*store_cb)(redisReply *reply, void *ud);
+
+typedef struct store_hooks {
+    void (*on_connected)(void);              /* command connection (re)established */
+    void (*on_pubsub_ready)(void);           /* subscribed again: callers resync */
+    void (*on_message)(const char *channel, const char *payload, size_t len);
+} store_hooks;
+
+int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks);
+void store_stop(void);
+bool store_connected(void);
+bool store_pubsub_connected(void);
+/* Commands queued and not yet answered; callers refuse new work above a bound. */
+unsigned store_in_flight(void);
+
+/* Returns 0 when queued (cb will be called exactly once), -1 when Redis is not connected
+ * (cb will not be called). */
+int store_command(store_cb cb, void *ud, int argc, const char **argv, const size_t *lens);
+int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int nargs,
+                 const char **args, const size_t *lens);
+
+/* Keys. Each returns a malloc'd string. */
+char *store_key_integrations(void);
+char *store_key_users(const char *integration);
+char *store_key_stream(const char *integration, const char *ext);
+char *store_key_cursor(const char *integration, const char *ext);
+char *store_key_dedupe(const char *integration, const char *key);
+/* "PREFIX{integration}:" — the prefix of every per-integration key. */
+char *store_key_integration_prefix(const char *integration);
+const char *store_channel_events(void);
+const char *store_channel_control(void);
+
+#endif
