@@ -594,19 +594,21 @@ static int authenticate(struct lws *wsi, ws_auth *a)
         return 404;
     if (http_draining())
         return 503;
-    if (lws_get_urlarg_by_name(wsi, "ticket=", buf, sizeof buf)) {
+    const char *v;
+    if ((v = lws_get_urlarg_by_name(wsi, "ticket=", buf, sizeof buf))) {
         const cr_config *c = hub.cfg;
-        if (ticket_verify(c->ticket_secret, c->ticket_secret_len, buf, (int64_t)time(NULL),
+        if (ticket_verify(c->ticket_secret, c->ticket_secret_len, v, (int64_t)time(NULL),
                           a->integration, a->extension) != TICKET_OK)
             return 401;
         a->verified = true;
         return integrations_by_name(a->integration) ? 0 : 401;
     }
-    char ext[NAME_MAX_LEN + 2];
+    char ebuf[NAME_MAX_LEN + 16];
+    const char *ext;
     const integration *in = NULL;
-    if (lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf))
-        in = integrations_by_token(buf);
-    if (!in || !lws_get_urlarg_by_name(wsi, "extension=", ext, sizeof ext) ||
+    if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf)))
+        in = integrations_by_token(v);
+    if (!in || !(ext = lws_get_urlarg_by_name(wsi, "extension=", ebuf, sizeof ebuf)) ||
         !name_extension_valid(ext))
         return 401;
     snprintf(a->integration, sizeof a->integration, "%s", in->name);
@@ -706,9 +708,19 @@ int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
     return 0;
 }
 
+/* lws 4.1 on a foreign loop drops the socket without the close frame when a writable
+ * callback sets a close reason and returns -1 (seen with strace), so the frame is written
+ * here. 4 is lws's private LWS_WRITE_CLOSE, which lws_write frames as opcode 0x8. */
+#define WRITE_CLOSE ((enum lws_write_protocol)4)
+
 static int close_with(struct lws *wsi, enum lws_close_status code, const char *why)
 {
-    lws_close_reason(wsi, code, (unsigned char *)why, strlen(why));
+    unsigned char buf[LWS_PRE + 125];
+    size_t len = strlen(why) > 120 ? 120 : strlen(why);
+    buf[LWS_PRE] = (unsigned char)(code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+    memcpy(buf + LWS_PRE + 2, why, len);
+    lws_write(wsi, buf + LWS_PRE, len + 2, WRITE_CLOSE);
     return -1;
 }
 
@@ -722,9 +734,10 @@ int hub_writeable(struct lws *wsi, void **slot)
         s->q_head = (s->q_head + 1) % QUEUE_MAX;
         s->q_len--;
         int n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+        bool failed = n < (int)f->len;
         metrics.events_delivered += f->n_events;
         frame_unref(f);
-        if (n < (int)f->len)
+        if (failed)
             return -1;
         if (s->q_len) {
             lws_callback_on_writable(wsi);
