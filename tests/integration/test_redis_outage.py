@@ -1,0 +1,63 @@
+"""Redis stops: 503 with Retry-After, /readyz 503; Redis comes back: the broker recovers
+by itself and delivers again."""
+import time
+
+import requests
+
+from conftest import Closed, RedisServer, Tab, assert_result, call_event, wait_until
+
+
+def readyz(b):
+    return requests.get(b.base + "/readyz", timeout=2).status_code
+
+
+def test_outage_and_recovery(acme):
+    env = acme.env
+    b = env.broker
+    t = acme.tab("101")
+    acme.post_ok(call_event("101", call_id="before"), accepted=1)
+    before = t.next_event()
+    t.ack(before["id"])
+    t.ping()
+
+    env.redis_server.stop(save=True)  # the data comes back with the restart (dump.rdb)
+    wait_until(lambda: readyz(b) == 503, 5, what="/readyz 503 after Redis stopped")
+    assert requests.get(b.base + "/healthz", timeout=2).status_code == 200
+    r = acme.post(call_event("101", call_id="during"))
+    assert r.status_code == 503, r.text
+    assert r.headers.get("Retry-After") == "1", r.headers
+    assert r.json()["result"]["code"] == 5003
+    m = b.metrics()
+    assert m.get("callrelay_redis_connected") == 0
+
+    env.redis_server.start()
+    wait_until(lambda: readyz(b) == 200, 15, interval=0.1, what="/readyz 200 after Redis restarted")
+    acme.post_ok(call_event("101", call_id="after"), accepted=1)
+    try:
+        ev = t.next_event(timeout=5)
+    except Closed:
+        t = Tab(acme.channel_url("101"))
+        ans = t.register()
+        assert ans["result"]["code"] == 0
+        ev = ans["events"][-1]
+    assert ev["call_id"] == "after"
+    ids = env.stream_ids(acme.stream_key("101"))
+    assert len(ids) == 2, "the refused event must not have been stored"
+    assert b.metrics().get("callrelay_redis_connected") == 1
+
+
+def test_broker_starts_without_redis_and_becomes_ready(world):
+    port = world.redis_server.port
+    world.redis_server.stop()
+    b = world.start_broker(wait_ready=False)
+    wait_until(lambda: requests.get(b.base + "/healthz", timeout=1).status_code == 200, 10,
+               what="/healthz while Redis is down")
+    assert readyz(b) == 503
+    r = b.admin("/v1/integration/create", {"name": "acme", "adapter": "native", "settings": {}})
+    assert_result(r, 503, 5003)
+    assert r.headers.get("Retry-After") == "1"
+    world.redis_server = RedisServer(world.tmp, port).start()
+    wait_until(lambda: readyz(b) == 200, 15, interval=0.1, what="/readyz 200 once Redis is up")
+    acme = world.provision("acme")
+    acme.add_user("101")
+    acme.post_ok(call_event("101"), accepted=1)

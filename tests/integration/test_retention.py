@@ -1,0 +1,49 @@
+"""Retention (MINID trimming, key expiry) and the dedupe window."""
+import time
+
+from conftest import Tab, call_event
+
+
+def test_old_events_are_trimmed(world):
+    world.start_broker(env={"CALLRELAY_RETENTION": "2"})
+    acme = world.provision("acme")
+    acme.add_user("101")
+    acme.post_ok(call_event("101", call_id="old"), accepted=1)
+    key = acme.stream_key("101")
+    ttl = world.redis.ttl(key)
+    assert 0 < ttl <= 2, "stream key should expire within the retention: TTL %s" % ttl
+    time.sleep(3)
+    acme.post_ok(call_event("101", call_id="new"), accepted=1)
+    entries = world.redis.xrange(key)
+    assert len(entries) == 1, "old entry not trimmed: %s" % entries
+    assert '"new"' in entries[0][1]["e"]
+    ttl = world.redis.ttl(key)
+    assert 0 < ttl <= 2, ttl
+    t = Tab(acme.channel_url("101"))
+    ans = t.register()
+    assert [e["call_id"] for e in ans["events"]] == ["new"]
+
+
+def test_stream_expires_after_retention(world):
+    world.start_broker(env={"CALLRELAY_RETENTION": "1"})
+    acme = world.provision("acme")
+    acme.add_user("101")
+    acme.post_ok(call_event("101"), accepted=1)
+    time.sleep(2.2)
+    assert not world.redis.exists(acme.stream_key("101"))
+    t = Tab(acme.channel_url("101"))
+    assert t.register()["result"]["code"] == 109
+
+
+def test_dedupe_window(world):
+    world.start_broker(env={"CALLRELAY_DEDUPE_WINDOW": "1"})
+    acme = world.provision("acme")
+    acme.add_user("101")
+    ev = call_event("101", key="k-1")
+    acme.post_ok(ev, accepted=1)
+    acme.post_ok(ev, duplicates=1, accepted=0)
+    markers = list(world.redis.scan_iter(match="cr:{acme}:k:*"))
+    assert markers and 0 < world.redis.pttl(markers[0]) <= 1000
+    time.sleep(1.5)
+    acme.post_ok(ev, accepted=1, duplicates=0)
+    assert world.redis.xlen(acme.stream_key("101")) == 2
