@@ -2,7 +2,7 @@
 CC       ?= gcc
 PKGS     := libwebsockets hiredis jansson libcurl libuv openssl
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wformat=2 -Ibroker -Iadapters -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -luv -lm
 BUILD    ?= build
