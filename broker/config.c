@@ -15,8 +15,7 @@
 #define DEFAULT_REDIS_URL "redis://127.0.0.1:6379/0"
 #define TICKET_SECRET_MIN 16
 
-typedef int (*setter)(cr_config *c, const char *env, const char *value, char *err,
-                      size_t errlen);
+typedef int (*setter)(cr_config *c, const char *env, const char *value, char *err, size_t errlen);
 
 struct setting {
     const char *name;
@@ -160,7 +159,8 @@ static int redis_tcp(CURLU *u, cr_redis_target *t, char *err, size_t errlen)
 {
     char *user = NULL, *port = NULL, *path = NULL;
     int rc = -1;
-    if (url_part(u, CURLUPART_USER, &user) < 0 || url_part(u, CURLUPART_PASSWORD, &t->password) < 0 ||
+    if (url_part(u, CURLUPART_USER, &user) < 0 ||
+        url_part(u, CURLUPART_PASSWORD, &t->password) < 0 ||
         url_part(u, CURLUPART_HOST, &t->host) < 0 || url_part(u, CURLUPART_PORT, &port) < 0 ||
         url_part(u, CURLUPART_PATH, &path) < 0) {
         cfg_fail(err, errlen, "out of memory");
@@ -304,29 +304,26 @@ static int set_redis_url(cr_config *c, const char *env, const char *v, char *err
 
 /* ---- the others ---- */
 
-static int set_admin_token(cr_config *c, const char *env, const char *v, char *err,
-                           size_t errlen)
+static int set_admin_token(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     if (has_space_or_ctl(v))
         return cfg_fail(err, errlen, "%s: must not contain whitespace", env);
     return replace_str(&c->admin_token, v, err, errlen);
 }
 
-static int set_ticket_secret(cr_config *c, const char *env, const char *v, char *err,
-                             size_t errlen)
+static int set_ticket_secret(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     size_t n = strlen(v);
     if (n < TICKET_SECRET_MIN || n > sizeof c->ticket_secret)
         return cfg_fail(err, errlen, "%s: must be %d to %zu bytes long, got %zu", env,
-                    TICKET_SECRET_MIN, sizeof c->ticket_secret, n);
+                        TICKET_SECRET_MIN, sizeof c->ticket_secret, n);
     memcpy(c->ticket_secret, v, n);
     c->ticket_secret_len = n;
     c->ticket_secret_random = 0;
     return 0;
 }
 
-static int set_public_url(cr_config *c, const char *env, const char *v, char *err,
-                          size_t errlen)
+static int set_public_url(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     static const char *const schemes[] = {"http://", "https://", "ws://", "wss://"};
     int ok = 0;
@@ -338,9 +335,10 @@ static int set_public_url(cr_config *c, const char *env, const char *v, char *er
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, v, CURLU_NON_SUPPORT_SCHEME);
     curl_url_cleanup(u);
     if (!ok || uc != CURLUE_OK || has_space_or_ctl(v))
-        return cfg_fail(err, errlen,
-                    "%s: must be a URL starting with http://, https://, ws:// or wss://, got \"%s\"",
-                    env, v);
+        return cfg_fail(
+            err, errlen,
+            "%s: must be a URL starting with http://, https://, ws:// or wss://, got \"%s\"", env,
+            v);
     if (replace_str(&c->public_url, v, err, errlen) < 0)
         return -1;
     size_t n = strlen(c->public_url); /* the websocket path is appended to it */
@@ -376,12 +374,11 @@ static int set_max_body(cr_config *c, const char *env, const char *v, char *err,
     return 0;
 }
 
-static int set_key_prefix(cr_config *c, const char *env, const char *v, char *err,
-                          size_t errlen)
+static int set_key_prefix(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     if (!*v || has_space_or_ctl(v) || strpbrk(v, "{}"))
-        return cfg_fail(err, errlen, "%s: must be non-empty, without whitespace or braces, got \"%s\"",
-                    env, v);
+        return cfg_fail(err, errlen,
+                        "%s: must be non-empty, without whitespace or braces, got \"%s\"", env, v);
     return replace_str(&c->key_prefix, v, err, errlen);
 }
 

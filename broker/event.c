@@ -116,8 +116,8 @@ static json_t *build_template(const json_t *ev, const char *integration, const c
         json_object_set_new(o, "integration", json_string(integration)) ||
         json_object_set_new(o, "user", json_string("")) || set_copy(o, "call_id", ev) ||
         json_object_set_new(o, "ts", json_string(given_ts ? given_ts : ts)) ||
-        json_object_set_new(o, "source", json_string(source)) ||
-        set_kind_object(o, kind, ev) || set_copy(o, "raw", ev)) {
+        json_object_set_new(o, "source", json_string(source)) || set_kind_object(o, kind, ev) ||
+        set_copy(o, "raw", ev)) {
         json_decref(o);
         return NULL;
     }

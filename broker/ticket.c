@@ -14,13 +14,12 @@
 #define TICKET_PAYLOAD_MAX 192
 
 /* Writes base64url(HMAC(secret, data)) into out (TICKET_SIG_B64_LEN + 1 bytes). */
-static int ticket_mac(const unsigned char *secret, size_t secret_len, const char *data,
-                      size_t len, char *out)
+static int ticket_mac(const unsigned char *secret, size_t secret_len, const char *data, size_t len,
+                      char *out)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)data, len, md,
-              &mdlen))
+    if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)data, len, md, &mdlen))
         return -1;
     token_b64url_encode(md, mdlen, out);
     return 0;

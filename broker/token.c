@@ -23,8 +23,8 @@ size_t token_b64url_encode(const unsigned char *in, size_t n, char *out)
 
 static int b64url_char_ok(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 int token_b64url_decode(const char *in, size_t n, unsigned char *out, size_t out_size)

@@ -1,0 +1,21 @@
+/* registry.c — the one table of PBX dialects. Adding a dialect adds one line here. */
+#include <string.h>
+
+#include "adapter.h"
+
+extern const adapter adapter_native;
+
+static const adapter *const adapters[] = {
+    &adapter_native,
+    NULL,
+};
+
+const adapter *adapter_find(const char *name)
+{
+    for (size_t i = 0; name && adapters[i]; i++)
+        if (strcmp(adapters[i]->name, name) == 0)
+            return adapters[i];
+    return NULL;
+}
+
+const adapter *const *adapter_all(void) { return adapters; }
