@@ -584,7 +584,6 @@ static void handle_frame(session *s, const char *text, size_t len)
 
 typedef struct ws_auth {
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
-    bool verified; /* a ticket names an existing user; a token needs a lookup */
 } ws_auth;
 
 static int authenticate(struct lws *wsi, ws_auth *a)
@@ -600,7 +599,6 @@ static int authenticate(struct lws *wsi, ws_auth *a)
         if (ticket_verify(c->ticket_secret, c->ticket_secret_len, v, (int64_t)time(NULL),
                           a->integration, a->extension) != TICKET_OK)
             return 401;
-        a->verified = true;
         return integrations_by_name(a->integration) ? 0 : 401;
     }
     char ebuf[NAME_MAX_LEN + 16];
@@ -613,7 +611,6 @@ static int authenticate(struct lws *wsi, ws_auth *a)
         return 401;
     snprintf(a->integration, sizeof a->integration, "%s", in->name);
     memcpy(a->extension, ext, strlen(ext) + 1); /* valid: at most NAME_MAX_LEN */
-    a->verified = false;
     return 0;
 }
 
@@ -676,8 +673,7 @@ int hub_established(struct lws *wsi, void **slot)
     u->sessions = s;
     *slot = s;
     metrics.sessions_open++;
-    if (!a.verified)
-        verify_user(s);
+    verify_user(s); /* the user may be gone since the ticket was issued */
     return 0;
 }
 

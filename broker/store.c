@@ -49,6 +49,8 @@ static struct {
 
 static void conn_begin(conn *c);
 
+static void on_retry(uv_timer_t *t) { conn_begin(t->data); }
+
 static void schedule_retry(conn *c)
 {
     if (st.stopping)
@@ -56,7 +58,7 @@ static void schedule_retry(conn *c)
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (c->backoff_ms > BACKOFF_MAX_MS)
         c->backoff_ms = BACKOFF_MAX_MS;
-    uv_timer_start(&c->retry, (uv_timer_cb)conn_begin, c->backoff_ms, 0);
+    uv_timer_start(&c->retry, on_retry, c->backoff_ms, 0);
 }
 
 static void set_connected_metrics(void)
@@ -137,7 +139,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback; the disconnect callback is not called */
-        log_warn("redis connect failed", "{s:s,s:s}", "connection", c->name, "error", ac->errstr);
+        if (!c->backoff_ms)
+            log_warn("redis connect failed", "{s:s,s:s}", "connection", c->name, "error",
+                     ac->errstr);
         c->ac = NULL;
         schedule_retry(c);
         return;
