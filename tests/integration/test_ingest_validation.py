@@ -258,3 +258,24 @@ def test_keys_are_per_integration(env):
     ev = call_event("101", key="shared")
     a.post_ok(ev, accepted=1)
     o.post_ok(ev, accepted=1)
+
+
+def test_allowed_networks(env):
+    closed = env.provision("closed", settings={"allowed_networks": ["10.0.0.0/8", "192.168.0.0/16"]})
+    closed.add_user("101")
+    before = env.snapshot()
+    body = assert_result(closed.post(call_event("101")), 403, 3108)
+    assert body["result"]["message"]
+    assert env.snapshot() == before
+    open_ = env.provision("open", settings={"allowed_networks": ["10.0.0.0/8", "127.0.0.0/8"]})
+    open_.add_user("101")
+    open_.post_ok(call_event("101"), accepted=1)
+    empty = env.provision("empty", settings={"allowed_networks": []})
+    empty.add_user("101")
+    empty.post_ok(call_event("101"), accepted=1)
+
+
+def test_bad_allowed_networks_refused_at_create(env):
+    r = env.broker.admin("/v1/integration/create", {"name": "x", "adapter": "native",
+                                                    "settings": {"allowed_networks": ["not-a-cidr"]}})
+    assert_result(r, 400, 3101)

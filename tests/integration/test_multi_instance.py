@@ -72,3 +72,72 @@ def test_concurrent_ingest_on_both_in_order(world):
         assert_increasing(ids)
         assert ids == stored, "tab missed or reordered events"
         t.expect_silence(0.2)
+
+
+def test_pubsub_reconnect_loses_nothing(world):
+    """Redis drops every pub/sub connection while events keep coming: each tab still gets every
+    event, in order (after a pub/sub reconnect a session reads the stream from its last id)."""
+    a, b, acme = two(world)
+    tabs = [acme.tab("101", broker=a), acme.tab("101", broker=b)]
+    stop = threading.Event()
+    errors = []
+    sent = []
+
+    def poster():
+        i = 0
+        while not stop.is_set() and i < 400:
+            r = acme.post(call_event("101", call_id="p-%d" % i), broker=a if i % 2 else b)
+            if r.status_code == 200:
+                sent.append(i)
+            elif r.status_code != 503:
+                errors.append(r.text)
+            i += 1
+
+    th = threading.Thread(target=poster)
+    th.start()
+    try:
+        import time
+        time.sleep(0.3)
+        killed = world.redis.client_kill_filter(_type="pubsub")
+        assert killed >= 2, "expected both instances' pub/sub connections, killed %s" % killed
+        time.sleep(0.7)
+    finally:
+        stop.set()
+        th.join(30)
+    assert not errors, errors[:3]
+    stored = world.stream_ids(acme.stream_key("101"))
+    assert len(stored) == len(sent)
+    for t in tabs:
+        got = t.events(len(stored), timeout=15)
+        assert [e["id"] for e in got] == stored
+        t.expect_silence(0.2)
+
+
+def test_changes_on_a_apply_on_b(world):
+    import base64
+    import json
+    import os
+    import time
+    from conftest import assert_result, sign_webhook
+    a, b, acme = two(world)
+    # settings updated through A are used by B (a new webhook secret)
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    assert_result(a.admin("/v1/integration/update", {"name": "acme", "settings": {"webhook_secret": secret}}), 200, 0)
+
+    def signed_post():
+        body = json.dumps(call_event("101"))
+        h = sign_webhook(secret, "msg_" + os.urandom(6).hex(), int(time.time()), body)
+        return world.post_events("acme", None, None, broker=b, data=body, headers=h)
+    from conftest import wait_until
+    wait_until(lambda: signed_post().status_code == 200, 3, interval=0.1,
+               what="instance B to accept the webhook secret set through A")
+    # a token rotated through A is refused by B
+    r = a.admin("/v1/integration/update", {"name": "acme", "rotate_token": True})
+    new = assert_result(r, 200, 0)["token"]
+    wait_until(lambda: b.get("/v1/users", token=acme.token).status_code == 401, 3, interval=0.1,
+               what="instance B to refuse the rotated-away token")
+    assert_result(b.get("/v1/users", token=new), 200, 0)
+    # an integration deleted through A is gone on B
+    assert_result(a.admin("/v1/integration/delete", {"name": "acme"}), 200, 0)
+    wait_until(lambda: b.get("/v1/users", token=new).status_code == 401, 3, interval=0.1,
+               what="instance B to forget the deleted integration")

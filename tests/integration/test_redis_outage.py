@@ -61,3 +61,26 @@ def test_broker_starts_without_redis_and_becomes_ready(world):
     acme = world.provision("acme")
     acme.add_user("101")
     acme.post_ok(call_event("101"), accepted=1)
+
+
+def test_connections_killed_by_redis_are_reopened(acme):
+    """Redis closes the broker's connections (CLIENT KILL): the broker reconnects by itself."""
+    env = acme.env
+    b = env.broker
+    t = acme.tab("101")
+    killed = env.redis.client_kill_filter(_type="normal", skipme=True)
+    killed += env.redis.client_kill_filter(_type="pubsub")
+    assert killed >= 2, killed
+
+    def accepted():
+        r = acme.post(call_event("101", call_id="after-kill"))
+        assert r.status_code in (200, 503), r.text
+        return r.status_code == 200 and r.json()["accepted"] == 1
+    wait_until(accepted, 10, interval=0.1, what="a POST accepted after CLIENT KILL")
+    wait_until(lambda: readyz(b) == 200, 5, what="/readyz 200")
+    try:
+        ev = t.next_event(timeout=5)
+    except Closed:
+        t = Tab(acme.channel_url("101"))
+        ev = t.register()["events"][-1]
+    assert ev["call_id"] == "after-kill"

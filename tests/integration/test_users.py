@@ -94,3 +94,29 @@ def test_channel(env):
     assert_result(env.broker.post("/v1/channel", {"extension": "999"}, token=acme.token), 404, 3104)
     r = env.broker.post("/v1/channel", {"extension": "a b"}, token=acme.token)
     assert_result(r, 400, 3101)
+
+
+def test_keep_alive_connection_survives_errors(env):
+    """Many answers, errors included, on one keep-alive HTTP connection."""
+    import requests
+    acme = env.provision("acme")
+    s = requests.Session()
+    base = env.broker.base
+    h = {"Authorization": "Bearer " + acme.token, "Content-Type": "application/json"}
+    for i in range(5):
+        assert s.post(base + "/v1/users/create", data='{"extension": "%d"}' % i, headers=h, timeout=5).status_code == 200
+        assert s.post(base + "/v1/users/create", data='{"extension": ', headers=h, timeout=5).status_code == 400
+        assert s.get(base + "/v1/users", headers={"Authorization": "Bearer nope"}, timeout=5).status_code == 401
+        assert s.post(base + "/v1/channel", data='{"extension": "zz"}', headers=h, timeout=5).status_code == 404
+        assert s.get(base + "/v1/nope", timeout=5).status_code == 404
+        r = s.get(base + "/v1/users", headers=h, timeout=5)
+        assert r.status_code == 200 and len(r.json()["users"]) == i + 1
+
+
+def test_channel_url_uses_host_header(env):
+    acme = env.provision("acme")
+    acme.add_user("101")
+    r = env.broker.post("/v1/channel", {"extension": "101"}, token=acme.token,
+                        headers={"Host": "crm.example.test:8443"})
+    url = assert_result(r, 200, 0)["url"]
+    assert url.startswith("ws://crm.example.test:8443/v1/ws?ticket="), url
