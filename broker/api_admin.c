@@ -120,7 +120,7 @@ static void now_text(char *buf, size_t size)
 
 void api_integration_create(http_req *r)
 {
-    char name[NAME_MAX_LEN + 1], hash[TOKEN_HASH_LEN + 1], created[32];
+    char name[NAME_MAX_LEN + 1], hash[TOKEN_HASH_LEN + 1], created[32], epoch[TOKEN_HASH_LEN + 1];
     json_t *body = admin_body(r, name);
     if (!body)
         return;
@@ -134,10 +134,13 @@ void api_integration_create(http_req *r)
         } else {
             strcpy(op->name, name);
             token_hash(op->token, hash);
+            token_hash(op->token + TOKEN_LEN / 2, epoch);
+            epoch[16] = 0;
             now_text(created, sizeof created);
-            json_t *rec = json_pack("{s:O,s:o,s:s,s:s}", "adapter", json_object_get(body, "adapter"),
-                                    "settings", settings ? json_deep_copy(settings) : json_object(),
-                                    "token_sha256", hash, "created", created);
+            json_t *rec = json_pack("{s:O,s:o,s:s,s:s,s:s}", "adapter",
+                                    json_object_get(body, "adapter"), "settings",
+                                    settings ? json_deep_copy(settings) : json_object(),
+                                    "token_sha256", hash, "created", created, "epoch", epoch);
             put(r, op, rec, "create");
         }
     }
@@ -227,6 +230,7 @@ static void on_listed(redisReply *reply, void *ud)
         if (!rec)
             continue;
         json_object_del(rec, "token_sha256");
+        json_object_del(rec, "epoch");
         json_object_set_new(rec, "name", json_string(reply->element[i]->str));
         json_array_append_new(list, rec);
     }

@@ -149,9 +149,10 @@ static void on_stored(redisReply *reply, void *ud)
 }
 
 /* KEYS and ARGV of ingest.lua (see its header). */
-static int build_args(const char *integ, const char *source, json_t *events, argv_list *keys,
-                      argv_list *args)
+static int build_args(const integration *in, json_t *events, argv_list *keys, argv_list *args)
 {
+    const char *integ = in->name, *source = in->adapter->name;
+    const char *epoch = json_string_value(json_object_get(in->record, "epoch"));
     const cr_config *c = http_config();
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -167,7 +168,7 @@ static int build_args(const char *integ, const char *source, json_t *events, arg
         event_prepared p;
         if (event_prepare(ev, integ, source, now_ms, &p) != 0)
             return -1;
-        int rc = push(keys, store_key_dedupe(integ, p.key)) || pushf(args, (long long)p.n_users);
+        int rc = push(keys, store_key_dedupe(integ, epoch ? epoch : "", p.key)) || pushf(args, (long long)p.n_users);
         for (size_t u = 0; !rc && u < p.n_users; u++)
             rc = push(keys, store_key_stream(integ, p.users[u])) || push(args, strdup(p.users[u])) ||
                  push(args, strdup(p.json[u]));
@@ -181,7 +182,7 @@ static int build_args(const char *integ, const char *source, json_t *events, arg
 static void store_events(http_req *r, const integration *in, json_t *events)
 {
     argv_list keys = {0}, args = {0}, all = {0};
-    int rc = build_args(in->name, in->adapter->name, events, &keys, &args);
+    int rc = build_args(in, events, &keys, &args);
     for (int i = 0; !rc && i < keys.n + args.n; i++)
         rc = push(&all, strdup(i < keys.n ? keys.v[i] : args.v[i - keys.n]));
     if (rc) {

@@ -505,6 +505,16 @@ static char *per_integration(const char *integration, const char *kind, const ch
 char *store_key_users(const char *integration) { return per_integration(integration, "users", NULL); }
 char *store_key_stream(const char *i, const char *ext) { return per_integration(i, "s:", ext); }
 char *store_key_cursor(const char *i, const char *ext) { return per_integration(i, "c:", ext); }
-char *store_key_dedupe(const char *i, const char *key) { return per_integration(i, "k:", key); }
+char *store_key_dedupe(const char *i, const char *epoch, const char *key)
+{
+    size_t n = strlen(epoch) + strlen(key) + 2;
+    char *rest = malloc(n), *s = NULL;
+    if (rest) {
+        snprintf(rest, n, "%s:%s", epoch, key);
+        s = per_integration(i, "k:", rest);
+    }
+    free(rest);
+    return s;
+}
 const char *store_channel_events(void) { return st.chan_events; }
 const char *store_channel_control(void) { return st.chan_control; }

@@ -44,7 +44,9 @@ char *store_key_integrations(void);
 char *store_key_users(const char *integration);
 char *store_key_stream(const char *integration, const char *ext);
 char *store_key_cursor(const char *integration, const char *ext);
-char *store_key_dedupe(const char *integration, const char *key);
+/* epoch: the integration's incarnation, so that a deleted and re-created integration does not
+ * inherit the dedupe markers of the old one (they cannot be enumerated to delete them). */
+char *store_key_dedupe(const char *integration, const char *epoch, const char *key);
 /* "PREFIX{integration}:" — the prefix of every per-integration key. */
 char *store_key_integration_prefix(const char *integration);
 const char *store_channel_events(void);

@@ -132,3 +132,15 @@ def test_wrong_method_is_405(env):
 def test_unknown_path_is_404(env):
     r = env.broker.get("/v1/nothing-here", token=ADMIN_TOKEN)
     assert_result(r, 404, 3104)
+
+
+def test_recreated_integration_does_not_inherit_dedupe_markers(env):
+    acme = env.provision("acme")
+    acme.add_user("101")
+    ev = call_event("101")
+    acme.post_ok(ev, accepted=1)
+    acme.post_ok(ev, accepted=0, duplicates=1)
+    assert_result(env.broker.admin("/v1/integration/delete", {"name": "acme"}), 200, 0)
+    again = env.provision("acme")
+    again.add_user("101")
+    again.post_ok(ev, accepted=1)
