@@ -1,7 +1,8 @@
 /* event.c — an adapter's event becomes one stored JSON text per user. */
 #include "event.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,34 +25,20 @@ void event_format_ts(int64_t unix_ms, char *buf, size_t size)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
 }
 
-/* Lowercase hex SHA-256 of the canonical JSON (compact, keys sorted). */
-static char *canonical_key(const json_t *ev)
+static char *sha256_hex(const char *text, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    char *text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    if (!text)
-        return NULL;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    int ok = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
-    free(text);
-    char *key = ok ? malloc(2 * mdlen + 1) : NULL;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char *key = malloc(2 * SHA256_DIGEST_LENGTH + 1);
     if (!key)
         return NULL;
-    for (unsigned int i = 0; i < mdlen; i++) {
+    SHA256((const unsigned char *)text, len, md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         key[2 * i] = hex[md[i] >> 4];
         key[2 * i + 1] = hex[md[i] & 15];
     }
-    key[2 * mdlen] = '\0';
+    key[2 * SHA256_DIGEST_LENGTH] = '\0';
     return key;
-}
-
-static char *event_key(const json_t *ev)
-{
-    const char *key = json_string_value(json_object_get(ev, "key"));
-    if (key && *key)
-        return strdup(key);
-    return canonical_key(ev);
 }
 
 static int seen_before(char **users, size_t n, const char *u)
@@ -86,69 +73,106 @@ static int collect_users(const json_t *ev, event_prepared *out)
     return 0;
 }
 
-static int set_copy(json_t *dst, const char *key, const json_t *ev)
+/* The serialized pieces of one event. Each is dumped once and shared by the key hash and
+ * by every user's copy: serialization is most of the cost of an event. */
+typedef struct pieces {
+    const char *kind;
+    char *call_id; /* JSON string */
+    char ts[40];
+    bool ts_given;
+    char *object;  /* the object named by kind, JSON; NULL when absent */
+    char *raw;     /* JSON; NULL when absent */
+} pieces;
+
+static void pieces_free(pieces *p)
 {
-    json_t *v = json_object_get(ev, key);
-    return v ? json_object_set(dst, key, v) : 0;
+    free(p->call_id);
+    free(p->object);
+    free(p->raw);
 }
 
-/* The object named by kind, e.g. "call"; only an object, so kind can never name (and
- * overwrite) one of the fixed fields. */
-static int set_kind_object(json_t *dst, const char *kind, const json_t *ev)
+static char *dump(const json_t *v)
 {
-    json_t *v = kind ? json_object_get(ev, kind) : NULL;
-    if (!json_is_object(v) || json_object_get(dst, kind))
-        return 0;
-    return json_object_set(dst, kind, v);
+    return v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
 }
 
-/* The stored object with the fixed key order; "user" is a placeholder set per copy. */
-static json_t *build_template(const json_t *ev, const char *integration, const char *source,
-                              int64_t now_ms)
+static int pieces_make(const json_t *ev, int64_t now_ms, pieces *p)
 {
-    char ts[32];
-    const char *given_ts = json_string_value(json_object_get(ev, "ts"));
-    if (!given_ts)
-        event_format_ts(now_ms, ts, sizeof ts);
-    const char *kind = json_string_value(json_object_get(ev, "kind"));
-    json_t *o = json_object();
-    if (!o || set_copy(o, "kind", ev) ||
-        json_object_set_new(o, "integration", json_string(integration)) ||
-        json_object_set_new(o, "user", json_string("")) || set_copy(o, "call_id", ev) ||
-        json_object_set_new(o, "ts", json_string(given_ts ? given_ts : ts)) ||
-        json_object_set_new(o, "source", json_string(source)) || set_kind_object(o, kind, ev) ||
-        set_copy(o, "raw", ev)) {
-        json_decref(o);
+    memset(p, 0, sizeof *p);
+    p->kind = json_string_value(json_object_get(ev, "kind"));
+    const json_t *call_id = json_object_get(ev, "call_id");
+    const char *ts = json_string_value(json_object_get(ev, "ts"));
+    const json_t *object = p->kind ? json_object_get(ev, p->kind) : NULL;
+    if (!p->kind || !json_is_string(call_id) || strpbrk(p->kind, "\"\\"))
+        return -1;
+    p->ts_given = ts && strlen(ts) < sizeof p->ts && !strpbrk(ts, "\"\\");
+    if (p->ts_given)
+        strcpy(p->ts, ts);
+    else
+        event_format_ts(now_ms, p->ts, sizeof p->ts);
+    p->call_id = dump(call_id);
+    if (json_is_object(object))
+        p->object = dump(object);
+    p->raw = dump(json_object_get(ev, "raw"));
+    return p->call_id && (!json_is_object(object) || p->object) ? 0 : -1;
+}
+
+/* Without a key the event's content names it: kind, call_id, the ts the PBX gave (not the
+ * one stamped here), its users and its objects, as the adapter normalized them (adapters emit
+ * fields in a fixed order, so a retry with reordered fields hashes the same). */
+static char *content_key(const pieces *p, const event_prepared *out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
         return NULL;
-    }
-    return o;
+    fprintf(f, "%s\n%s\n%s\n", p->kind, p->call_id, p->ts_given ? p->ts : "");
+    for (size_t i = 0; i < out->n_users; i++)
+        fprintf(f, "%s,", out->users[i]);
+    fprintf(f, "\n%s\n%s", p->object ? p->object : "", p->raw ? p->raw : "");
+    fclose(f);
+    char *key = buf ? sha256_hex(buf, len) : NULL;
+    free(buf);
+    return key;
 }
 
-static int render_copies(json_t *tmpl, event_prepared *out)
+static char *render(const pieces *p, const char *integration, const char *source,
+                    const char *user)
 {
-    for (size_t i = 0; i < out->n_users; i++) {
-        if (json_object_set_new(tmpl, "user", json_string(out->users[i])) < 0)
-            return -1;
-        out->json[i] = json_dumps(tmpl, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (!out->json[i])
-            return -1;
-    }
-    return 0;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "{\"kind\":\"%s\",\"integration\":\"%s\",\"user\":\"%s\",\"call_id\":%s,"
+               "\"ts\":\"%s\",\"source\":\"%s\"",
+            p->kind, integration, user, p->call_id, p->ts, source);
+    if (p->object)
+        fprintf(f, ",\"%s\":%s", p->kind, p->object);
+    if (p->raw)
+        fprintf(f, ",\"raw\":%s", p->raw);
+    fputc('}', f);
+    fclose(f);
+    return buf;
 }
 
 int event_prepare(const json_t *ev, const char *integration, const char *source, int64_t now_ms,
                   event_prepared *out)
 {
+    pieces p = {0};
     memset(out, 0, sizeof *out);
-    json_t *tmpl = NULL;
     int rc = -1;
-    if (!json_is_object(ev) || !(out->key = event_key(ev)) || collect_users(ev, out) < 0)
+    if (!json_is_object(ev) || collect_users(ev, out) < 0 || pieces_make(ev, now_ms, &p) < 0)
         goto out;
-    tmpl = build_template(ev, integration, source, now_ms);
-    if (tmpl && render_copies(tmpl, out) == 0)
-        rc = 0;
+    const char *key = json_string_value(json_object_get(ev, "key"));
+    out->key = key && *key ? strdup(key) : content_key(&p, out);
+    rc = out->key ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < out->n_users; i++)
+        if (!(out->json[i] = render(&p, integration, source, out->users[i])))
+            rc = -1;
 out:
-    json_decref(tmpl);
+    pieces_free(&p);
     if (rc < 0)
         event_prepared_free(out);
     return rc;

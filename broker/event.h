@@ -9,7 +9,7 @@
 #define EVENT_KEY_MAX 200
 
 typedef struct event_prepared {
-    char *key;      /* idempotency key: the event's "key", else sha256 hex of its canonical JSON */
+    char *key;      /* idempotency key: the event's "key", else sha256 hex of its content */
     size_t n_users;
     char **users;   /* extensions, de-duplicated, in the order given */
     char **json;    /* json[i]: the event for users[i]; compact, keys in a fixed order,
@@ -18,8 +18,9 @@ typedef struct event_prepared {
 
 /* ev: one event as an adapter produced it (see adapter.h). Sets integration, source and
  * user (per copy), stamps ts from now_ms when absent, drops "users" and "key".
- * The canonical-JSON hash for a missing key is taken before ts is stamped, so a PBX
- * retry of the same body gets the same key. Returns 0, or -1 on allocation failure. */
+ * A missing key is the SHA-256 of the event's content as the adapter normalized it (fixed
+ * field order, so reordered fields do not matter), without the ts stamped here: a PBX retry
+ * of the same event gets the same key. Returns 0, or -1 on allocation failure. */
 int event_prepare(const json_t *ev, const char *integration, const char *source, int64_t now_ms,
                   event_prepared *out);
 void event_prepared_free(event_prepared *p);

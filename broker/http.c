@@ -176,46 +176,45 @@ void http_reply_ok(http_req *r, json_t *extra)
     http_reply_json(r, 200, body);
 }
 
-static int write_headers(struct lws *wsi, http_req *r)
+/* Headers and body leave in one write (one send() on HTTP/1). The Content-Length header is
+ * added by name so that lws does not count the body against it: the body shares the write. */
+static int write_response(struct lws *wsi, http_req *r)
 {
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
-                                       *end = buf + sizeof buf - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->resp_type, r->resp_len, &p,
-                                    end))
+    size_t cap = LWS_PRE + 512 + r->resp_len;
+    unsigned char *buf = malloc(cap), *start = buf + LWS_PRE, *p = start, *end = buf + cap;
+    char len[24];
+    int n = snprintf(len, sizeof len, "%zu", r->resp_len);
+    if (!buf)
         return -1;
-    if (r->status == 503 &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                    (const unsigned char *)"1", 1, &p, end))
-        return -1;
-    if (r->close_after &&
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
-                                     &p, end))
-        return -1;
-    if (lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    r->headers_sent = true;
-    return 0;
+    int bad = lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) ||
+              lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                           (const unsigned char *)r->resp_type,
+                                           (int)strlen(r->resp_type), &p, end) ||
+              lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                           (const unsigned char *)len, n, &p, end) ||
+              (r->status == 503 &&
+               lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                           (const unsigned char *)"1", 1, &p, end)) ||
+              (r->close_after &&
+               lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                            (const unsigned char *)"close", 5, &p, end)) ||
+              lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r->resp_len;
+    if (!bad) {
+        memcpy(p, r->resp, r->resp_len);
+        p += r->resp_len;
+        bad = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start);
+    }
+    free(buf);
+    return bad ? -1 : 0;
 }
 
-/* Headers and body go out in two writable callbacks, as lws wants for HTTP/1. */
 static int on_http_writeable(struct lws *wsi, pss *s)
 {
     http_req *r = s->req;
     if (!r || !r->responded)
         return 0;
-    if (!r->headers_sent) {
-        if (write_headers(wsi, r))
-            return -1;
-        lws_callback_on_writable(wsi);
-        return 0;
-    }
-    unsigned char *out = malloc(LWS_PRE + r->resp_len + 1);
-    if (!out)
-        return -1;
-    memcpy(out + LWS_PRE, r->resp, r->resp_len);
-    int n = lws_write(wsi, out + LWS_PRE, r->resp_len, LWS_WRITE_HTTP_FINAL);
-    free(out);
-    bool close = r->close_after || n < (int)r->resp_len;
+    bool failed = write_response(wsi, r) != 0;
+    bool close = r->close_after || failed;
     s->req = NULL;
     r->wsi = NULL;
     http_req_release(r);

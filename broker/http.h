@@ -34,7 +34,7 @@ typedef struct http_req {
     char *resp;
     size_t resp_len;
     const char *resp_type;
-    bool responded, headers_sent, close_after;
+    bool responded, close_after;
     void *state; /* a handler's own state, freed with free_state */
     void (*free_state)(void *);
 } http_req;

@@ -527,6 +527,27 @@ static void stored_form(void **state)
     free(body);
 }
 
+/* A PBX retry with its fields in another order gets the same idempotency key. */
+static void reordered_retry_same_key(void **state)
+{
+    (void)state;
+    static const char a[] = "{\"kind\":\"call\",\"user\":\"101\",\"call_id\":\"c-9\","
+                            "\"call\":{\"state\":\"appeared\",\"from\":{\"number\":\"1\","
+                            "\"extension\":\"7\"}}}";
+    static const char b[] = "{\"call\":{\"from\":{\"extension\":\"7\",\"number\":\"1\"},"
+                            "\"state\":\"appeared\"},\"call_id\":\"c-9\",\"user\":\"101\","
+                            "\"kind\":\"call\"}";
+    json_t *oa = parse_ok(a, sizeof a - 1, NULL), *ob = parse_ok(b, sizeof b - 1, NULL);
+    event_prepared pa, pb;
+    assert_int_equal(event_prepare(json_array_get(oa, 0), "acme", "native", 1000, &pa), 0);
+    assert_int_equal(event_prepare(json_array_get(ob, 0), "acme", "native", 9000, &pb), 0);
+    assert_string_equal(pa.key, pb.key);
+    event_prepared_free(&pa);
+    event_prepared_free(&pb);
+    json_decref(oa);
+    json_decref(ob);
+}
+
 static void registry(void **state)
 {
     (void)state;
@@ -557,6 +578,7 @@ int main(void)
         cmocka_unit_test(other_subpath_refused),
         cmocka_unit_test(verify_signatures),
         cmocka_unit_test(stored_form),
+        cmocka_unit_test(reordered_retry_same_key),
         cmocka_unit_test(registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
