@@ -14,7 +14,7 @@ PURE_SRC := broker/strmap.c broker/cidr.c broker/streamid.c broker/config.c brok
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/redis_uv.c broker/store.c \
             broker/integrations.c broker/http.c broker/api_admin.c broker/api_users.c \
-            broker/api_hooks.c broker/api_ops.c broker/hub.c broker/main.c
+            broker/ingest.c broker/api_hooks.c broker/api_ops.c broker/hub.c broker/main.c
 LUA      := $(wildcard broker/redis/*.lua)
 
 PURE_OBJ   := $(PURE_SRC:%.c=$(BUILD)/%.o)

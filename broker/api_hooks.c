@@ -3,7 +3,7 @@
  * the ingest script. The PBX gets its 2xx only after Redis answered. */
 #include "api.h"
 #include "cidr.h"
-#include "event.h"
+#include "ingest.h"
 #include "integrations.h"
 #include "metrics.h"
 #include "result.h"
@@ -13,50 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-typedef struct argv_list {
-    char **v;
-    size_t *len;
-    int n, cap;
-} argv_list;
-
-static int push(argv_list *a, char *owned)
-{
-    if (!owned)
-        return -1;
-    if (a->n == a->cap) {
-        int cap = a->cap ? a->cap * 2 : 16;
-        char **v = realloc(a->v, cap * sizeof *v);
-        size_t *l = v ? realloc(a->len, cap * sizeof *l) : NULL;
-        if (!v || !l) {
-            if (v)
-                a->v = v;
-            free(owned);
-            return -1;
-        }
-        a->v = v;
-        a->len = l;
-        a->cap = cap;
-    }
-    a->len[a->n] = strlen(owned);
-    a->v[a->n++] = owned;
-    return 0;
-}
-
-static int pushf(argv_list *a, long long v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%lld", v);
-    return push(a, strdup(buf));
-}
-
-static void argv_free(argv_list *a)
-{
-    for (int i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
-    free(a->len);
-}
 
 static const char *header(const adapter_request *q, const char *name)
 {
@@ -100,11 +56,12 @@ static const integration *route(http_req *r, const char **subpath)
     return in;
 }
 
-static bool source_allowed(const integration *in, const char *peer)
+static bool source_allowed(const integration *in, http_req *r)
 {
     const json_t *nets = json_object_get(in->settings, "allowed_networks");
     if (!json_array_size(nets))
         return true;
+    const char *peer = http_peer(r);
     size_t i;
     const json_t *c;
     json_array_foreach(nets, i, c) if (cidr_contains(json_string_value(c), peer)) return true;
@@ -131,73 +88,26 @@ static bool authenticate(http_req *r, const integration *in, const adapter_reque
     return false;
 }
 
-static void on_stored(redisReply *reply, void *ud)
+static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsigned duplicates,
+                      unsigned ignored)
 {
     http_req *r = ud;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
-        api_reply_store_failure(r, reply);
+    if (st == INGEST_UNAVAILABLE) {
+        http_reply_error(r, 503, RC_UNAVAILABLE, NULL, "storage unavailable, retry later");
+    } else if (st == INGEST_FAILED) {
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "storage error");
     } else {
-        long long acc = reply->element[0]->integer, dup = reply->element[1]->integer,
-                  ign = reply->element[2]->integer;
-        metrics.events_accepted += (uint64_t)acc;
-        metrics.events_duplicate += (uint64_t)dup;
-        metrics.events_ignored += (uint64_t)ign;
-        http_reply_ok(r, json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)acc, "duplicates",
-                                   (json_int_t)dup, "ignored", (json_int_t)ign));
+        char body[160];
+        int n = snprintf(body, sizeof body,
+                         "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
+                         "\"duplicates\":%u,\"ignored\":%u}",
+                         accepted, duplicates, ignored);
+        metrics.events_accepted += accepted;
+        metrics.events_duplicate += duplicates;
+        metrics.events_ignored += ignored;
+        http_reply_raw(r, 200, "application/json", strndup(body, (size_t)n), (size_t)n);
     }
     http_req_release(r);
-}
-
-/* KEYS and ARGV of ingest.lua (see its header). */
-static int build_args(const integration *in, json_t *events, argv_list *keys, argv_list *args)
-{
-    const char *integ = in->name, *source = in->adapter->name;
-    const char *epoch = json_string_value(json_object_get(in->record, "epoch"));
-    const cr_config *c = http_config();
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (push(keys, store_key_users(integ)) || pushf(args, c->retention_s * 1000) ||
-        pushf(args, c->dedupe_window_s) || push(args, strdup(store_channel_events())) ||
-        push(args, strdup(integ)) || pushf(args, (long long)json_array_size(events)))
-        return -1;
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev)
-    {
-        event_prepared p;
-        if (event_prepare(ev, integ, source, now_ms, &p) != 0)
-            return -1;
-        int rc = push(keys, store_key_dedupe(integ, epoch ? epoch : "", p.key)) || pushf(args, (long long)p.n_users);
-        for (size_t u = 0; !rc && u < p.n_users; u++)
-            rc = push(keys, store_key_stream(integ, p.users[u])) || push(args, strdup(p.users[u])) ||
-                 push(args, strdup(p.json[u]));
-        event_prepared_free(&p);
-        if (rc)
-            return -1;
-    }
-    return 0;
-}
-
-static void store_events(http_req *r, const integration *in, json_t *events)
-{
-    argv_list keys = {0}, args = {0}, all = {0};
-    int rc = build_args(in, events, &keys, &args);
-    for (int i = 0; !rc && i < keys.n + args.n; i++)
-        rc = push(&all, strdup(i < keys.n ? keys.v[i] : args.v[i - keys.n]));
-    if (rc) {
-        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
-    } else {
-        http_req_hold(r);
-        if (store_script(SCRIPT_INGEST, on_stored, r, keys.n, all.n, (const char **)all.v,
-                         all.len) != 0) {
-            http_req_release(r);
-            api_reply_store_failure(r, NULL);
-        }
-    }
-    argv_free(&keys);
-    argv_free(&args);
-    argv_free(&all);
 }
 
 void api_hook(http_req *r)
@@ -206,8 +116,9 @@ void api_hook(http_req *r)
     const integration *in = route(r, &subpath);
     if (!in)
         return;
-    if (!source_allowed(in, r->peer)) {
-        http_reply_error(r, 403, RC_FORBIDDEN, NULL, "source address %s is not allowed", r->peer);
+    if (!source_allowed(in, r)) {
+        http_reply_error(r, 403, RC_FORBIDDEN, NULL, "source address %s is not allowed",
+                         http_peer(r));
         return;
     }
     adapter_request q = {
@@ -224,7 +135,9 @@ void api_hook(http_req *r)
                          err.message[0] ? err.message : "invalid request");
     else if (json_array_size(events) == 0)
         http_reply_ok(r, json_pack("{s:i,s:i,s:i}", "accepted", 0, "duplicates", 0, "ignored", 0));
-    else
-        store_events(r, in, events);
+    else if (http_req_hold(r), ingest_submit(in, events, on_stored, r) != 0) {
+        http_req_release(r);
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+    }
     json_decref(events);
 }

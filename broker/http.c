@@ -111,7 +111,6 @@ static http_req *req_new(struct lws *wsi, const char *path)
     else
         r->method = HTTP_OTHER;
     copy_query(wsi, r);
-    lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
     copy_hdr(wsi, r->host, sizeof r->host, WSI_TOKEN_HOST);
     copy_hdr(wsi, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION);
     copy_hdr(wsi, r->content_type, sizeof r->content_type, WSI_TOKEN_HTTP_CONTENT_TYPE);
@@ -224,6 +223,13 @@ static int on_http_writeable(struct lws *wsi, pss *s)
 }
 
 /* ---- helpers for handlers ---- */
+
+const char *http_peer(http_req *r)
+{
+    if (!r->peer[0] && r->wsi)
+        lws_get_peer_simple(r->wsi, r->peer, sizeof r->peer);
+    return r->peer;
+}
 
 int http_query_arg(http_req *r, const char *name, char *buf, size_t size)
 {

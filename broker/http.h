@@ -57,6 +57,8 @@ void http_reply_ok(http_req *r, json_t *extra);
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len);
 /* The bearer token, or the body's "token" field (for JSON bodies), or ?token=. NULL if none. */
 const char *http_token(http_req *r, const json_t *body, char *buf, size_t size);
+/* The client's address, looked up on first use (a system call). */
+const char *http_peer(http_req *r);
 /* A decoded query argument; returns its length or -1. */
 int http_query_arg(http_req *r, const char *name, char *buf, size_t size);
 /* Parses the body as a JSON object, or answers 400 and returns NULL. */

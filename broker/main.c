@@ -3,6 +3,7 @@
 #include "config.h"
 #include "http.h"
 #include "hub.h"
+#include "ingest.h"
 #include "integrations.h"
 #include "log.h"
 #include "metrics.h"
@@ -64,6 +65,7 @@ static void on_message(const char *channel, const char *payload, size_t len)
 static void on_final_stop(uv_timer_t *t)
 {
     (void)t;
+    ingest_stop();
     store_stop();
     http_stop();
     uv_close((uv_handle_t *)&M.stop_timer, NULL);
@@ -120,7 +122,8 @@ static int start(void)
         .on_pubsub_ready = hub_on_pubsub_ready,
         .on_message = on_message,
     };
-    if (integrations_init() || hub_init(M.loop, &M.cfg) || store_start(M.loop, &M.cfg, &hooks)) {
+    if (integrations_init() || hub_init(M.loop, &M.cfg) || ingest_init(M.loop, &M.cfg) ||
+        store_start(M.loop, &M.cfg, &hooks)) {
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
     }
@@ -153,6 +156,7 @@ int main(int argc, char **argv)
         return 2;
     M.loop = uv_default_loop();
     if (start() != 0) {
+        ingest_stop();
         store_stop();
         http_stop();
         uv_run(M.loop, UV_RUN_NOWAIT);

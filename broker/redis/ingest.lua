@@ -1,60 +1,56 @@
--- ingest.lua — store one webhook's events atomically.
+-- ingest.lua — store the events of one loop pass's webhooks atomically.
 --
--- KEYS[1]           the integration's users hash           ({acme}:users)
--- then per event:   its dedupe key, then one stream key per target user, in ARGV order
+-- KEYS, per event:  the integration's users hash ({acme}:users), the event's dedupe key,
+--                   then one stream key per target user, in ARGV order
 -- ARGV[1]           retention in milliseconds (MINID trimming and key expiry)
 -- ARGV[2]           dedupe window in seconds
 -- ARGV[3]           pub/sub channel for wake-ups
--- ARGV[4]           integration name
--- ARGV[5]           number of events
--- then per event:   number of users n, then n pairs (extension, event JSON without id)
+-- ARGV[4]           number of events
+-- then per event:   integration, number of users n, then n pairs (extension, JSON without id)
 --
 -- Per event: a key seen within the window makes it a duplicate (stored once); an event none
 -- of whose users exist is ignored; otherwise it is appended to each existing user's stream,
 -- older entries are trimmed and the expiry refreshed. One PUBLISH carries every appended
 -- entry as lines "integration\tuser\tid\tjson\n", in the order of their ids.
 --
--- Reply: {accepted, duplicates, ignored}
+-- Reply: a string with one letter per event, in order: a(ccepted), d(uplicate), i(gnored).
 local retention_ms = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local integration = ARGV[4]
-local n_events = tonumber(ARGV[5])
+local n_events = tonumber(ARGV[4])
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local minid = tostring(now_ms - retention_ms)
 
-local accepted, duplicates, ignored = 0, 0, 0
+local status = {}
 local wake = {}
-local a, k = 6, 2
-for _ = 1, n_events do
-    local n = tonumber(ARGV[a])
-    local dedupe_key = KEYS[k]
+local a, k = 5, 1
+for e = 1, n_events do
+    local integration = ARGV[a]
+    local n = tonumber(ARGV[a + 1])
+    local users, dedupe_key = KEYS[k], KEYS[k + 1]
     if redis.call('EXISTS', dedupe_key) == 1 then
-        duplicates = duplicates + 1
+        status[e] = 'd'
     else
-        local stored = false
+        status[e] = 'i'
         for u = 1, n do
-            local ext = ARGV[a + 2 * u - 1]
-            if redis.call('HEXISTS', KEYS[1], ext) == 1 then
-                local stream = KEYS[k + u]
-                local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', ARGV[a + 2 * u])
+            local ext, json = ARGV[a + 2 * u], ARGV[a + 2 * u + 1]
+            if redis.call('HEXISTS', users, ext) == 1 then
+                local stream = KEYS[k + 1 + u]
+                local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', json)
                 redis.call('PEXPIRE', stream, retention_ms)
-                wake[#wake + 1] = integration .. '\t' .. ext .. '\t' .. id .. '\t' .. ARGV[a + 2 * u] .. '\n'
-                stored = true
+                wake[#wake + 1] = integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n'
+                status[e] = 'a'
             end
         end
-        if stored then
+        if status[e] == 'a' then
             redis.call('SET', dedupe_key, '1', 'EX', window)
-            accepted = accepted + 1
-        else
-            ignored = ignored + 1
         end
     end
-    a = a + 1 + 2 * n
-    k = k + 1 + n
+    a = a + 2 + 2 * n
+    k = k + 2 + n
 end
 if #wake > 0 then
     redis.call('PUBLISH', ARGV[3], table.concat(wake))
 end
-return {accepted, duplicates, ignored}
+return table.concat(status)
