@@ -13,7 +13,7 @@ PURE_SRC := broker/strmap.c broker/cidr.c broker/streamid.c broker/config.c brok
             broker/stdwebhooks.c broker/event.c adapters/registry.c adapters/native.c
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/redis_uv.c broker/store.c \
-            broker/integrations.c broker/http.c broker/api_admin.c broker/api_users.c \
+            broker/integrations.c broker/listener.c broker/http.c broker/api_admin.c broker/api_users.c \
             broker/ingest.c broker/api_hooks.c broker/api_ops.c broker/hub.c broker/main.c
 LUA      := $(wildcard broker/redis/*.lua)
 

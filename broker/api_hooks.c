@@ -102,9 +102,9 @@ static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsign
                          "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
                          "\"duplicates\":%u,\"ignored\":%u}",
                          accepted, duplicates, ignored);
-        metrics.events_accepted += accepted;
-        metrics.events_duplicate += duplicates;
-        metrics.events_ignored += ignored;
+        METRIC_ADD(events_accepted, accepted);
+        METRIC_ADD(events_duplicate, duplicates);
+        METRIC_ADD(events_ignored, ignored);
         http_reply_raw(r, 200, "application/json", strndup(body, (size_t)n), (size_t)n);
     }
     http_req_release(r);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #define DEFAULT_REDIS_URL "redis://127.0.0.1:6379/0"
@@ -382,12 +383,27 @@ static int set_key_prefix(cr_config *c, const char *env, const char *v, char *er
     return replace_str(&c->key_prefix, v, err, errlen);
 }
 
+static int set_workers(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (strcmp(v, "auto") == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = cpus > 0 && cpus <= 64 ? (int)cpus : 1;
+        return 0;
+    }
+    if (parse_positive(v, 64, &n) < 0)
+        return cfg_fail(err, errlen, "%s: must be \"auto\" or an integer from 1 to 64, got \"%s\"",
+                        env, v);
+    c->workers = (int)n;
+    return 0;
+}
+
 static const struct setting settings[] = {
     {"listen", set_listen},           {"redis_url", set_redis_url},
     {"admin_token", set_admin_token}, {"ticket_secret", set_ticket_secret},
     {"public_url", set_public_url},   {"retention", set_retention},
     {"key_prefix", set_key_prefix},   {"max_body", set_max_body},
-    {"dedupe_window", set_dedupe},
+    {"dedupe_window", set_dedupe},    {"workers", set_workers},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -422,6 +438,7 @@ int config_init(cr_config *c)
     c->retention_s = 1209600;
     c->max_body = 1048576;
     c->dedupe_window_s = 86400;
+    c->workers = 1;
     c->ticket_secret_len = 32;
     c->ticket_secret_random = 1;
     if (!c->listen_host || !c->key_prefix ||

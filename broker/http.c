@@ -3,6 +3,7 @@
 #include "http.h"
 #include "api.h"
 #include "hub.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include <stdarg.h>
@@ -446,19 +447,21 @@ int http_start(uv_loop_t *loop, const cr_config *cfg)
     H.ctx = lws_create_context(&info);
     if (!H.ctx)
         return -1;
-    info.port = cfg->listen_port;
-    info.iface = cfg->listen_host;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listener.c accepts and hands over */
     info.protocols = protocols;
     info.vhost_name = "callrelay";
     info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = HTTP_WAIT_SECS;
     H.vhost = lws_create_vhost(H.ctx, &info);
-    return H.vhost ? 0 : -1;
+    if (!H.vhost)
+        return -1;
+    return listener_start(loop, cfg->listen_host, cfg->listen_port, H.vhost);
 }
 
 void http_drain(void)
 {
     H.draining = true;
+    listener_stop();
     hub_close_all();
 }
 

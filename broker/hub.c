@@ -150,7 +150,7 @@ static void cull(session *s)
     if (s->culled || !s->wsi)
         return;
     s->culled = true;
-    metrics.sessions_culled++;
+    METRIC_ADD(sessions_culled, 1);
     log_warn("websocket closed: reader too slow", "{s:s,s:s}", "integration", s->integration,
              "user", s->extension);
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
@@ -672,7 +672,7 @@ int hub_established(struct lws *wsi, void **slot)
         u->sessions->prev = s;
     u->sessions = s;
     *slot = s;
-    metrics.sessions_open++;
+    METRIC_ADD(sessions_open, 1);
     verify_user(s); /* the user may be gone since the ticket was issued */
     return 0;
 }
@@ -731,7 +731,7 @@ int hub_writeable(struct lws *wsi, void **slot)
         s->q_len--;
         int n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
         bool failed = n < (int)f->len;
-        metrics.events_delivered += f->n_events;
+        METRIC_ADD(events_delivered, f->n_events);
         frame_unref(f);
         if (failed)
             return -1;
@@ -762,7 +762,7 @@ void hub_closed(struct lws *wsi, void **slot)
     if (s->next)
         s->next->prev = s->prev;
     s->wsi = NULL;
-    metrics.sessions_open--;
+    METRIC_SUB(sessions_open, 1);
     user_release(u);
     session_release(s);
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 void log_write(const char *level, const char *msg, const char *fields, ...)
 {
@@ -25,6 +26,7 @@ void log_write(const char *level, const char *msg, const char *fields, ...)
     json_object_set_new(line, "ts", json_string(ts));
     json_object_set_new(line, "level", json_string(level));
     json_object_set_new(line, "msg", json_string(msg));
+    json_object_set_new(line, "pid", json_integer(getpid()));
     char *text = json_dumps(line, JSON_COMPACT);
     if (text) {
         fputs(text, stdout);

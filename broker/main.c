@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define CALLRELAY_VERSION "0.1.0"
@@ -81,9 +84,9 @@ static void on_signal(uv_signal_t *h, int signum)
     if (M.stopping)
         return;
     M.stopping = true;
-    log_info("stopping", "{s:i,s:i}", "signal", signum, "sessions", (int)metrics.sessions_open);
+    log_info("stopping", "{s:i,s:i}", "signal", signum, "sessions", (int)metrics->sessions_open);
     http_drain();
-    uv_timer_start(&M.stop_timer, on_final_stop, metrics.sessions_open ? DRAIN_MS : 0, 0);
+    uv_timer_start(&M.stop_timer, on_final_stop, metrics->sessions_open ? DRAIN_MS : 0, 0);
 }
 
 static void on_connected(void) { integrations_load_all(); }
@@ -145,15 +148,8 @@ static int start(void)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run_worker(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    if (config_init(&M.cfg) != 0) {
-        fprintf(stderr, "callrelay: no random source for the ticket secret\n");
-        return 1;
-    }
-    if (parse_args(argc, argv) != 0)
-        return 2;
     M.loop = uv_default_loop();
     if (start() != 0) {
         ingest_stop();
@@ -171,4 +167,120 @@ int main(int argc, char **argv)
     config_free(&M.cfg);
     log_info("stopped", NULL);
     return 0;
+}
+
+/* ---- several workers: one process each, sharing the port through SO_REUSEPORT ---- */
+
+#define STARTUP_GRACE_S 2
+
+static pid_t spawn(int slot, const sigset_t *blocked)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigprocmask(SIG_UNBLOCK, blocked, NULL);
+        metrics_worker = slot;
+        exit(run_worker());
+    }
+    return pid;
+}
+
+static int find_slot(const pid_t *pids, int n, pid_t pid)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] == pid)
+            return i;
+    return -1;
+}
+
+typedef struct workers {
+    int n;
+    pid_t pid[METRICS_MAX_WORKERS];
+    time_t born[METRICS_MAX_WORKERS];
+    sigset_t blocked;
+    bool stopping;
+    bool failed;
+} workers;
+
+static void stop_all(workers *w)
+{
+    w->stopping = true;
+    for (int i = 0; i < w->n; i++)
+        if (w->pid[i])
+            kill(w->pid[i], SIGTERM);
+}
+
+/* A worker that dies soon after its start (port in use, say) stops everything; a later death
+ * is a fault of that worker alone, and it is replaced. */
+static void reap(workers *w)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        int slot = find_slot(w->pid, w->n, pid);
+        if (slot < 0)
+            continue;
+        w->pid[slot] = 0;
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (w->stopping) {
+            w->failed |= !clean;
+            continue;
+        }
+        log_error("worker exited", "{s:i,s:i,s:i}", "worker", slot, "pid", (int)pid, "status",
+                  status);
+        if (time(NULL) - w->born[slot] < STARTUP_GRACE_S) {
+            w->failed = true;
+            stop_all(w);
+            continue;
+        }
+        w->pid[slot] = spawn(slot, &w->blocked);
+        w->born[slot] = time(NULL);
+    }
+}
+
+static bool any_alive(const workers *w)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->pid[i])
+            return true;
+    return false;
+}
+
+static int run_master(int n)
+{
+    workers w = {.n = n};
+    int sig;
+    sigemptyset(&w.blocked);
+    sigaddset(&w.blocked, SIGTERM);
+    sigaddset(&w.blocked, SIGINT);
+    sigaddset(&w.blocked, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &w.blocked, NULL);
+    for (int i = 0; i < n; i++) {
+        w.pid[i] = spawn(i, &w.blocked);
+        w.born[i] = time(NULL);
+    }
+    log_info("workers started", "{s:i}", "workers", n);
+    while (any_alive(&w) && sigwait(&w.blocked, &sig) == 0) {
+        if (sig == SIGCHLD)
+            reap(&w);
+        else if (!w.stopping)
+            stop_all(&w);
+    }
+    return w.failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (config_init(&M.cfg) != 0) {
+        fprintf(stderr, "callrelay: no random source for the ticket secret\n");
+        return 1;
+    }
+    if (parse_args(argc, argv) != 0)
+        return 2;
+    if (metrics_init(M.cfg.workers) != 0) {
+        fprintf(stderr, "callrelay: cannot map shared memory for %d workers\n", M.cfg.workers);
+        return 1;
+    }
+    return M.cfg.workers > 1 ? run_master(M.cfg.workers) : run_worker();
 }

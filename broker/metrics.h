@@ -1,21 +1,32 @@
-/* metrics.h — process-wide counters, rendered in Prometheus text format. */
+/* metrics.h — process-wide counters, rendered in Prometheus text format. With several
+ * workers the counters live in one shared mapping, so any worker answers /metrics for all. */
 #ifndef CR_METRICS_H
 #define CR_METRICS_H
 #include <stddef.h>
 #include <stdint.h>
 
+#define METRICS_MAX_WORKERS 64
+
 typedef struct cr_metrics {
     uint64_t events_accepted, events_ignored, events_duplicate, events_delivered;
-    uint64_t sessions_open;
+    int64_t sessions_open;
     uint64_t sessions_culled;
     uint64_t redis_reconnects;
-    int redis_connected, pubsub_connected;
     uint64_t http_by_status[600];
+    int workers;
+    int redis_connected[METRICS_MAX_WORKERS], pubsub_connected[METRICS_MAX_WORKERS];
 } cr_metrics;
 
-extern cr_metrics metrics;
+extern cr_metrics *metrics;
+extern int metrics_worker; /* this process's slot */
 
+#define METRIC_ADD(field, n) __atomic_fetch_add(&metrics->field, (n), __ATOMIC_RELAXED)
+#define METRIC_SUB(field, n) __atomic_fetch_sub(&metrics->field, (n), __ATOMIC_RELAXED)
+
+/* Before any worker starts: a mapping shared by the processes forked afterwards. */
+int metrics_init(int workers);
 void metrics_http_status(int status);
+void metrics_redis_state(int command_connected, int pubsub_connected);
 /* Returns a malloc'd text body; *len set. */
 char *metrics_render(size_t *len);
 

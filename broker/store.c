@@ -63,8 +63,7 @@ static void schedule_retry(conn *c)
 
 static void set_connected_metrics(void)
 {
-    metrics.redis_connected = st.cmd.connected;
-    metrics.pubsub_connected = st.sub.subscribed;
+    metrics_redis_state(st.cmd.connected, st.sub.subscribed);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -149,7 +148,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     c->connected = true;
     c->backoff_ms = 0;
     uv_timer_stop(&c->retry);
-    metrics.redis_reconnects++;
+    METRIC_ADD(redis_reconnects, 1);
     set_connected_metrics();
     log_info("redis connected", "{s:s}", "connection", c->name);
     if (c == &st.cmd && st.hooks.on_connected)

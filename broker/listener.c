@@ -1,0 +1,99 @@
+/* listener.c — accept loop on a uv_poll, adoption into lws. */
+#include "listener.h"
+#include "log.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BACKLOG 4096
+
+static struct {
+    int fd;
+    uv_poll_t poll;
+    bool polling;
+    struct lws_vhost *vhost;
+} L = {.fd = -1};
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)events;
+    if (status < 0)
+        return;
+    for (;;) {
+        int fd = accept4(L.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                log_warn("accept failed", "{s:s}", "error", strerror(errno));
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return;
+        }
+        if (!lws_adopt_socket_vhost(L.vhost, fd))
+            close(fd); /* lws logs why */
+    }
+}
+
+static int open_socket(const char *host, int port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &res) != 0 || !res) {
+        errno = EADDRNOTAVAIL;
+        return -1;
+    }
+    int one = 1, fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, BACKLOG)) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        errno = e;
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int listener_start(uv_loop_t *loop, const char *host, int port, struct lws_vhost *vhost)
+{
+    L.vhost = vhost;
+    L.fd = open_socket(host, port);
+    if (L.fd < 0)
+        return -1;
+    if (uv_poll_init(loop, &L.poll, L.fd) != 0) {
+        close(L.fd);
+        L.fd = -1;
+        return -1;
+    }
+    L.polling = true;
+    uv_poll_start(&L.poll, UV_READABLE, on_readable);
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+    close(L.fd);
+    L.fd = -1;
+}
+
+void listener_stop(void)
+{
+    if (!L.polling)
+        return;
+    L.polling = false;
+    uv_poll_stop(&L.poll);
+    uv_close((uv_handle_t *)&L.poll, on_closed);
+}
