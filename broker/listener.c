@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +37,9 @@ static void on_readable(uv_poll_t *h, int status, int events)
                 continue;
             return;
         }
+        /* small answers must not wait for the peer's delayed ACK (Nagle) */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (!lws_adopt_socket_vhost(L.vhost, fd))
             close(fd); /* lws logs why */
     }

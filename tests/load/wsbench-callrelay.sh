@@ -52,12 +52,15 @@ start() {
     TOKEN=$("$PY" "$ROOT/tests/load/provision.py" "http://127.0.0.1:$PORT" bench-admin bench ext "${USERS:-20000}")
 }
 
-server_pids() { echo "$BROKER_PID"; }
+server_pids() {   # the broker and, with CALLRELAY_WORKERS > 1, its workers
+    local p=$BROKER_PID w
+    for w in $(pgrep -P "$BROKER_PID" || true); do p="$p,$w"; done
+    echo "$p"
+}
 aux_pids() { echo "$REDIS_PID"; }
 
 USER_PREFIX=ext
-SUB_URL="ws://127.0.0.1:$PORT/v1/ws?token=@TOKEN@&extension={user}"
-REPLAY_SUB_URL=$SUB_URL
+SUB_TEMPLATE="ws://127.0.0.1:$PORT/v1/ws?token=@TOKEN@&extension={user}"
 PUB_URL="http://127.0.0.1:$PORT/v1/hooks/bench/native"
 BODY='{"kind":"call","user":"{user}","call_id":"bench_seq:{seq} bench_ts:{ts} r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench_user:{user}","campaign":"{pad}"}}'
 FIRST_FRAME='{"op":"register","limit":100}'
@@ -69,7 +72,7 @@ OUT=$RESULTS_DIR/callrelay-wsbench-$(date +%Y-%m-%d-%H%M%S).jsonl
 for s in $SCENARIOS; do
     for r in $(seq 1 "$RUNS"); do
         start
-        SUB_URL=${SUB_URL//@TOKEN@/$TOKEN}; REPLAY_SUB_URL=$SUB_URL
+        SUB_URL=${SUB_TEMPLATE//@TOKEN@/$TOKEN}; REPLAY_SUB_URL=$SUB_URL
         WSB_EXTRA=(--page-reply '"op":"register"' --page-end '"code":109'
                    --pub-header "Authorization: Bearer $TOKEN")
         log "scenario $s run $r"
