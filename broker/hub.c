@@ -156,9 +156,25 @@ static void cull(session *s)
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
 }
 
+/* A frame for an idle session is written at once: waiting for a writable callback costs
+ * four epoll_ctl calls on libuv (it removes and re-adds the descriptor on every change of
+ * interest), per event and per tab. lws buffers whatever the socket does not take and asks
+ * for writability itself; anything later queues behind it. */
+static bool write_now(session *s, frame *f)
+{
+    if (s->q_len || s->going_away || http_draining() || lws_partial_buffered(s->wsi))
+        return false;
+    int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+    if (n < (int)f->len)
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
+    else
+        METRIC_ADD(events_delivered, f->n_events);
+    return true;
+}
+
 static void enqueue(session *s, frame *f)
 {
-    if (!s->wsi || s->culled)
+    if (!s->wsi || s->culled || write_now(s, f))
         return;
     if (s->q_len == QUEUE_MAX) {
         cull(s);
@@ -634,6 +650,7 @@ static void on_user_exists(redisReply *r, void *ud)
         send_error(s, RC_NOT_FOUND, "no user %s in integration %s", s->extension,
                    s->integration);
         s->going_away = true;
+        lws_callback_on_writable(s->wsi); /* where the close frame is written */
     }
     session_release(s);
 }
