@@ -413,7 +413,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"callrelay.v1", callback, sizeof(pss), 4096, 0, NULL, 0},
+    /* client frames are small (register, ack, ping); larger ones arrive in pieces */
+    {"callrelay.v1", callback, sizeof(pss), 1024, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

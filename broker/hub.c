@@ -49,8 +49,8 @@ typedef struct session {
     char page_from[STREAMID_MAX_LEN]; /* "" = after the acked cursor */
     char page_commit[STREAMID_MAX_LEN]; /* last id of the previous page, "" = none */
     streamid last_sent;
-    frame *q[QUEUE_MAX];
-    unsigned q_head, q_len;
+    frame **q; /* ring of q_cap frames, grown on demand up to QUEUE_MAX: idle tabs stay small */
+    unsigned q_head, q_len, q_cap;
     char *rx;
     size_t rx_len;
 } session;
@@ -139,7 +139,8 @@ static void session_release(session *s)
     if (--s->refs > 0)
         return;
     for (unsigned i = 0; i < s->q_len; i++)
-        frame_unref(s->q[(s->q_head + i) % QUEUE_MAX]);
+        frame_unref(s->q[(s->q_head + i) % s->q_cap]);
+    free(s->q);
     free(s->rx);
     s->magic = 0;
     free(s);
@@ -172,6 +173,21 @@ static bool write_now(session *s, frame *f)
     return true;
 }
 
+static int queue_grow(session *s)
+{
+    unsigned cap = s->q_cap ? s->q_cap * 2 : 8;
+    frame **q = malloc(cap * sizeof *q);
+    if (!q)
+        return -1;
+    for (unsigned i = 0; i < s->q_len; i++)
+        q[i] = s->q[(s->q_head + i) % s->q_cap];
+    free(s->q);
+    s->q = q;
+    s->q_cap = cap;
+    s->q_head = 0;
+    return 0;
+}
+
 static void enqueue(session *s, frame *f)
 {
     if (!s->wsi || s->culled || write_now(s, f))
@@ -180,8 +196,12 @@ static void enqueue(session *s, frame *f)
         cull(s);
         return;
     }
+    if (s->q_len == s->q_cap && queue_grow(s) != 0) {
+        cull(s);
+        return;
+    }
     f->refs++;
-    s->q[(s->q_head + s->q_len++) % QUEUE_MAX] = f;
+    s->q[(s->q_head + s->q_len++) % s->q_cap] = f;
     lws_callback_on_writable(s->wsi);
 }
 
@@ -744,7 +764,7 @@ int hub_writeable(struct lws *wsi, void **slot)
         return -1;
     if (s->q_len) {
         frame *f = s->q[s->q_head];
-        s->q_head = (s->q_head + 1) % QUEUE_MAX;
+        s->q_head = (s->q_head + 1) % s->q_cap;
         s->q_len--;
         int n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
         bool failed = n < (int)f->len;
