@@ -14,12 +14,34 @@
 
 #define BACKLOG 4096
 
+#define PAUSE_MS 100
+
 static struct {
     int fd;
     uv_poll_t poll;
+    uv_timer_t pause;
     bool polling;
     struct lws_vhost *vhost;
 } L = {.fd = -1};
+
+static void on_readable(uv_poll_t *h, int status, int events);
+
+static void on_resume(uv_timer_t *t)
+{
+    (void)t;
+    if (L.polling)
+        uv_poll_start(&L.poll, UV_READABLE, on_readable);
+}
+
+/* Out of descriptors: the pending connection stays in the backlog, and polling it again at
+ * once would spin. Pause, and say so once per pause. */
+static void pause_accepting(void)
+{
+    log_warn("accept paused: out of file descriptors", "{s:s,s:i}", "error", strerror(errno),
+             "pause_ms", PAUSE_MS);
+    uv_poll_stop(&L.poll);
+    uv_timer_start(&L.pause, on_resume, PAUSE_MS, 0);
+}
 
 static void on_readable(uv_poll_t *h, int status, int events)
 {
@@ -30,11 +52,12 @@ static void on_readable(uv_poll_t *h, int status, int events)
     for (;;) {
         int fd = accept4(L.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                log_warn("accept failed", "{s:s}", "error", strerror(errno));
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting();
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn("accept failed", "{s:s}", "error", strerror(errno));
             return;
         }
         /* small answers must not wait for the peer's delayed ACK (Nagle) */
@@ -82,6 +105,7 @@ int listener_start(uv_loop_t *loop, const char *host, int port, struct lws_vhost
         L.fd = -1;
         return -1;
     }
+    uv_timer_init(loop, &L.pause);
     L.polling = true;
     uv_poll_start(&L.poll, UV_READABLE, on_readable);
     return 0;
@@ -99,6 +123,8 @@ void listener_stop(void)
     if (!L.polling)
         return;
     L.polling = false;
+    uv_timer_stop(&L.pause);
+    uv_close((uv_handle_t *)&L.pause, NULL);
     uv_poll_stop(&L.poll);
     uv_close((uv_handle_t *)&L.poll, on_closed);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -269,9 +270,20 @@ static int run_master(int n)
     return w.failed ? 1 : 0;
 }
 
+/* One descriptor per websocket: take all the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (config_init(&M.cfg) != 0) {
         fprintf(stderr, "callrelay: no random source for the ticket secret\n");
         return 1;
