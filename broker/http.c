@@ -123,6 +123,27 @@ static http_req *req_new(struct lws *wsi, const char *path)
 
 /* ---- answers ---- */
 
+static int write_response(struct lws *wsi, http_req *r);
+
+/* An answer that waited for Redis is written at once rather than from a writable callback:
+ * the callback costs four epoll_ctl calls on libuv per request. The request is complete (its
+ * body was read), so lws is idle on this connection until the next request. */
+static bool answer_now(http_req *r)
+{
+    struct lws *wsi = r->wsi;
+    pss *s = lws_wsi_user(wsi);
+    if (!s || s->req != r || r->close_after || lws_partial_buffered(wsi))
+        return false;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    bool failed = write_response(wsi, r) != 0;
+    s->req = NULL;
+    r->wsi = NULL;
+    http_req_release(r);
+    if (failed || lws_http_transaction_completed(wsi))
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    return true;
+}
+
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len)
 {
     if (r->responded) {
@@ -135,7 +156,7 @@ void http_reply_raw(http_req *r, int status, const char *content_type, char *bod
     r->resp_len = len;
     r->resp_type = content_type;
     metrics_http_status(status);
-    if (r->wsi) {
+    if (r->wsi && !(r->waited && answer_now(r))) {
         lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
         lws_callback_on_writable(r->wsi);
     }
@@ -293,7 +314,10 @@ static void dispatch(http_req *r)
         if (rt->method == r->method) {
             if (r->wsi)
                 lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTP_WAIT_SECS);
+            http_req_hold(r);
             rt->handler(r);
+            r->waited = !r->responded;
+            http_req_release(r);
             return;
         }
     }

@@ -35,6 +35,7 @@ typedef struct http_req {
     size_t resp_len;
     const char *resp_type;
     bool responded, close_after;
+    bool waited; /* the handler returned before answering */
     void *state; /* a handler's own state, freed with free_state */
     void (*free_state)(void *);
 } http_req;

@@ -29,7 +29,8 @@ for e = 1, n_events do
     local integration = ARGV[a]
     local n = tonumber(ARGV[a + 1])
     local users, dedupe_key = KEYS[k], KEYS[k + 1]
-    if redis.call('EXISTS', dedupe_key) == 1 then
+    -- claim the key first (one call instead of EXISTS + SET); give it back if nothing is stored
+    if not redis.call('SET', dedupe_key, '1', 'NX', 'EX', window) then
         status[e] = 'd'
     else
         status[e] = 'i'
@@ -43,8 +44,8 @@ for e = 1, n_events do
                 status[e] = 'a'
             end
         end
-        if status[e] == 'a' then
-            redis.call('SET', dedupe_key, '1', 'EX', window)
+        if status[e] == 'i' then
+            redis.call('DEL', dedupe_key)
         end
     end
     a = a + 2 + 2 * n
