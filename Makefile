@@ -9,7 +9,7 @@ BUILD    ?= build
 PYTHON   := /usr/bin/python3
 
 # Pure code: no sockets, no Redis, no loop. Unit-tested and fuzzed on its own.
-PURE_SRC := broker/strmap.c broker/cidr.c broker/streamid.c broker/config.c broker/names.c broker/token.c broker/ticket.c \
+PURE_SRC := broker/digest.c broker/strmap.c broker/cidr.c broker/streamid.c broker/config.c broker/names.c broker/token.c broker/ticket.c \
             broker/stdwebhooks.c broker/event.c adapters/registry.c adapters/native.c
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/redis_uv.c broker/store.c \
@@ -63,6 +63,19 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ibroker -Iadapters \
 	  $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
+
+# Load tool and benchmark against Nchan (tests/load/, README "Performance"). crbench is plain C11 + libc.
+$(BUILD)/crbench: tests/load/crbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -o $@ $<
+crbench: $(BUILD)/crbench
+crbench-check: $(BUILD)/crbench $(BUILD)/callrelay
+	CRBENCH=$(abspath $(BUILD)/crbench) CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) bash tests/load/crbench-check.sh
+bench: $(BUILD)/crbench $(BUILD)/callrelay
+	CRBENCH=$(abspath $(BUILD)/crbench) CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) bash tests/load/bench.sh
+bench-compare: $(BUILD)/crbench $(BUILD)/callrelay
+	CRBENCH=$(abspath $(BUILD)/crbench) CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) bash tests/load/compare.sh
+.PHONY: crbench crbench-check bench bench-compare
 
 run: $(BUILD)/callrelay
 	sh deploy/run.sh

@@ -1,7 +1,7 @@
 /* event.c — an adapter's event becomes one stored JSON text per user. */
 #include "event.h"
 
-#include <openssl/sha.h>
+#include "digest.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,22 +23,6 @@ void event_format_ts(int64_t unix_ms, char *buf, size_t size)
     }
     snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
-}
-
-static char *sha256_hex(const char *text, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char *key = malloc(2 * SHA256_DIGEST_LENGTH + 1);
-    if (!key)
-        return NULL;
-    SHA256((const unsigned char *)text, len, md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        key[2 * i] = hex[md[i] >> 4];
-        key[2 * i + 1] = hex[md[i] & 15];
-    }
-    key[2 * SHA256_DIGEST_LENGTH] = '\0';
-    return key;
 }
 
 static int seen_before(char **users, size_t n, const char *u)
@@ -91,6 +75,43 @@ static void pieces_free(pieces *p)
     free(p->raw);
 }
 
+/* A growing string; every append checks room, and a failed allocation poisons it. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    bool failed;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *text, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = true;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, text, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *text) { sb_add(b, text, strlen(text)); }
+
+static char *sb_take(sbuf *b)
+{
+    if (b->failed) {
+        free(b->s);
+        return NULL;
+    }
+    return b->s;
+}
+
 static char *dump(const json_t *v)
 {
     return v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
@@ -122,39 +143,46 @@ static int pieces_make(const json_t *ev, int64_t now_ms, pieces *p)
  * fields in a fixed order, so a retry with reordered fields hashes the same). */
 static char *content_key(const pieces *p, const event_prepared *out)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    fprintf(f, "%s\n%s\n%s\n", p->kind, p->call_id, p->ts_given ? p->ts : "");
-    for (size_t i = 0; i < out->n_users; i++)
-        fprintf(f, "%s,", out->users[i]);
-    fprintf(f, "\n%s\n%s", p->object ? p->object : "", p->raw ? p->raw : "");
-    fclose(f);
-    char *key = buf ? sha256_hex(buf, len) : NULL;
-    free(buf);
+    sbuf b = {0};
+    const char *parts[] = {p->kind, "\n", p->call_id, "\n", p->ts_given ? p->ts : "", "\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        sb_str(&b, parts[i]);
+    for (size_t i = 0; i < out->n_users; i++) {
+        sb_str(&b, out->users[i]);
+        sb_str(&b, ",");
+    }
+    sb_str(&b, "\n");
+    sb_str(&b, p->object ? p->object : "");
+    sb_str(&b, "\n");
+    sb_str(&b, p->raw ? p->raw : "");
+    char *text = sb_take(&b), *key = text ? malloc(DIGEST_HEX_LEN + 1) : NULL;
+    if (key)
+        digest_sha256_hex(text, b.len, key);
+    free(text);
     return key;
 }
 
 static char *render(const pieces *p, const char *integration, const char *source,
                     const char *user)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    fprintf(f, "{\"kind\":\"%s\",\"integration\":\"%s\",\"user\":\"%s\",\"call_id\":%s,"
-               "\"ts\":\"%s\",\"source\":\"%s\"",
-            p->kind, integration, user, p->call_id, p->ts, source);
-    if (p->object)
-        fprintf(f, ",\"%s\":%s", p->kind, p->object);
-    if (p->raw)
-        fprintf(f, ",\"raw\":%s", p->raw);
-    fputc('}', f);
-    fclose(f);
-    return buf;
+    sbuf b = {0};
+    const char *parts[] = {"{\"kind\":\"", p->kind, "\",\"integration\":\"", integration,
+                           "\",\"user\":\"", user, "\",\"call_id\":", p->call_id, ",\"ts\":\"",
+                           p->ts, "\",\"source\":\"", source, "\""};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        sb_str(&b, parts[i]);
+    if (p->object) {
+        sb_str(&b, ",\"");
+        sb_str(&b, p->kind);
+        sb_str(&b, "\":");
+        sb_str(&b, p->object);
+    }
+    if (p->raw) {
+        sb_str(&b, ",\"raw\":");
+        sb_str(&b, p->raw);
+    }
+    sb_str(&b, "}");
+    return sb_take(&b);
 }
 
 int event_prepare(const json_t *ev, const char *integration, const char *source, int64_t now_ms,

@@ -56,6 +56,12 @@ bool http_draining(void) { return H.draining; }
 
 void http_req_hold(http_req *r) { r->refs++; }
 
+/* Requests are large (copied headers) and made per webhook: a few are kept for reuse, so
+ * that malloc does not consolidate its free lists on every request. */
+#define SPARE_MAX 64
+static http_req *spare[SPARE_MAX];
+static int n_spare;
+
 void http_req_release(http_req *r)
 {
     if (--r->refs > 0)
@@ -65,7 +71,16 @@ void http_req_release(http_req *r)
     r->magic = 0;
     free(r->body);
     free(r->resp);
-    free(r);
+    if (n_spare < SPARE_MAX)
+        spare[n_spare++] = r;
+    else
+        free(r);
+}
+
+static void spares_free(void)
+{
+    while (n_spare)
+        free(spare[--n_spare]);
 }
 
 static void copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t)
@@ -98,9 +113,10 @@ static void copy_query(struct lws *wsi, http_req *r)
 
 static http_req *req_new(struct lws *wsi, const char *path)
 {
-    http_req *r = calloc(1, sizeof *r);
+    http_req *r = n_spare ? spare[--n_spare] : malloc(sizeof *r);
     if (!r)
         return NULL;
+    memset(r, 0, sizeof *r);
     r->magic = HTTP_REQ_MAGIC;
     r->refs = 1;
     r->wsi = wsi;
@@ -496,4 +512,5 @@ void http_stop(void)
 {
     if (H.ctx)
         lws_context_destroy(H.ctx);
+    spares_free();
 }

@@ -314,18 +314,22 @@ static void wakeup_line(const char *line, size_t len)
     }
     if (n < 3 || p >= end || *p != '{')
         return;
-    char integ[NAME_MAX_LEN + 1], ext[NAME_MAX_LEN + 1], id[STREAMID_MAX_LEN];
-    int li = (int)(f[1] - f[0] - 1), le = (int)(f[2] - f[1] - 1), ld = (int)(p - f[2] - 1);
+    size_t li = (size_t)(f[1] - f[0] - 1), le = (size_t)(f[2] - f[1] - 1),
+           ld = (size_t)(p - f[2] - 1);
     if (li > NAME_MAX_LEN || le > NAME_MAX_LEN || ld >= STREAMID_MAX_LEN)
         return;
-    snprintf(integ, sizeof integ, "%.*s", li, f[0]);
-    snprintf(ext, sizeof ext, "%.*s", le, f[1]);
-    snprintf(id, sizeof id, "%.*s", ld, f[2]);
-    char key[2 * NAME_MAX_LEN + 2];
-    user_key(key, integ, ext);
+    /* "integration\textension" is the user's key once the tab becomes the '/' of user_key */
+    char key[2 * NAME_MAX_LEN + 2], id[STREAMID_MAX_LEN];
+    memcpy(key, f[0], li + 1 + le);
+    key[li] = '/';
+    key[li + 1 + le] = '\0';
     hub_user *u = strmap_get(&hub.users, key);
+    if (!u)
+        return;
+    memcpy(id, f[2], ld);
+    id[ld] = '\0';
     streamid sid;
-    if (!u || !streamid_parse(id, &sid))
+    if (!streamid_parse(id, &sid))
         return;
     frame *fr = frame_event(id, p, (size_t)(end - p));
     if (!fr)

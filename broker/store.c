@@ -491,13 +491,20 @@ char *store_key_integration_prefix(const char *integration)
     return s;
 }
 
+/* PREFIX{integration}:KIND[REST], built with memcpy: this runs several times per event */
 static char *per_integration(const char *integration, const char *kind, const char *rest)
 {
-    size_t n = strlen(st.cfg->key_prefix) + strlen(integration) + strlen(kind) +
-               (rest ? strlen(rest) : 0) + 5;
-    char *s = malloc(n);
+    const char *parts[] = {st.cfg->key_prefix, "{", integration, "}:", kind, rest ? rest : ""};
+    size_t lens[6], n = 1;
+    for (int i = 0; i < 6; i++)
+        n += lens[i] = strlen(parts[i]);
+    char *s = malloc(n), *p = s;
+    for (int i = 0; s && i < 6; i++) {
+        memcpy(p, parts[i], lens[i]);
+        p += lens[i];
+    }
     if (s)
-        snprintf(s, n, "%s{%s}:%s%s", st.cfg->key_prefix, integration, kind, rest ? rest : "");
+        *p = '\0';
     return s;
 }
 

@@ -1,9 +1,9 @@
 /* token.c — integration tokens: 32 random bytes as base64url, kept only as SHA-256 hex. */
 #include "token.h"
+#include "digest.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <openssl/rand.h>
 #include <string.h>
 
@@ -66,15 +66,7 @@ int token_generate(char out[TOKEN_LEN + 1])
 
 void token_hash(const char *token, char out[TOKEN_HASH_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    /* SHA256() skips the provider lookup EVP_Digest does on every call: this runs per request */
-    SHA256((const unsigned char *)token, strlen(token), md);
-    for (unsigned int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[TOKEN_HASH_LEN] = '\0';
+    digest_sha256_hex(token, strlen(token), out);
 }
 
 int token_equal(const char *a, const char *b)
