@@ -47,6 +47,8 @@ static const integration *route(http_req *r, const char **subpath)
     snprintf(dialect, sizeof dialect, "%.*s", (int)(dl < NAME_MAX_LEN ? dl : NAME_MAX_LEN),
              slash + 1);
     const integration *in = integrations_by_name(name);
+    if (!in && http_retry_after_refresh(r))
+        return NULL;
     if (!in || strcmp(in->adapter->name, dialect) != 0) {
         http_reply_error(r, 404, RC_NOT_FOUND, NULL, "no integration %s with adapter %s", name,
                          dialect);

@@ -57,6 +57,8 @@ bool api_require_integration(http_req *r, const json_t *body)
     char buf[512];
     const char *t = http_token(r, body, buf, sizeof buf);
     const integration *in = t ? integrations_by_token(t) : NULL;
+    if (!in && t && http_retry_after_refresh(r))
+        return false;
     if (!in) {
         http_reply_error(r, 401, RC_UNAUTHORIZED, NULL, "integration token missing or wrong");
         return false;

@@ -3,6 +3,7 @@
 #include "http.h"
 #include "api.h"
 #include "hub.h"
+#include "integrations.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -343,6 +344,27 @@ static void dispatch(http_req *r)
         http_reply_error(r, 404, 3104, NULL, "no such path: %s", r->path);
 }
 
+static void on_refreshed(void *ud)
+{
+    http_req *r = ud;
+    if (r->wsi && !r->responded)
+        dispatch(r);
+    http_req_release(r);
+}
+
+bool http_retry_after_refresh(http_req *r)
+{
+    if (r->refreshed)
+        return false;
+    r->refreshed = true;
+    http_req_hold(r);
+    if (integrations_refresh(on_refreshed, r) != 0) {
+        http_req_release(r);
+        return false;
+    }
+    return true;
+}
+
 static int content_length(struct lws *wsi, size_t *out)
 {
     char buf[32];
@@ -473,7 +495,7 @@ static void lws_log(int level, const char *line)
     log_write(level == LLL_ERR ? "error" : "warn", "libwebsockets", "{s:s}", "detail", msg);
 }
 
-int http_start(uv_loop_t *loop, const cr_config *cfg)
+int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd)
 {
     struct lws_context_creation_info info;
     H.cfg = cfg;
@@ -496,7 +518,7 @@ int http_start(uv_loop_t *loop, const cr_config *cfg)
     H.vhost = lws_create_vhost(H.ctx, &info);
     if (!H.vhost)
         return -1;
-    return listener_start(loop, cfg->listen_host, cfg->listen_port, H.vhost);
+    return listener_start(loop, listen_fd, H.vhost);
 }
 
 void http_drain(void)

@@ -35,12 +35,14 @@ typedef struct http_req {
     size_t resp_len;
     const char *resp_type;
     bool responded, close_after;
-    bool waited; /* the handler returned before answering */
+    bool waited;    /* the handler returned before answering */
+    bool refreshed; /* integrations were reloaded once for this request */
     void *state; /* a handler's own state, freed with free_state */
     void (*free_state)(void *);
 } http_req;
 
-int http_start(uv_loop_t *loop, const cr_config *cfg);
+/* listen_fd: from listener_open, shared by every worker. */
+int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd);
 /* Stop accepting and close every connection (websockets with 1001). */
 void http_drain(void);
 void http_stop(void);
@@ -58,6 +60,9 @@ void http_reply_ok(http_req *r, json_t *extra);
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len);
 /* The bearer token, or the body's "token" field (for JSON bodies), or ?token=. NULL if none. */
 const char *http_token(http_req *r, const json_t *body, char *buf, size_t size);
+/* Runs the request's handler again once the integrations were reloaded (see
+ * integrations_refresh); false when no reload could start: the caller answers. */
+bool http_retry_after_refresh(http_req *r);
 /* The client's address, looked up on first use (a system call). */
 const char *http_peer(http_req *r);
 /* A decoded query argument; returns its length or -1. */

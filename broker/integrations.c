@@ -7,11 +7,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#define REFRESH_WAITERS 256
+
+typedef struct refresh_waiter {
+    void (*cb)(void *ud);
+    void *ud;
+} refresh_waiter;
+
+/* One reload at a time. A caller that arrives while one is in flight waits for the next one:
+ * the reload in flight may have been read before the integration it looks for was created. */
 static struct {
     strmap by_name, by_token;
     bool loaded;
+    bool refreshing;
+    refresh_waiter waiters[REFRESH_WAITERS], next[REFRESH_WAITERS];
+    size_t n_waiters, n_next;
 } I;
+
+static int start_reload(void);
+
+static void refresh_done(void)
+{
+    size_t n = I.n_waiters;
+    refresh_waiter w[2 * REFRESH_WAITERS];
+    memcpy(w, I.waiters, n * sizeof *w);
+    memcpy(I.waiters, I.next, I.n_next * sizeof *w);
+    I.n_waiters = I.n_next;
+    I.n_next = 0;
+    I.refreshing = false;
+    if (I.n_waiters && start_reload() != 0) {
+        memcpy(w + n, I.waiters, I.n_waiters * sizeof *w); /* Redis is gone: answer them too */
+        n += I.n_waiters;
+        I.n_waiters = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        w[i].cb(w[i].ud);
+}
 
 int integrations_init(void)
 {
@@ -86,22 +119,49 @@ static void on_all(redisReply *r, void *ud)
     (void)ud;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         log_warn("could not load integrations", NULL);
+        refresh_done();
         return;
     }
     clear();
     for (size_t i = 0; i + 1 < r->elements; i += 2)
         integrations_apply(r->element[i]->str, r->element[i + 1]->str);
+    bool first = !I.loaded;
     I.loaded = true;
-    log_info("integrations loaded", "{s:i}", "count", (int)I.by_name.count);
+    if (first)
+        log_info("integrations loaded", "{s:i}", "count", (int)I.by_name.count);
+    refresh_done();
+}
+
+static int start_reload(void)
+{
+    char *key = store_key_integrations();
+    const char *argv[] = {"HGETALL", key};
+    size_t lens[2] = {7, key ? strlen(key) : 0};
+    int rc = key ? store_command(on_all, NULL, 2, argv, lens) : -1;
+    free(key);
+    if (rc == 0)
+        I.refreshing = true;
+    return rc;
+}
+
+int integrations_refresh(void (*cb)(void *ud), void *ud)
+{
+    if (I.refreshing) {
+        if (I.n_next == REFRESH_WAITERS)
+            return -1;
+        I.next[I.n_next++] = (refresh_waiter){cb, ud};
+        return 0;
+    }
+    if (start_reload() != 0)
+        return -1;
+    I.waiters[I.n_waiters++] = (refresh_waiter){cb, ud};
+    return 0;
 }
 
 void integrations_load_all(void)
 {
-    char *key = store_key_integrations();
-    const char *argv[] = {"HGETALL", key};
-    size_t lens[2] = {7, strlen(key)};
-    store_command(on_all, NULL, 2, argv, lens);
-    free(key);
+    if (!I.refreshing)
+        start_reload();
 }
 
 static void on_one(redisReply *r, void *ud)

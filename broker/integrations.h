@@ -26,6 +26,11 @@ void integrations_reload(const char *name);
 /* Replace the cached record of name with record_json; NULL removes it. */
 void integrations_apply(const char *name, const char *record_json);
 bool integrations_loaded(void);
+/* Reloads every integration, then calls cb(ud) (also when Redis could not answer). Used when a
+ * request names an integration this instance does not know yet: another instance or worker
+ * may have created it a moment ago, before its control message arrived. One reload runs at a
+ * time; callers join it. Returns -1, without calling cb, when Redis is not connected. */
+int integrations_refresh(void (*cb)(void *ud), void *ud);
 const integration *integrations_by_name(const char *name);
 const integration *integrations_by_token(const char *token);
 /* Checks the settings an integrator may give; on error fills field and message. */

@@ -68,7 +68,24 @@ static void on_readable(uv_poll_t *h, int status, int events)
     }
 }
 
-static int open_socket(const char *host, int port)
+static int open_one(const struct addrinfo *ai, bool reuseport, bool do_listen)
+{
+    int one = 1, fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) || (do_listen && listen(fd, BACKLOG))) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* A bind without SO_REUSEPORT first: it fails if any socket holds the port, so the group
+ * below can never join sockets of another process. */
+int listener_open(const char *host, int port, int n, int *fds)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -79,27 +96,26 @@ static int open_socket(const char *host, int port)
         errno = EADDRNOTAVAIL;
         return -1;
     }
-    int one = 1, fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, BACKLOG)) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        errno = e;
-        return -1;
+    int probe = open_one(res, false, false), i = 0;
+    if (probe >= 0) {
+        close(probe);
+        for (; i < n && (fds[i] = open_one(res, true, true)) >= 0; i++)
+            ;
     }
+    int e = errno;
     freeaddrinfo(res);
-    return fd;
+    if (probe >= 0 && i == n)
+        return 0;
+    while (i > 0)
+        close(fds[--i]);
+    errno = e;
+    return -1;
 }
 
-int listener_start(uv_loop_t *loop, const char *host, int port, struct lws_vhost *vhost)
+int listener_start(uv_loop_t *loop, int fd, struct lws_vhost *vhost)
 {
     L.vhost = vhost;
-    L.fd = open_socket(host, port);
-    if (L.fd < 0)
-        return -1;
+    L.fd = fd;
     if (uv_poll_init(loop, &L.poll, L.fd) != 0) {
         close(L.fd);
         L.fd = -1;

@@ -1,13 +1,17 @@
-/* listener.h — the listening socket is ours, not lws's: it is opened with SO_REUSEPORT so
- * that several workers share one port (lws 4.1 sets only SO_REUSEADDR), and every accepted
- * connection is handed to lws with lws_adopt_socket_vhost. */
+/* listener.h — the listening sockets are ours, not lws's (lws 4.1 cannot share a port between
+ * processes). The parent opens one per worker before forking, bound to the same port with
+ * SO_REUSEPORT so that the kernel spreads connections evenly; each worker accepts from its
+ * own and hands every connection to lws with lws_adopt_socket_vhost. */
 #ifndef CR_LISTENER_H
 #define CR_LISTENER_H
 #include <libwebsockets.h>
 #include <uv.h>
 
-/* Binds host:port and starts accepting into vhost. Returns 0, or -1 with errno set. */
-int listener_start(uv_loop_t *loop, const char *host, int port, struct lws_vhost *vhost);
+/* Opens n listening sockets on host:port into fds. A port that anything else holds (another
+ * broker with workers included) fails with EADDRINUSE. Returns 0, or -1 with errno set. */
+int listener_open(const char *host, int port, int n, int *fds);
+/* Starts accepting from the socket into vhost. Returns 0, or -1. */
+int listener_start(uv_loop_t *loop, int fd, struct lws_vhost *vhost);
 /* Stops accepting; connections already adopted stay. */
 void listener_stop(void);
 

@@ -5,9 +5,11 @@
 #include "hub.h"
 #include "ingest.h"
 #include "integrations.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@ static struct {
     uv_signal_t sigterm, sigint;
     uv_timer_t stop_timer;
     bool stopping;
+    int listen_fd[METRICS_MAX_WORKERS];
 } M;
 
 static void usage(FILE *f)
@@ -131,9 +134,8 @@ static int start(void)
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
     }
-    if (http_start(M.loop, &M.cfg) != 0) {
-        fprintf(stderr, "callrelay: cannot listen on %s:%d (in use, or not an address of this host)\n",
-                M.cfg.listen_host, M.cfg.listen_port);
+    if (http_start(M.loop, &M.cfg, M.listen_fd[metrics_worker]) != 0) {
+        fprintf(stderr, "callrelay: cannot start the HTTP server (libwebsockets)\n");
         return -1;
     }
     uv_signal_init(M.loop, &M.sigterm);
@@ -181,6 +183,9 @@ static pid_t spawn(int slot, const sigset_t *blocked)
     if (pid == 0) {
         sigprocmask(SIG_UNBLOCK, blocked, NULL);
         metrics_worker = slot;
+        for (int i = 0; i < M.cfg.workers; i++) /* the parent keeps them for replacements */
+            if (i != slot)
+                close(M.listen_fd[i]);
         exit(run_worker());
     }
     return pid;
@@ -290,6 +295,11 @@ int main(int argc, char **argv)
     }
     if (parse_args(argc, argv) != 0)
         return 2;
+    if (listener_open(M.cfg.listen_host, M.cfg.listen_port, M.cfg.workers, M.listen_fd) != 0) {
+        fprintf(stderr, "callrelay: cannot listen on %s:%d: %s\n", M.cfg.listen_host,
+                M.cfg.listen_port, strerror(errno));
+        return 1;
+    }
     if (metrics_init(M.cfg.workers) != 0) {
         fprintf(stderr, "callrelay: cannot map shared memory for %d workers\n", M.cfg.workers);
         return 1;
