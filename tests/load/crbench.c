@@ -42,10 +42,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -544,7 +544,7 @@ static tmpl_t body_t, first_t, page_t;
 
 /* ========================================================== connections */
 
-enum { K_SUB = 1, K_PUB, K_TIMER, K_CTRL };
+enum { K_SUB = 1, K_PUB, K_CTRL };
 enum { S_IDLE = 0, S_CONNECTING, S_HANDSHAKE, S_OPEN, S_CLOSING, S_CLOSED };
 enum { EV_PENDING = 0, EV_INFLIGHT, EV_ACKED, EV_REJECTED, EV_UNKNOWN };
 
@@ -562,7 +562,7 @@ typedef struct conn {
     int64_t ev;    /* event in flight, -1 none */
     uint64_t t_sent, retry_at;
     uint32_t reconnects;
-    uint8_t in_free; /* on the idle-publisher stack */
+    uint8_t in_free; /* on the idle-publisher ring */
 } conn_t;
 
 static int epfd = -1;
@@ -570,8 +570,8 @@ static conn_t *subs;
 static uint64_t nsubs, next_sub, sub_base; /* sub_base: first global subscriber number (idle child) */
 static int connecting; /* subscribers started but neither ready nor failed */
 static conn_t *pubs;
-static uint32_t *pub_free; /* stack of idle publisher indices (open loop) */
-static uint64_t npub_free;
+static uint32_t *pub_free; /* FIFO ring of idle publishers (open loop): every connection takes turns */
+static uint64_t npub_free, pub_free_head;
 static uint8_t *ev_status;
 static uint32_t *acked_per_user, *ready_per_user;
 static uint64_t epu; /* events per user */
@@ -1091,7 +1091,9 @@ static void pump(uint64_t now)
         uint64_t d = due(next_event);
         if (d > now)
             break;
-        conn_t *c = &pubs[pub_free[--npub_free]];
+        conn_t *c = &pubs[pub_free[pub_free_head]];
+        pub_free_head = (pub_free_head + 1) % cfg.conns;
+        npub_free--;
         c->in_free = 0;
         if (c->state != S_OPEN || c->ev >= 0)
             continue;
@@ -1116,7 +1118,7 @@ static void pub_idle(conn_t *c)
 {
     if (open_loop() && !c->in_free) {
         c->in_free = 1;
-        pub_free[npub_free++] = c->idx;
+        pub_free[(pub_free_head + npub_free++) % cfg.conns] = c->idx;
     }
 }
 
@@ -1532,15 +1534,21 @@ static void common_init(void)
         die("epoll_create1: %s", strerror(errno));
 }
 
-static int timer_fd = -1;
-static conn_t timer_conn = {.kind = K_TIMER, .fd = -1};
 static conn_t ctrl_conn = {.kind = K_CTRL, .fd = -1};
 
-static void arm_timer(uint64_t at)
+/* epoll_wait with a nanosecond timeout (epoll_pwait2, Linux 5.11), so that an open-loop event is
+ * sent at its scheduled time without a timerfd round trip; millisecond epoll_wait where missing */
+static int have_pwait2 = 1;
+static int wait_events(struct epoll_event *evs, int max, uint64_t timeout_ns)
 {
-    struct itimerspec its = {{0, 0}, {(time_t)(at / 1000000000ULL), (long)(at % 1000000000ULL)}};
-    if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-        die("timerfd_settime: %s", strerror(errno));
+    if (have_pwait2) {
+        struct timespec ts = {(time_t)(timeout_ns / 1000000000ULL), (long)(timeout_ns % 1000000000ULL)};
+        int n = epoll_pwait2(epfd, evs, max, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        have_pwait2 = 0;
+    }
+    return epoll_wait(epfd, evs, max, (int)((timeout_ns + 999999) / 1000000));
 }
 
 /* ============================================================ run mode */
@@ -1638,8 +1646,12 @@ static void run_loop(void)
                 break;
             }
         }
-        int timeout = g_phase == PH_PUBLISH ? 50 : 10;
-        int n = epoll_wait(epfd, evs, 512, timeout);
+        uint64_t timeout = g_phase == PH_PUBLISH ? 50000000ULL : 10000000ULL;
+        if (g_phase == PH_PUBLISH && open_loop() && next_event < cfg.events && npub_free) {
+            uint64_t d = due(next_event);
+            timeout = d <= now ? 0 : d - now < timeout ? d - now : timeout;
+        }
+        int n = wait_events(evs, 512, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1648,12 +1660,6 @@ static void run_loop(void)
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;
             uint32_t e = evs[i].events;
-            if (c->kind == K_TIMER) {
-                uint64_t x;
-                if (read(timer_fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
-                    die("timerfd read: %s", strerror(errno));
-                continue;
-            }
             if (c->state == S_CLOSED)
                 continue;
             if (c->state == S_CONNECTING && (e & (EPOLLERR | EPOLLHUP | EPOLLOUT))) {
@@ -1665,12 +1671,8 @@ static void run_loop(void)
             if (c->state != S_CLOSED && (e & (EPOLLIN | EPOLLERR | EPOLLHUP)))
                 on_readable(c);
         }
-        if (g_phase == PH_PUBLISH) {
-            now = now_ns();
-            pump(now);
-            if (open_loop() && next_event < cfg.events && npub_free)
-                arm_timer(due(next_event));
-        }
+        if (g_phase == PH_PUBLISH)
+            pump(now_ns());
     }
     S.t_drain_end = now_ns();
 }
@@ -1714,8 +1716,10 @@ static int output_run(pstat_t sv0, pstat_t sv1, pstat_t ax1)
                 unacked_del++;
         }
     }
-    qsort(S.lat.v, S.lat.n, sizeof(uint64_t), cmp_u64);
-    qsort(S.ack.v, S.ack.n, sizeof(uint64_t), cmp_u64);
+    if (S.lat.n)
+        qsort(S.lat.v, S.lat.n, sizeof(uint64_t), cmp_u64);
+    if (S.ack.n)
+        qsort(S.ack.v, S.ack.n, sizeof(uint64_t), cmp_u64);
     uint64_t end = S.t_drain_end;
     double pub_s = sec(S.t_pub_start, S.t_last_ack);
     uint64_t dbase = cfg.replay ? S.t_replay : S.t_pub_start;
@@ -1822,13 +1826,8 @@ static int mode_run(void)
         subs[i].fd = -1;
     pubs = xcalloc((size_t)cfg.conns, sizeof(conn_t));
     pub_free = xcalloc((size_t)cfg.conns, sizeof(uint32_t));
-    if (open_loop()) {
-        timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-        if (timer_fd < 0)
-            die("timerfd_create: %s", strerror(errno));
-        timer_conn.fd = timer_fd;
-        add_fd(&timer_conn, EPOLLIN);
-    }
+    if (open_loop())
+        prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* wake at the scheduled time, not up to 50 us later */
     pstat_t sv0 = sample(cfg.server_pids);
     S.t_begin = now_ns();
     for (uint64_t i = 0; i < cfg.conns; i++) {
