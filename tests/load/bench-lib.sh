@@ -20,6 +20,28 @@ NCHAN_SO=${NCHAN_SO:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 
 blog() { echo "bench: $*" >&2; }
 bdie() { blog "$*"; exit 1; }
+START_ERROR=""
+bfail() { START_ERROR=$*; blog "$*"; return 1; } # the start functions return 1 through this
+
+# wait_http URL PID WHAT [GREP]: until URL answers 2xx (and its body matches GREP) within
+# START_WAIT seconds (default 30), each try bounded to 2 s; on failure, diagnostics go to $WORK.
+: "${START_WAIT:=30}"
+wait_http() {
+    local url=$1 pid=$2 what=$3 pat=${4:-} until=$(( $(date +%s) + START_WAIT )) body
+    while :; do
+        if body=$(curl -sf --max-time 2 "$url" 2>/dev/null) && { [ -z "$pat" ] || grep -q "$pat" <<<"$body"; }; then
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        [ "$(date +%s)" -lt "$until" ] || break
+        sleep 0.1
+    done
+    local diag; diag=$WORK/diag-$what-$(date +%s).txt
+    { echo "== $url"; curl -sv --max-time 3 "$url" 2>&1; echo "== listeners"; ss -ltnp 2>&1
+      echo "== pid $pid"; ps -o pid,stat,pcpu,etime,args -p "$pid" 2>&1; } >"$diag"
+    blog "diagnostics in $diag"
+    return 1
+}
 
 # A free TCP port on 127.0.0.1 (the kernel's pick; nothing else listens there between this and our bind).
 free_port() {
@@ -61,9 +83,10 @@ start_redis() { # start_redis TAG unix|tcp — always AOF everysec, no RDB snaps
     fi
     redis-server "${args[@]}" >/dev/null 2>&1 &
     REDIS_PID=$!
-    local n=100
-    until if [ -n "$REDIS_SOCK" ]; then redis-cli -s "$REDIS_SOCK" ping; else redis-cli -p "$REDIS_PORT" ping; fi >/dev/null 2>&1; do
-        n=$((n - 1)); { [ $n -gt 0 ] && kill -0 "$REDIS_PID" 2>/dev/null; } || bdie "redis-server did not start: $(tail -n 3 "$REDIS_DIR/redis.log")"
+    local until=$(( $(date +%s) + START_WAIT ))
+    until if [ -n "$REDIS_SOCK" ]; then timeout 2 redis-cli -s "$REDIS_SOCK" ping; else timeout 2 redis-cli -p "$REDIS_PORT" ping; fi >/dev/null 2>&1; do
+        { [ "$(date +%s)" -lt "$until" ] && kill -0 "$REDIS_PID" 2>/dev/null; } ||
+            { bfail "redis-server did not start: $(tail -n 3 "$REDIS_DIR/redis.log")"; return 1; }
         sleep 0.1
     done
 }
@@ -78,31 +101,28 @@ stop_redis() {
 # ------------------------------------------------------------------ callrelay
 CR_PID=""; CR_PORT=""; CR_TOKEN=""
 start_callrelay() { # start_callrelay TAG — its own redis (unix socket, AOF everysec), production settings
-    start_redis "$1" unix
+    start_redis "$1" unix || return 1
     CR_PORT=$(free_port)
     CALLRELAY_LISTEN=127.0.0.1:$CR_PORT CALLRELAY_REDIS_URL=unix://$REDIS_SOCK \
     CALLRELAY_ADMIN_TOKEN=bench-admin CALLRELAY_TICKET_SECRET=bench-ticket-secret-0123456789abcdef \
         "$CALLRELAY_BIN" >"$WORK/callrelay-$1.log" 2>"$WORK/callrelay-$1.err" &
     CR_PID=$!
-    local n=100
-    until curl -sf "http://127.0.0.1:$CR_PORT/readyz" >/dev/null 2>&1; do
-        n=$((n - 1)); { [ $n -gt 0 ] && kill -0 "$CR_PID" 2>/dev/null; } || bdie "callrelay did not become ready: $(tail -n 3 "$WORK/callrelay-$1.err")"
-        sleep 0.1
-    done
+    wait_http "http://127.0.0.1:$CR_PORT/readyz" "$CR_PID" "callrelay-$1" ||
+        { bfail "callrelay did not become ready in $START_WAIT s: $(tail -n 3 "$WORK/callrelay-$1.err")"; return 1; }
 }
 # provision_callrelay PREFIX N: integration "bench" (native adapter) and users PREFIX0..PREFIX(N-1),
 # the users over 16 keep-alive connections with crbench itself (--tabs 0: publish only)
 provision_callrelay() {
     local out
-    out=$(curl -sf -H 'Authorization: Bearer bench-admin' -H 'Content-Type: application/json' \
+    out=$(curl -sf --max-time 10 -H 'Authorization: Bearer bench-admin' -H 'Content-Type: application/json' \
           --data '{"name":"bench","adapter":"native","settings":{}}' "http://127.0.0.1:$CR_PORT/v1/integration/create") ||
-        bdie "integration create failed"
+        { bfail "integration create failed"; return 1; }
     CR_TOKEN=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$out")
     out=$("$CRBENCH" run --label provision --pub-url "http://127.0.0.1:$CR_PORT/v1/users/create" \
           --body '{"extension":"{user}"}' --user-prefix "$1" --users "$2" --events "$2" --tabs 0 --settle 0 \
           --conns $(( $2 < 16 ? $2 : 16 )) \
-          --pub-header "Authorization: Bearer $CR_TOKEN" --ack-match '"code":0' --timeout 120) || bdie "provisioning failed"
-    case $out in *'"ok":true'*) ;; *) bdie "provisioning users failed: $out" ;; esac
+          --pub-header "Authorization: Bearer $CR_TOKEN" --ack-match '"code":0' --timeout 120) || { bfail "provisioning failed"; return 1; }
+    case $out in *'"ok":true'*) ;; *) bfail "provisioning users failed: $out"; return 1 ;; esac
 }
 cr_pids() { # the broker and, with CALLRELAY_WORKERS > 1, its worker processes (children by parent pid)
     local p=$CR_PID w
@@ -126,7 +146,7 @@ nginx_pids() { # master and workers, comma separated (workers are the master's c
 }
 start_nchan() { # start_nchan memory|redis TAG
     [ -f "$NCHAN_SO" ] || bdie "$NCHAN_SO missing: apt-get install nginx-light libnginx-mod-nchan"
-    [ "$1" = redis ] && start_redis "$2" tcp
+    if [ "$1" = redis ]; then start_redis "$2" tcp || return 1; fi
     NGINX_PREFIX=$WORK/nginx-$2
     rm -rf "$NGINX_PREFIX"; mkdir -p "$NGINX_PREFIX/tmp"
     NCHAN_PORT=$(free_port)
@@ -140,18 +160,11 @@ start_nchan() { # start_nchan memory|redis TAG
         "$SHARED_BENCH/nchan/nginx-$1.conf" >"$NGINX_PREFIX/nginx.conf"
     nginx -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" 2>>"$NGINX_PREFIX/stderr.log" &
     NGINX_PID=$!
-    local n=100
-    until curl -sf "http://127.0.0.1:$NCHAN_PORT/nchan_status" >/dev/null 2>&1; do
-        n=$((n - 1)); { [ $n -gt 0 ] && kill -0 "$NGINX_PID" 2>/dev/null; } ||
-            bdie "nginx did not start: $(tail -n 3 "$NGINX_PREFIX/stderr.log" "$NGINX_PREFIX/error.log" 2>/dev/null)"
-        sleep 0.1
-    done
+    wait_http "http://127.0.0.1:$NCHAN_PORT/nchan_status" "$NGINX_PID" "nginx-$2" ||
+        { bfail "nginx did not start: $(tail -n 3 "$NGINX_PREFIX/stderr.log" "$NGINX_PREFIX/error.log" 2>/dev/null)"; return 1; }
     if [ "$1" = redis ]; then # nchan connects to redis lazily
-        n=100
-        until curl -sf "http://127.0.0.1:$NCHAN_PORT/nchan_status" | grep -q 'redis connected servers: [1-9]'; do
-            n=$((n - 1)); [ $n -gt 0 ] || bdie "nchan did not connect to redis"
-            sleep 0.1
-        done
+        wait_http "http://127.0.0.1:$NCHAN_PORT/nchan_status" "$NGINX_PID" "nchan-redis-$2" 'redis connected servers: [1-9]' ||
+            { bfail "nchan did not connect to redis"; return 1; }
     fi
 }
 stop_nchan() {
@@ -165,14 +178,15 @@ stop_nchan() {
 # ------------------------------------------------------------------ systems
 # start_system SYSTEM TAG USERS: starts it, provisions USERS users where needed, and sets the
 # crbench templates: SYS_ARGS (array), REPLAY_ARGS (array), SERVER_PIDS, AUX_PIDS.
+# Returns 1 (START_ERROR says why) if it could not; the caller then calls stop_system.
 SYS_ARGS=(); REPLAY_ARGS=(); SERVER_PIDS=""; AUX_PIDS=""; CUR_SYSTEM=""
 : "${PAD:=150}"
 start_system() {
-    CUR_SYSTEM=$1
+    CUR_SYSTEM=$1; START_ERROR=""
     case $1 in
     callrelay)
-        start_callrelay "$2"
-        provision_callrelay ext "$3"
+        start_callrelay "$2" || return 1
+        provision_callrelay ext "$3" || return 1
         local base=127.0.0.1:$CR_PORT
         # a native call event; the mark sits in call_id, so it travels inside the stored event
         SYS_ARGS=(--user-prefix ext
@@ -185,7 +199,7 @@ start_system() {
         REPLAY_ARGS=()   # register pages through everything the user missed
         SERVER_PIDS=$(cr_pids); AUX_PIDS=$REDIS_PID ;;
     nchan-memory|nchan-redis)
-        start_nchan "${1#nchan-}" "$2"
+        start_nchan "${1#nchan-}" "$2" || return 1
         local base=127.0.0.1:$NCHAN_PORT
         SYS_ARGS=(--user-prefix u
             --sub-url "ws://$base/sub/{user}" --pub-url "http://$base/pub/{user}"

@@ -82,8 +82,13 @@ blog "work dir $WORK; systems: $SYSTEMS; scenarios: $SCENARIOS; quick=$QUICK; lo
 for s in $SCENARIOS; do
     for sys in $SYSTEMS; do
         tag=$sys-$s
-        start_system "$sys" "$tag" "$(scenario_users "$s")"
         blog "$sys / $s"
+        if ! start_system "$sys" "$tag" "$(scenario_users "$s")"; then
+            "$PY" -c 'import json,sys; print(json.dumps({"mode": "none", "ok": False, "system": sys.argv[1], "scenario": sys.argv[2], "error": sys.argv[3]}))' \
+                "$sys" "$s" "start failed: $START_ERROR" >>"$RUNS"
+            stop_system
+            continue
+        fi
         crb_scenario "$s" >"$WORK/crbench-$tag.json" 2>"$WORK/crbench-$tag.err" &
         CHILD=$!
         rc=0; wait "$CHILD" || rc=$?

@@ -44,6 +44,8 @@ def why_not_clean(r):
         return "no run"
     if r.get("server_died"):
         return "the server died"
+    if r.get("error"):
+        return r["error"]
     if r.get("mode") == "idle":
         return f"{r.get('failed', 0)} of {r.get('target', 0)} connections failed, {r.get('disconnects_during_hold', 0)} dropped"
     parts = [f"{r.get(k)} {k}" for k in ("lost", "duplicates", "misrouted", "errors", "sub_connect_errors",
@@ -82,7 +84,7 @@ def one_line(d):
         return (f"  {sysname} {s}: {d.get('established', 0)}/{d.get('target', 0)} up in {d.get('connect_s', 0):.1f} s, "
                 f"{d.get('kib_per_conn_rss', 0):.1f} KiB/conn RSS, {d.get('kib_per_conn_pss', 0):.1f} PSS, ok={d.get('ok')}")
     if d.get("mode") != "run":
-        return f"  {sysname} {s}: no result"
+        return f"  {sysname} {s}: no result{': ' + d['error'] if d.get('error') else ''}"
     out = (f"  {sysname} {s}: {d['events_per_s']:,.0f} events/s, {d['delivery_per_s']:,.0f} deliveries/s, "
            f"lat p50 {d['lat_p50_us'] / 1000:.2f} p99 {d['lat_p99_us'] / 1000:.2f} ms, "
            f"lost {d['lost']} dup {d['duplicates']} misrouted {d['misrouted']} err {d['errors']}, "
@@ -107,7 +109,9 @@ def build(runs):
             ratio = row["ratio_nchan_memory"]
             run = by.get(("callrelay", scen))
             if ratio is None:
-                row["met"] = None
+                row["met"] = False if run and run.get("error") else None
+                if run and run.get("error"):
+                    row["why"] = run["error"]
             else:
                 ok = ratio >= k if op == ">=" else ratio <= k
                 row["met"] = bool(ok and clean(run))
@@ -124,13 +128,18 @@ def build(runs):
                                       for r in runs if r.get("system") == s and r.get("mode") == "idle"),
                   "all_clean": all(clean(r) for r in runs if r.get("system") == s) and
                   any(r.get("system") == s for r in runs)}
+    for s in SYSTEMS:
+        per[s]["failed_runs"] = sum(1 for r in runs if r.get("system") == s and
+                                    (r.get("mode") not in ("run", "idle") or r.get("server_died")))
     cr = per["callrelay"]
     rows.append({"key": "zero_loss", "scenario": "*", "metric": "lost / duplicated (every scenario)", "unit": "",
                  "values": {s: (f"{per[s]['lost']} / {per[s]['duplicates']}" if any(r.get("system") == s for r in runs)
                                 else "-") for s in SYSTEMS},
                  "goal": "0 / 0 for callrelay",
                  "met": cr["lost"] == 0 and cr["duplicates"] == 0 and cr["misrouted"] == 0 and cr["errors"] == 0
-                 and any(r.get("system") == "callrelay" for r in runs)})
+                 and cr["failed_runs"] == 0 and any(r.get("system") == "callrelay" for r in runs)})
+    if cr["failed_runs"]:
+        rows[-1]["why"] = f"{cr['failed_runs']} callrelay run(s) without a result"
     return rows, per
 
 
@@ -170,7 +179,7 @@ def markdown(rows, per, runs, env):
                        f"{r.get('server_cpu_pct', 0):.0f}% | {str(round(r['aux_cpu_pct'])) + '%' if 'aux_cpu_pct' in r else '-'} | "
                        f"{r.get('ok')} |")
         else:
-            out.append(f"| {r.get('system')} | {r.get('scenario')} | no result | | | | | | | | | | False |")
+            out.append(f"| {r.get('system')} | {r.get('scenario')} | no result: {r.get('error', '')} | | | | | | | | | | False |")
     return "\n".join(out)
 
 

@@ -38,7 +38,7 @@ source "$SHARED_BENCH/scenarios.sh"
 
 run_tool() { # run_tool crbench|wsbench SCENARIO N
     local tool=$1 s=$2 tag=$1-$2-$3
-    start_system callrelay "$tag" "$(scenario_users "$s")"
+    start_system callrelay "$tag" "$(scenario_users "$s")" || bdie "callrelay could not be started"
     blog "$tool $s run $3 (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     if [ "$tool" = crbench ]; then
         crb_scenario "$s" >"$WORK/$tag.json" 2>"$WORK/$tag.err" &

@@ -45,11 +45,11 @@ stub() { # stub ARGS...: (re)start the stub broker on a free port
     "$PY" "$ROOT/tests/load/stub_broker.py" "$STUB_PORT" "$@" 2>>"$WORK/stub.err" &
     STUB_PID=$!
     local n=50
-    until curl -sf "http://127.0.0.1:$STUB_PORT/stats" >/dev/null 2>&1; do
+    until curl -sf --max-time 2 "http://127.0.0.1:$STUB_PORT/stats" >/dev/null 2>&1; do
         n=$((n - 1)); [ $n -gt 0 ] || bdie "stub broker did not start"; sleep 0.1
     done
 }
-stub_stats() { curl -sf "http://127.0.0.1:$STUB_PORT/stats"; }
+stub_stats() { curl -sf --max-time 5 "http://127.0.0.1:$STUB_PORT/stats"; }
 SBODY='{"e":"{mark}","u":"{user}","pad":"{pad}"}'
 srun() { # crbench against the stub
     "$CRBENCH" run --sub-url "ws://127.0.0.1:$STUB_PORT/sub/{user}" --pub-url "http://127.0.0.1:$STUB_PORT/pub/{user}" \
@@ -112,7 +112,7 @@ stop_pid "$STUB_PID"; STUB_PID=""
 
 if [ -x "$CALLRELAY_BIN" ]; then
     echo "== callrelay ($CALLRELAY_BIN)"
-    start_system callrelay check 40
+    start_system callrelay check 40 || bdie "callrelay could not be started"
     expect "callrelay: 1 user, 100 events: 0 lost, 0 duplicates" \
         "$("$CRBENCH" run "${SYS_ARGS[@]}" --users 1 --tabs 1 --events 100 --conns 4 --settle 0.2 --timeout 60)" \
         'd["ok"]' 'd["delivered"] == 100' 'd["lost"] == 0' 'd["duplicates"] == 0'
@@ -134,7 +134,7 @@ fi
 
 if [ "$(id -u)" = 0 ] && command -v nginx >/dev/null && [ -f "$NCHAN_SO" ]; then
     echo "== Nchan, memory storage"
-    start_system nchan-memory check 1
+    start_system nchan-memory check 1 || bdie "nginx could not be started"
     expect "nchan: 1 user, 100 events: 0 lost" \
         "$("$CRBENCH" run "${SYS_ARGS[@]}" --users 1 --tabs 1 --events 100 --conns 4 --settle 0.2 --timeout 60)" \
         'd["ok"]' 'd["delivered"] == 100'
