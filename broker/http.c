@@ -149,15 +149,17 @@ static bool answer_now(http_req *r)
 {
     struct lws *wsi = r->wsi;
     pss *s = lws_wsi_user(wsi);
-    if (!s || s->req != r || r->close_after || lws_partial_buffered(wsi))
+    if (!s || s->req != r || lws_partial_buffered(wsi))
         return false;
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    bool failed = write_response(wsi, r) != 0;
+    bool failed = write_response(wsi, r) != 0, close = r->close_after;
     s->req = NULL;
     r->wsi = NULL;
     http_req_release(r);
-    if (failed || lws_http_transaction_completed(wsi))
+    if (failed || close || lws_http_transaction_completed(wsi)) {
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        lws_cancel_service(lws_get_context(wsi)); /* lws re-arms its timer only when serviced */
+    }
     return true;
 }
 
@@ -256,9 +258,7 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     s->req = NULL;
     r->wsi = NULL;
     http_req_release(r);
-    if (close)
-        return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return close || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* ---- helpers for handlers ---- */
@@ -382,6 +382,8 @@ static int content_length(struct lws *wsi, size_t *out)
  * bodies: refuse both before reading, and close the connection after the answer. */
 static int on_http(struct lws *wsi, pss *s, const char *uri)
 {
+    if (s->req)
+        return -1; /* pipelined behind an unanswered request: see on_body_done */
     http_req *r = req_new(wsi, uri);
     if (!r)
         return -1;
@@ -414,7 +416,7 @@ static int on_http(struct lws *wsi, pss *s, const char *uri)
 static int on_body(pss *s, const void *in, size_t len)
 {
     http_req *r = s->req;
-    if (!r || r->responded || !r->body)
+    if (!r || r->responded || !r->body || r->dispatched)
         return 0;
     if (r->body_len + len > r->content_length)
         return -1;
@@ -423,13 +425,28 @@ static int on_body(pss *s, const void *in, size_t len)
     return 0;
 }
 
-static void on_body_done(pss *s)
+/* lws 4.1 mishandles a request the client pipelined behind one whose answer waits (it hands
+ * it the wrong bytes as body, then reports its body complete again and again, in a loop).
+ * A repeated completion closes the connection; the client sends unanswered requests again,
+ * as HTTP/1.1 expects when a server closes a pipelined connection. */
+static int on_body_done(struct lws *wsi, pss *s)
 {
     http_req *r = s->req;
-    if (!r || r->responded || !r->body)
-        return;
+    if (!r)
+        return -1; /* the request was answered: only the loop reports it again */
+    if (r->dispatched) {
+        r->close_after = true;
+        if (!r->responded)
+            return 0; /* answer_now writes the answer, then closes */
+        write_response(wsi, r);
+        return -1;
+    }
+    if (r->responded || !r->body)
+        return 0;
+    r->dispatched = true;
     r->body[r->body_len] = 0;
     dispatch(r);
+    return 0;
 }
 
 static void on_http_closed(pss *s)
@@ -451,8 +468,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_BODY:
         return on_body(s, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        on_body_done(s);
-        return 0;
+        return on_body_done(wsi, s);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_http_writeable(wsi, s);
     case LWS_CALLBACK_CLOSED_HTTP:
