@@ -60,7 +60,7 @@ struct hub_user {
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
     int refs; /* sessions, plus a resync in flight */
     session *sessions;
-    bool resyncing, rerange;
+    bool resyncing, rerange, resync_inflight;
     unsigned n_held;
     frame **held;
     streamid *held_ids;
@@ -155,6 +155,7 @@ static void cull(session *s)
     log_warn("websocket closed: reader too slow", "{s:s,s:s}", "integration", s->integration,
              "user", s->extension);
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
+    lws_cancel_service(lws_get_context(s->wsi)); /* lws re-arms its timer only when serviced */
 }
 
 /* A frame for an idle session is written at once: waiting for a writable callback costs
@@ -166,9 +167,10 @@ static bool write_now(session *s, frame *f)
     if (s->q_len || s->going_away || http_draining() || lws_partial_buffered(s->wsi))
         return false;
     int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
-    if (n < (int)f->len)
+    if (n < (int)f->len) {
         lws_set_timeout(s->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
-    else
+        lws_cancel_service(lws_get_context(s->wsi));
+    } else
         METRIC_ADD(events_delivered, f->n_events);
     return true;
 }
@@ -352,7 +354,10 @@ void hub_on_wakeup(const char *payload, size_t len)
     }
 }
 
-/* ---- resync after the feed was lost: read each user's stream from what its tabs have ---- */
+/* ---- resync after the feed was lost: read each user's stream from what its tabs have ----
+ * While a user resyncs, its live events are held (they are in the stream too). A read that
+ * fails leaves the user resyncing, and it is read again when Redis is back: delivering what
+ * is held would skip the gap for good. */
 
 static void resync_read(hub_user *u);
 
@@ -364,27 +369,44 @@ static void resync_finish(hub_user *u)
     u->resyncing = false;
 }
 
+static void resync_failed(hub_user *u)
+{
+    user_drop_held(u);
+    u->rerange = false;
+}
+
+static bool entry_valid(const redisReply *e)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+        e->element[1]->elements != 2)
+        return false;
+    const redisReply *json = e->element[1]->element[1];
+    return json->type == REDIS_REPLY_STRING && json->len >= 2 && json->str[0] == '{';
+}
+
 static void on_resync_reply(redisReply *r, void *ud)
 {
     hub_user *u = ud;
-    size_t n = 0;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        n = r->elements;
-        for (size_t i = 0; i < n; i++) {
-            redisReply *e = r->element[i];
-            streamid sid;
-            if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
-                !streamid_parse(e->element[0]->str, &sid) || e->element[1]->elements < 2)
-                continue;
-            redisReply *json = e->element[1]->element[1];
-            frame *f = frame_event(e->element[0]->str, json->str, json->len);
-            if (f) {
-                deliver_now(u, sid, f);
-                frame_unref(f);
-            }
+    u->resync_inflight = false;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        resync_failed(u);
+        user_release(u);
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        streamid sid;
+        if (!entry_valid(e) || !streamid_parse(e->element[0]->str, &sid))
+            continue;
+        redisReply *json = e->element[1]->element[1];
+        frame *f = frame_event(e->element[0]->str, json->str, json->len);
+        if (f) {
+            deliver_now(u, sid, f);
+            frame_unref(f);
         }
     }
-    if (r && u->sessions && (n == RESYNC_BATCH || u->rerange)) {
+    if (u->sessions && (r->elements == RESYNC_BATCH || u->rerange)) {
         u->rerange = false;
         resync_read(u);
     } else {
@@ -397,13 +419,15 @@ static void resync_read(hub_user *u)
 {
     streamid from = {0, 0};
     bool any = false;
+    if (u->resync_inflight)
+        return;
     for (session *s = u->sessions; s; s = s->next)
         if (s->registered && !streamid_is_zero(s->last_sent) &&
             (!any || streamid_cmp(s->last_sent, from) < 0)) {
             from = s->last_sent;
             any = true;
         }
-    if (!any) {
+    if (!any) { /* no tab has had a page yet: theirs will cover the gap */
         resync_finish(u);
         return;
     }
@@ -412,29 +436,44 @@ static void resync_read(hub_user *u)
              (unsigned long long)from.seq);
     snprintf(count, sizeof count, "%d", RESYNC_BATCH);
     char *key = store_key_stream(u->integration, u->extension);
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+    const char *argv[] = {"XRANGE", key ? key : "", start, "+", "COUNT", count};
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(argv[i]);
     u->resyncing = true;
     u->refs++;
-    if (store_command(on_resync_reply, u, 6, argv, lens) != 0) {
+    if (key && store_command(on_resync_reply, u, 6, argv, lens) == 0) {
+        u->resync_inflight = true;
+    } else {
         u->refs--;
-        resync_finish(u);
+        resync_failed(u);
     }
     free(key);
 }
 
-static void resync_each(const char *key, void *value, void *ud)
+static void resync_feed_lost(const char *key, void *value, void *ud)
 {
     (void)key;
     (void)ud;
     hub_user *u = value;
-    if (!u->resyncing)
+    if (u->resync_inflight) {
+        u->rerange = true; /* what it reads may predate the new subscription */
+        return;
+    }
+    resync_read(u);
+}
+
+static void resync_pending(const char *key, void *value, void *ud)
+{
+    (void)key;
+    (void)ud;
+    hub_user *u = value;
+    if (u->resyncing && !u->resync_inflight)
         resync_read(u);
 }
 
-void hub_on_pubsub_ready(void) { strmap_each(&hub.users, resync_each, NULL); }
+void hub_on_pubsub_ready(void) { strmap_each(&hub.users, resync_feed_lost, NULL); }
+void hub_on_store_connected(void) { strmap_each(&hub.users, resync_pending, NULL); }
 
 /* ---- register: one page of missed events ---- */
 
@@ -477,12 +516,12 @@ static bool page_reply_valid(const redisReply *r)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[2]->type != REDIS_REPLY_ARRAY)
         return false;
+    if (r->element[0]->type != REDIS_REPLY_STRING)
+        return false;
     const redisReply *entries = r->element[2];
-    for (size_t i = 0; i < entries->elements; i++) {
-        const redisReply *e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->elements != 2)
+    for (size_t i = 0; i < entries->elements; i++)
+        if (!entry_valid(entries->element[i]))
             return false;
-    }
     return true;
 }
 

@@ -20,6 +20,8 @@ void hub_closed(struct lws *wsi, void **slot);
 /* From the store: the payload of one wake-up message; the pub/sub feed is back. */
 void hub_on_wakeup(const char *payload, size_t len);
 void hub_on_pubsub_ready(void);
+/* The command connection is back: users whose resync failed read their streams again. */
+void hub_on_store_connected(void);
 /* Close every websocket with 1001 (going away). */
 void hub_close_all(void);
 

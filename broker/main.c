@@ -93,7 +93,11 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_timer_start(&M.stop_timer, on_final_stop, metrics->sessions_open ? DRAIN_MS : 0, 0);
 }
 
-static void on_connected(void) { integrations_load_all(); }
+static void on_connected(void)
+{
+    integrations_load_all();
+    hub_on_store_connected();
+}
 
 static int parse_args(int argc, char **argv)
 {

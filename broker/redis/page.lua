@@ -8,7 +8,8 @@
 -- ARGV[4]  retention in milliseconds (the cursor key expires with the stream)
 --
 -- Delivered means the cursor moves forward to that id, never back.
--- Reply: {top, cursor, entries} where top is the stream's last id ("" when empty), cursor
+-- Reply: {top, cursor, entries} where top is the stream's last id (when empty, a position just
+-- before the server's clock, which every later entry follows), cursor
 -- the cursor after this call, and entries XRANGE's reply ({id, {"e", json}} each).
 local function newer(a, b)
     if b == false or b == nil or b == '' then return true end
@@ -29,6 +30,12 @@ local start = '-'
 if from and from ~= '' then start = '(' .. from end
 local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[3])
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local top = ''
-if #last > 0 then top = last[1][1] end
+local top
+if #last > 0 then
+    top = last[1][1]
+else
+    -- an empty stream still gives a position: any later entry gets an id after this time
+    local t = redis.call('TIME')
+    top = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1) .. '-0'
+end
 return {top, cursor or '', entries}

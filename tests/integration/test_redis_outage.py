@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from conftest import Closed, RedisServer, Tab, assert_result, call_event, wait_until
+from conftest import Closed, RedisServer, Tab, assert_result, call_event, metric, wait_until
 
 
 def readyz(b):
@@ -84,3 +84,28 @@ def test_connections_killed_by_redis_are_reopened(acme):
         t = Tab(acme.channel_url("101"))
         ev = t.register()["events"][-1]
     assert ev["call_id"] == "after-kill"
+
+
+def test_pubsub_loss_does_not_lose_events_of_a_tab_on_an_empty_stream(acme):
+    """A tab registered while its user's stream was empty, and another with history: events
+    stored while the pub/sub feed is down reach both once it is back (read from the stream)."""
+    env = acme.env
+    acme.post_ok(call_event("102", call_id="history"), accepted=1)
+    t1 = acme.tab("101")
+    t2 = acme.tab("102")
+    assert t1.first_page["result"]["code"] == 109
+    assert [e["call_id"] for e in t2.first_page["events"]] == ["history"]
+    for n in range(3):
+        env.redis.client_kill_filter(_type="pubsub")
+        acme.post_ok([call_event("101", call_id="gap-101-%d" % n), call_event("102", call_id="gap-102-%d" % n)],
+                     accepted=2)
+        assert t1.next_event(timeout=10)["call_id"] == "gap-101-%d" % n
+        assert t2.next_event(timeout=10)["call_id"] == "gap-102-%d" % n
+        wait_until(lambda: metric(env.broker.metrics(), "callrelay_redis_pubsub_connected") == 1, 10,
+                   what="the pub/sub feed back")
+        acme.post_ok([call_event("101", call_id="live-101-%d" % n), call_event("102", call_id="live-102-%d" % n)],
+                     accepted=2)
+        assert t1.next_event(timeout=10)["call_id"] == "live-101-%d" % n
+        assert t2.next_event(timeout=10)["call_id"] == "live-102-%d" % n
+    t1.expect_silence(0.2)
+    t2.expect_silence(0.2)
