@@ -356,14 +356,18 @@ static int set_positive(const char *env, const char *v, int64_t max, int64_t *ou
     return 0;
 }
 
+/* Ten years: stream ids are milliseconds since 1970, so a longer retention would trim from
+ * before the epoch, and Redis expiries have limits of their own. */
+#define MAX_PERIOD_S (10LL * 366 * 86400)
+
 static int set_retention(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
-    return set_positive(env, v, INT64_MAX / 1000, &c->retention_s, err, errlen);
+    return set_positive(env, v, MAX_PERIOD_S, &c->retention_s, err, errlen);
 }
 
 static int set_dedupe(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
-    return set_positive(env, v, INT64_MAX / 1000, &c->dedupe_window_s, err, errlen);
+    return set_positive(env, v, MAX_PERIOD_S, &c->dedupe_window_s, err, errlen);
 }
 
 static int set_max_body(cr_config *c, const char *env, const char *v, char *err, size_t errlen)

@@ -2,6 +2,7 @@
  * EVP_sha256() look it up again on every call, which cost more than hashing a short text. */
 #include "digest.h"
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_HEX_LEN + 1])
 {
@@ -12,10 +13,10 @@ void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_HEX_LEN + 1
     if (!md)
         md = EVP_MD_fetch(NULL, "SHA256", NULL);
     if (!md || !EVP_Digest(data, len, h, &n, md, NULL) || n != DIGEST_HEX_LEN / 2)
-        n = 0;
+        SHA256(data, len, h); /* the slow path, never a wrong digest */
     for (unsigned int i = 0; i < DIGEST_HEX_LEN / 2; i++) {
-        out[2 * i] = hex[i < n ? h[i] >> 4 : 0];
-        out[2 * i + 1] = hex[i < n ? h[i] & 15 : 0];
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
     }
     out[DIGEST_HEX_LEN] = '\0';
 }

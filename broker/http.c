@@ -451,7 +451,7 @@ static int on_body_done(struct lws *wsi, pss *s)
 
 static void on_http_closed(pss *s)
 {
-    if (!s->req)
+    if (!s || !s->req) /* a connection closed before its first request has no pss */
         return;
     s->req->wsi = NULL;
     http_req_release(s->req);
@@ -464,26 +464,27 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     pss *s = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return on_http(wsi, s, in ? (const char *)in : "/");
+        return s ? on_http(wsi, s, in ? (const char *)in : "/") : -1;
     case LWS_CALLBACK_HTTP_BODY:
-        return on_body(s, in, len);
+        return s ? on_body(s, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return on_body_done(wsi, s);
+        return s ? on_body_done(wsi, s) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return on_http_writeable(wsi, s);
+        return s ? on_http_writeable(wsi, s) : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
         on_http_closed(s);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return hub_filter(wsi, &s->session);
+        return s ? hub_filter(wsi, &s->session) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return hub_established(wsi, &s->session);
+        return s ? hub_established(wsi, &s->session) : -1;
     case LWS_CALLBACK_RECEIVE:
-        return hub_receive(wsi, &s->session, in, len);
+        return s ? hub_receive(wsi, &s->session, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return hub_writeable(wsi, &s->session);
+        return s ? hub_writeable(wsi, &s->session) : -1;
     case LWS_CALLBACK_CLOSED:
-        hub_closed(wsi, &s->session);
+        if (s)
+            hub_closed(wsi, &s->session);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -30,6 +30,7 @@ static struct {
     uv_timer_t stop_timer;
     bool stopping;
     int listen_fd[METRICS_MAX_WORKERS];
+    const sigset_t *blocked; /* a worker's signals, blocked by its parent until start() */
 } M;
 
 static void usage(FILE *f)
@@ -165,6 +166,8 @@ static int run_worker(void)
         uv_run(M.loop, UV_RUN_NOWAIT);
         return 1;
     }
+    if (M.blocked)
+        sigprocmask(SIG_UNBLOCK, M.blocked, NULL);
     uv_run(M.loop, UV_RUN_DEFAULT);
     http_stop(); /* lws finishes a destroy that its handles delayed */
     uv_run(M.loop, UV_RUN_DEFAULT);
@@ -176,16 +179,17 @@ static int run_worker(void)
     return 0;
 }
 
-/* ---- several workers: one process each, sharing the port through SO_REUSEPORT ---- */
+/* ---- several workers: one process each, each accepting from its own SO_REUSEPORT socket */
 
 #define STARTUP_GRACE_S 2
+#define STOP_DEADLINE_S 10
 
 static pid_t spawn(int slot, const sigset_t *blocked)
 {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        sigprocmask(SIG_UNBLOCK, blocked, NULL);
+        M.blocked = blocked; /* unblocked once the worker's own handlers are in place */
         metrics_worker = slot;
         for (int i = 0; i < M.cfg.workers; i++) /* the parent keeps them for replacements */
             if (i != slot)
@@ -210,14 +214,36 @@ typedef struct workers {
     sigset_t blocked;
     bool stopping;
     bool failed;
+    time_t stop_at;
 } workers;
+
+static void signal_all(workers *w, int sig)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->pid[i] > 0)
+            kill(w->pid[i], sig);
+}
 
 static void stop_all(workers *w)
 {
+    if (!w->stopping)
+        w->stop_at = time(NULL);
     w->stopping = true;
-    for (int i = 0; i < w->n; i++)
-        if (w->pid[i])
-            kill(w->pid[i], SIGTERM);
+    signal_all(w, SIGTERM);
+}
+
+static void start_one(workers *w, int slot)
+{
+    pid_t pid = spawn(slot, &w->blocked);
+    w->born[slot] = time(NULL);
+    if (pid > 0) {
+        w->pid[slot] = pid;
+        return;
+    }
+    log_error("cannot start a worker", "{s:i,s:s}", "worker", slot, "error", strerror(errno));
+    w->pid[slot] = 0;
+    w->failed = true;
+    stop_all(w);
 }
 
 /* A worker that dies soon after its start (port in use, say) stops everything; a later death
@@ -243,8 +269,7 @@ static void reap(workers *w)
             stop_all(w);
             continue;
         }
-        w->pid[slot] = spawn(slot, &w->blocked);
-        w->born[slot] = time(NULL);
+        start_one(w, slot);
     }
 }
 
@@ -265,16 +290,20 @@ static int run_master(int n)
     sigaddset(&w.blocked, SIGINT);
     sigaddset(&w.blocked, SIGCHLD);
     sigprocmask(SIG_BLOCK, &w.blocked, NULL);
-    for (int i = 0; i < n; i++) {
-        w.pid[i] = spawn(i, &w.blocked);
-        w.born[i] = time(NULL);
-    }
+    for (int i = 0; i < n && !w.stopping; i++)
+        start_one(&w, i);
     log_info("workers started", "{s:i}", "workers", n);
-    while (any_alive(&w) && sigwait(&w.blocked, &sig) == 0) {
+    while (any_alive(&w)) {
+        struct timespec tick = {1, 0};
+        sig = sigtimedwait(&w.blocked, NULL, &tick);
         if (sig == SIGCHLD)
             reap(&w);
-        else if (!w.stopping)
+        else if (sig > 0 && !w.stopping)
             stop_all(&w);
+        if (w.stopping && time(NULL) - w.stop_at > STOP_DEADLINE_S) {
+            log_error("workers did not stop in time: killed", "{s:i}", "seconds", STOP_DEADLINE_S);
+            signal_all(&w, SIGKILL);
+        }
     }
     return w.failed ? 1 : 0;
 }

@@ -175,6 +175,8 @@ static void open_context(conn *c, const char *ip)
     }
     c->ac = ac;
     c->connect_started = uv_now(st.loop);
+    if (!t->path) /* the idle pub/sub connection must notice a peer that vanished */
+        redisEnableKeepAlive(&ac->c);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     send_setup(c);
