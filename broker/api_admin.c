@@ -126,7 +126,7 @@ void api_integration_create(http_req *r)
         return;
     json_t *settings = json_object_get(body, "settings");
     if (check_adapter(r, json_object_get(body, "adapter")) &&
-        check_settings(r, settings ? settings : json_object())) {
+        (!settings || check_settings(r, settings))) {
         admin_op *op = calloc(1, sizeof *op);
         if (!op || token_generate(op->token) != 0) {
             free(op);
@@ -161,6 +161,13 @@ void api_integration_update(http_req *r)
     } else if ((!dialect || check_adapter(r, dialect)) && (!settings || check_settings(r, settings))) {
         admin_op *op = calloc(1, sizeof *op);
         json_t *rec = json_deep_copy(in->record);
+        if (!op || !rec) {
+            free(op);
+            json_decref(rec);
+            http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+            json_decref(body);
+            return;
+        }
         strcpy(op->name, name);
         if (dialect)
             json_object_set(rec, "adapter", dialect);

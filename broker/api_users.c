@@ -79,10 +79,13 @@ void api_users_create(http_req *r)
     r->state = user;
     r->free_state = (void (*)(void *))json_decref;
     json_t *stored = json_pack("{s:O}", "name", json_object_get(user, "name"));
-    char *value = json_dumps(stored, JSON_COMPACT);
+    char *value = stored ? json_dumps(stored, JSON_COMPACT) : NULL;
     char *key = store_key_users(r->integration);
     const char *argv[] = {"HSET", key, ext, value};
-    call(r, on_created, 4, argv);
+    if (key && value)
+        call(r, on_created, 4, argv);
+    else
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
     free(key);
     free(value);
     json_decref(stored);
@@ -221,7 +224,10 @@ void api_channel(http_req *r)
     r->free_state = free;
     char *key = store_key_users(r->integration);
     const char *argv[] = {"HEXISTS", key, ext};
-    call(r, on_user_checked, 3, argv);
+    if (key && r->state)
+        call(r, on_user_checked, 3, argv);
+    else
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
     free(key);
     json_decref(body);
 }

@@ -144,8 +144,11 @@ static int add_event(batch *b, const integration *in, const json_t *ev, int64_t 
     for (size_t u = 0; !rc && u < p.n_users; u++) {
         b->bytes += strlen(p.json[u]);
         rc = vec_str(&b->keys, store_key_stream(in->name, p.users[u])) ||
-             vec_str(&b->args, strdup(p.users[u])) || vec_str(&b->args, p.json[u]);
-        p.json[u] = NULL; /* owned by the batch now */
+             vec_str(&b->args, strdup(p.users[u]));
+        if (!rc) {
+            rc = vec_str(&b->args, p.json[u]); /* the batch owns it now, or freed it */
+            p.json[u] = NULL;
+        }
     }
     event_prepared_free(&p);
     b->n_events++;

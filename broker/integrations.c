@@ -16,39 +16,71 @@ typedef struct refresh_waiter {
     void *ud;
 } refresh_waiter;
 
-/* One reload at a time. A caller that arrives while one is in flight waits for the next one:
- * the reload in flight may have been read before the integration it looks for was created. */
+/* One reload at a time, and a pause of COOL_MS after each, so that requests with unknown
+ * tokens cannot keep Redis busy with reloads. A caller that arrives during a reload or the
+ * pause waits for the next reload: the one in flight may have been read before the
+ * integration it looks for was created. */
+#define COOL_MS 50
+
 static struct {
     strmap by_name, by_token;
     bool loaded;
-    bool refreshing;
+    bool refreshing, cooling;
+    uv_timer_t cool;
     refresh_waiter waiters[REFRESH_WAITERS], next[REFRESH_WAITERS];
     size_t n_waiters, n_next;
 } I;
 
 static int start_reload(void);
 
-static void refresh_done(void)
+static void call_waiters(refresh_waiter *list, size_t *n)
 {
-    size_t n = I.n_waiters;
-    refresh_waiter w[2 * REFRESH_WAITERS];
-    memcpy(w, I.waiters, n * sizeof *w);
-    memcpy(I.waiters, I.next, I.n_next * sizeof *w);
-    I.n_waiters = I.n_next;
-    I.n_next = 0;
-    I.refreshing = false;
-    if (I.n_waiters && start_reload() != 0) {
-        memcpy(w + n, I.waiters, I.n_waiters * sizeof *w); /* Redis is gone: answer them too */
-        n += I.n_waiters;
-        I.n_waiters = 0;
-    }
-    for (size_t i = 0; i < n; i++)
+    refresh_waiter w[REFRESH_WAITERS];
+    size_t count = *n;
+    memcpy(w, list, count * sizeof *w);
+    *n = 0;
+    for (size_t i = 0; i < count; i++)
         w[i].cb(w[i].ud);
 }
 
-int integrations_init(void)
+static void on_cooled(uv_timer_t *t)
 {
-    return strmap_init(&I.by_name) || strmap_init(&I.by_token) ? -1 : 0;
+    (void)t;
+    I.cooling = false;
+    if (!I.n_next)
+        return;
+    memcpy(I.waiters, I.next, I.n_next * sizeof *I.waiters);
+    I.n_waiters = I.n_next;
+    I.n_next = 0;
+    if (start_reload() != 0)
+        call_waiters(I.waiters, &I.n_waiters); /* Redis is gone: they answer with what is known */
+}
+
+static void refresh_done(void)
+{
+    I.refreshing = false;
+    if (I.cool.loop) {
+        I.cooling = true;
+        uv_timer_start(&I.cool, on_cooled, COOL_MS, 0);
+    }
+    call_waiters(I.waiters, &I.n_waiters);
+}
+
+int integrations_init(uv_loop_t *loop)
+{
+    if (strmap_init(&I.by_name) || strmap_init(&I.by_token))
+        return -1;
+    return uv_timer_init(loop, &I.cool);
+}
+
+void integrations_stop(void)
+{
+    if (!I.cool.loop)
+        return;
+    uv_timer_stop(&I.cool);
+    uv_close((uv_handle_t *)&I.cool, NULL);
+    I.cooling = false;
+    call_waiters(I.next, &I.n_next);
 }
 
 static void integration_free(integration *in)
@@ -146,7 +178,7 @@ static int start_reload(void)
 
 int integrations_refresh(void (*cb)(void *ud), void *ud)
 {
-    if (I.refreshing) {
+    if (I.refreshing || I.cooling) {
         if (I.n_next == REFRESH_WAITERS)
             return -1;
         I.next[I.n_next++] = (refresh_waiter){cb, ud};
@@ -158,10 +190,14 @@ int integrations_refresh(void (*cb)(void *ud), void *ud)
     return 0;
 }
 
+static void nothing(void *ud) { (void)ud; }
+
 void integrations_load_all(void)
 {
-    if (!I.refreshing)
+    if (!I.refreshing && !I.cooling)
         start_reload();
+    else
+        integrations_refresh(nothing, NULL); /* what changed while Redis was away */
 }
 
 static void on_one(redisReply *r, void *ud)

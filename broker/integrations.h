@@ -8,6 +8,7 @@
 #include "token.h"
 #include <jansson.h>
 #include <stdbool.h>
+#include <uv.h>
 
 typedef struct integration {
     char name[NAME_MAX_LEN + 1];
@@ -17,7 +18,9 @@ typedef struct integration {
     json_t *record; /* as stored: adapter, settings, token_sha256, created */
 } integration;
 
-int integrations_init(void);
+int integrations_init(uv_loop_t *loop);
+/* Before the loop ends: stops the reload timer and answers whoever waits for a reload. */
+void integrations_stop(void);
 void integrations_free(void);
 /* Load every integration (HGETALL). Called on each (re)connect. */
 void integrations_load_all(void);
@@ -28,8 +31,8 @@ void integrations_apply(const char *name, const char *record_json);
 bool integrations_loaded(void);
 /* Reloads every integration, then calls cb(ud) (also when Redis could not answer). Used when a
  * request names an integration this instance does not know yet: another instance or worker
- * may have created it a moment ago, before its control message arrived. One reload runs at a
- * time; callers join it. Returns -1, without calling cb, when Redis is not connected. */
+ * may have created it a moment ago, before its control message arrived. Reloads are spaced
+ * (see integrations.c). Returns -1, without calling cb, when Redis is not connected. */
 int integrations_refresh(void (*cb)(void *ud), void *ud);
 const integration *integrations_by_name(const char *name);
 const integration *integrations_by_token(const char *token);

@@ -74,6 +74,7 @@ static void on_final_stop(uv_timer_t *t)
 {
     (void)t;
     ingest_stop();
+    integrations_stop();
     store_stop();
     http_stop();
     uv_close((uv_handle_t *)&M.stop_timer, NULL);
@@ -134,7 +135,7 @@ static int start(void)
         .on_pubsub_ready = hub_on_pubsub_ready,
         .on_message = on_message,
     };
-    if (integrations_init() || hub_init(M.loop, &M.cfg) || ingest_init(M.loop, &M.cfg) ||
+    if (integrations_init(M.loop) || hub_init(M.loop, &M.cfg) || ingest_init(M.loop, &M.cfg) ||
         store_start(M.loop, &M.cfg, &hooks)) {
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
@@ -161,6 +162,7 @@ static int run_worker(void)
     M.loop = uv_default_loop();
     if (start() != 0) {
         ingest_stop();
+        integrations_stop();
         store_stop();
         http_stop();
         uv_run(M.loop, UV_RUN_NOWAIT);
