@@ -49,8 +49,8 @@ test-unit: $(UNIT_TESTS)
 test-integration: $(BUILD)/callrelay
 	CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) $(PYTHON) -m pytest -q tests/integration
 
-# The whole suite: unit, integration, then both again under ASan+UBSan.
-test: test-unit test-integration test-asan
+# The whole suite: formatting, unit, integration, then both again under ASan+UBSan.
+test: format-check test-unit test-integration test-asan
 
 test-asan:
 	$(MAKE) BUILD=build-asan CC=gcc \

@@ -8,15 +8,15 @@
 
 /* An inbound webhook as the broker received it. Headers are looked up by lowercase name. */
 typedef struct adapter_request {
-    const char *method;     /* "POST" */
-    const char *subpath;    /* what follows /v1/hooks/INTEGRATION/ADAPTER, "" or "/events/call" */
-    const char *query;      /* raw query string without '?', or "" */
+    const char *method;  /* "POST" */
+    const char *subpath; /* what follows /v1/hooks/INTEGRATION/ADAPTER, "" or "/events/call" */
+    const char *query;   /* raw query string without '?', or "" */
     const char *content_type;
     const char *body;
     size_t body_len;
     const char *(*header)(const struct adapter_request *req, const char *lowercase_name);
     void *header_ctx;
-    int64_t now;            /* Unix seconds, for signature freshness */
+    int64_t now; /* Unix seconds, for signature freshness */
 } adapter_request;
 
 enum adapter_status {

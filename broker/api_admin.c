@@ -137,10 +137,10 @@ void api_integration_create(http_req *r)
             token_hash(op->token + TOKEN_LEN / 2, epoch);
             epoch[16] = 0;
             now_text(created, sizeof created);
-            json_t *rec = json_pack("{s:O,s:o,s:s,s:s,s:s}", "adapter",
-                                    json_object_get(body, "adapter"), "settings",
-                                    settings ? json_deep_copy(settings) : json_object(),
-                                    "token_sha256", hash, "created", created, "epoch", epoch);
+            json_t *rec =
+                json_pack("{s:O,s:o,s:s,s:s,s:s}", "adapter", json_object_get(body, "adapter"),
+                          "settings", settings ? json_deep_copy(settings) : json_object(),
+                          "token_sha256", hash, "created", created, "epoch", epoch);
             put(r, op, rec, "create");
         }
     }
@@ -154,11 +154,13 @@ void api_integration_update(http_req *r)
     if (!body)
         return;
     const integration *in = integrations_by_name(name);
-    json_t *dialect = json_object_get(body, "adapter"), *settings = json_object_get(body, "settings");
+    json_t *dialect = json_object_get(body, "adapter"),
+           *settings = json_object_get(body, "settings");
     json_t *rotate = json_object_get(body, "rotate_token");
     if (!in) {
         http_reply_error(r, 404, RC_NOT_FOUND, "name", "no integration %s", name);
-    } else if ((!dialect || check_adapter(r, dialect)) && (!settings || check_settings(r, settings))) {
+    } else if ((!dialect || check_adapter(r, dialect)) &&
+               (!settings || check_settings(r, settings))) {
         admin_op *op = calloc(1, sizeof *op);
         json_t *rec = json_deep_copy(in->record);
         if (!op || !rec) {

@@ -77,8 +77,8 @@ static bool authenticate(http_req *r, const integration *in, const adapter_reque
     if (t && token_equal(in->token_hash, (token_hash(t, buf + 256), buf + 256)))
         return true;
     adapter_error err = {{0}, {0}};
-    enum adapter_status s = in->adapter->verify ? in->adapter->verify(q, in->settings, &err)
-                                                : ADAPTER_NO_SIGNATURE;
+    enum adapter_status s =
+        in->adapter->verify ? in->adapter->verify(q, in->settings, &err) : ADAPTER_NO_SIGNATURE;
     if (s == ADAPTER_OK)
         return true;
     if (s == ADAPTER_NO_SIGNATURE)
@@ -124,9 +124,15 @@ void api_hook(http_req *r)
         return;
     }
     adapter_request q = {
-        .method = "POST", .subpath = subpath, .query = r->query,
-        .content_type = r->content_type, .body = r->body, .body_len = r->body_len,
-        .header = header, .header_ctx = r, .now = (int64_t)time(NULL),
+        .method = "POST",
+        .subpath = subpath,
+        .query = r->query,
+        .content_type = r->content_type,
+        .body = r->body,
+        .body_len = r->body_len,
+        .header = header,
+        .header_ctx = r,
+        .now = (int64_t)time(NULL),
     };
     if (!authenticate(r, in, &q) || !api_require_store(r))
         return;

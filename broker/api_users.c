@@ -75,7 +75,8 @@ void api_users_create(http_req *r)
         json_decref(body);
         return;
     }
-    json_t *user = json_pack("{s:s,s:s}", "extension", ext, "name", jn ? json_string_value(jn) : "");
+    json_t *user =
+        json_pack("{s:s,s:s}", "extension", ext, "name", jn ? json_string_value(jn) : "");
     r->state = user;
     r->free_state = (void (*)(void *))json_decref;
     json_t *stored = json_pack("{s:O}", "name", json_object_get(user, "name"));
@@ -177,8 +178,7 @@ static void channel_url(http_req *r, const char *ticket, char *out, size_t size)
 {
     const char *base = http_config()->public_url;
     if (!base) {
-        snprintf(out, size, "ws://%s/v1/ws?ticket=%s", r->host[0] ? r->host : "127.0.0.1",
-                 ticket);
+        snprintf(out, size, "ws://%s/v1/ws?ticket=%s", r->host[0] ? r->host : "127.0.0.1", ticket);
         return;
     }
     const char *scheme = "ws";

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 typedef struct cr_redis_target {
-    char *host;     /* NULL for a unix socket */
+    char *host; /* NULL for a unix socket */
     int port;
     char *path;     /* unix socket path, or NULL */
     char *password; /* NULL when none */
@@ -13,20 +13,20 @@ typedef struct cr_redis_target {
 } cr_redis_target;
 
 typedef struct cr_config {
-    char *listen_host;  /* CALLRELAY_LISTEN host part, default 127.0.0.1 */
-    int listen_port;    /* default 8080 */
-    char *redis_url;    /* as given, default redis://127.0.0.1:6379/0 */
+    char *listen_host; /* CALLRELAY_LISTEN host part, default 127.0.0.1 */
+    int listen_port;   /* default 8080 */
+    char *redis_url;   /* as given, default redis://127.0.0.1:6379/0 */
     cr_redis_target redis;
-    char *admin_token;  /* NULL: provisioning refused */
+    char *admin_token; /* NULL: provisioning refused */
     unsigned char ticket_secret[64];
     size_t ticket_secret_len;
     int ticket_secret_random; /* 1 when generated for this process */
-    char *public_url;   /* NULL: derived from Host */
-    int64_t retention_s;       /* default 1209600 */
-    char *key_prefix;          /* default "cr:" */
-    size_t max_body;           /* default 1048576 */
-    int64_t dedupe_window_s;   /* default 86400 */
-    int workers;               /* processes sharing the port (SO_REUSEPORT), default 1 */
+    char *public_url;         /* NULL: derived from Host */
+    int64_t retention_s;      /* default 1209600 */
+    char *key_prefix;         /* default "cr:" */
+    size_t max_body;          /* default 1048576 */
+    int64_t dedupe_window_s;  /* default 86400 */
+    int workers;              /* processes sharing the port (SO_REUSEPORT), default 1 */
 } cr_config;
 
 /* Defaults everywhere; a random ticket secret. Returns 0 or -1 (RNG failure). */
@@ -34,7 +34,8 @@ int config_init(cr_config *c);
 /* File lines: "name = value" or "CALLRELAY_NAME=value"; '#' starts a comment; blank lines
  * ignored; names are the variable names with or without the CALLRELAY_ prefix, any case
  * (listen, redis_url, admin_token, ticket_secret, public_url, retention, key_prefix,
- * max_body, dedupe_window, workers). On error writes one line (no newline) into err and returns -1. */
+ * max_body, dedupe_window, workers). On error writes one line (no newline) into err and returns -1.
+ */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);
 /* Reads CALLRELAY_* from the environment (envp-style lookup through getenv). */
 int config_load_env(cr_config *c, char *err, size_t errlen);

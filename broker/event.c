@@ -64,8 +64,8 @@ typedef struct pieces {
     char *call_id; /* JSON string */
     char ts[40];
     bool ts_given;
-    char *object;  /* the object named by kind, JSON; NULL when absent */
-    char *raw;     /* JSON; NULL when absent */
+    char *object; /* the object named by kind, JSON; NULL when absent */
+    char *raw;    /* JSON; NULL when absent */
 } pieces;
 
 static void pieces_free(pieces *p)
@@ -162,13 +162,22 @@ static char *content_key(const pieces *p, const event_prepared *out)
     return key;
 }
 
-static char *render(const pieces *p, const char *integration, const char *source,
-                    const char *user)
+static char *render(const pieces *p, const char *integration, const char *source, const char *user)
 {
     sbuf b = {0};
-    const char *parts[] = {"{\"kind\":\"", p->kind, "\",\"integration\":\"", integration,
-                           "\",\"user\":\"", user, "\",\"call_id\":", p->call_id, ",\"ts\":\"",
-                           p->ts, "\",\"source\":\"", source, "\""};
+    const char *parts[] = {"{\"kind\":\"",
+                           p->kind,
+                           "\",\"integration\":\"",
+                           integration,
+                           "\",\"user\":\"",
+                           user,
+                           "\",\"call_id\":",
+                           p->call_id,
+                           ",\"ts\":\"",
+                           p->ts,
+                           "\",\"source\":\"",
+                           source,
+                           "\""};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         sb_str(&b, parts[i]);
     if (p->object) {

@@ -9,11 +9,11 @@
 #define EVENT_KEY_MAX 200
 
 typedef struct event_prepared {
-    char *key;      /* idempotency key: the event's "key", else sha256 hex of its content */
+    char *key; /* idempotency key: the event's "key", else sha256 hex of its content */
     size_t n_users;
-    char **users;   /* extensions, de-duplicated, in the order given */
-    char **json;    /* json[i]: the event for users[i]; compact, keys in a fixed order,
-                       starting with '{' and never "{}" (kind comes first) */
+    char **users; /* extensions, de-duplicated, in the order given */
+    char **json;  /* json[i]: the event for users[i]; compact, keys in a fixed order,
+                     starting with '{' and never "{}" (kind comes first) */
 } event_prepared;
 
 /* ev: one event as an adapter produced it (see adapter.h). Sets integration, source and

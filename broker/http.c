@@ -226,19 +226,19 @@ static int write_response(struct lws *wsi, http_req *r)
     int n = snprintf(len, sizeof len, "%zu", r->resp_len);
     if (!buf)
         return -1;
-    int bad = lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) ||
-              lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                           (const unsigned char *)r->resp_type,
-                                           (int)strlen(r->resp_type), &p, end) ||
-              lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                           (const unsigned char *)len, n, &p, end) ||
-              (r->status == 503 &&
-               lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                           (const unsigned char *)"1", 1, &p, end)) ||
-              (r->close_after &&
-               lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-                                            (const unsigned char *)"close", 5, &p, end)) ||
-              lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r->resp_len;
+    int bad =
+        lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)r->resp_type, (int)strlen(r->resp_type),
+                                     &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, (const unsigned char *)len,
+                                     n, &p, end) ||
+        (r->status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                                         (const unsigned char *)"1", 1, &p, end)) ||
+        (r->close_after &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                      &p, end)) ||
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r->resp_len;
     if (!bad) {
         memcpy(p, r->resp, r->resp_len);
         p += r->resp_len;

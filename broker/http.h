@@ -35,10 +35,10 @@ typedef struct http_req {
     size_t resp_len;
     const char *resp_type;
     bool responded, close_after;
-    bool waited;    /* the handler returned before answering */
-    bool refreshed; /* integrations were reloaded once for this request */
+    bool waited;     /* the handler returned before answering */
+    bool refreshed;  /* integrations were reloaded once for this request */
     bool dispatched; /* its handler ran (lws may report the body complete again) */
-    void *state; /* a handler's own state, freed with free_state */
+    void *state;     /* a handler's own state, freed with free_state */
     void (*free_state)(void *);
 } http_req;
 

@@ -22,9 +22,9 @@
 #include <time.h>
 
 #define SESSION_MAGIC 0x53455353u
-#define QUEUE_MAX 1024   /* frames a session may have waiting before it is closed */
-#define RX_MAX 65536     /* largest client frame */
-#define HELD_MAX 4096    /* live events held per user while it resyncs */
+#define QUEUE_MAX 1024 /* frames a session may have waiting before it is closed */
+#define RX_MAX 65536   /* largest client frame */
+#define HELD_MAX 4096  /* live events held per user while it resyncs */
 #define RESYNC_BATCH 1000
 #define PAGE_MAX 1000
 #define PAGE_DEFAULT 100
@@ -46,7 +46,7 @@ typedef struct session {
     struct session *prev, *next;
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
     bool registered, page_busy, culled, going_away;
-    char page_from[STREAMID_MAX_LEN]; /* "" = after the acked cursor */
+    char page_from[STREAMID_MAX_LEN];   /* "" = after the acked cursor */
     char page_commit[STREAMID_MAX_LEN]; /* last id of the previous page, "" = none */
     streamid last_sent;
     frame **q; /* ring of q_cap frames, grown on demand up to QUEUE_MAX: idle tabs stay small */
@@ -223,8 +223,8 @@ static void send_error(session *s, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    send_json(s, json_pack("{s:s,s:{s:i,s:s}}", "op", "error", "result", "code", code, "message",
-                           msg));
+    send_json(
+        s, json_pack("{s:s,s:{s:i,s:s}}", "op", "error", "result", "code", code, "message", msg));
 }
 
 /* ---- users ---- */
@@ -494,8 +494,9 @@ static frame *page_frame(redisReply *entries)
         return NULL;
     char *p = frame_text(f);
     int code = entries->elements ? RC_OK : RC_NO_MORE_EVENTS;
-    size_t n = (size_t)sprintf(p, "{\"op\":\"register\",\"result\":{\"code\":%d,\"message\":\"%s\"},"
-                                  "\"events\":[",
+    size_t n = (size_t)sprintf(p,
+                               "{\"op\":\"register\",\"result\":{\"code\":%d,\"message\":\"%s\"},"
+                               "\"events\":[",
                                code, code ? "no more missed events" : "ok");
     for (size_t i = 0; i < entries->elements; i++) {
         redisReply *e = entries->element[i];
@@ -563,8 +564,8 @@ static void op_register(session *s, json_t *msg)
     json_t *jl = json_object_get(msg, "limit"), *js = json_object_get(msg, "since");
     json_int_t limit = PAGE_DEFAULT;
     streamid since;
-    if (jl && (!json_is_integer(jl) || json_integer_value(jl) < 1 ||
-               json_integer_value(jl) > PAGE_MAX)) {
+    if (jl &&
+        (!json_is_integer(jl) || json_integer_value(jl) < 1 || json_integer_value(jl) > PAGE_MAX)) {
         send_error(s, RC_INVALID_FIELD, "limit: must be an integer from 1 to %d", PAGE_MAX);
         return;
     }
@@ -710,8 +711,7 @@ static void on_user_exists(redisReply *r, void *ud)
 {
     session *s = ud;
     if (s->wsi && r && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
-        send_error(s, RC_NOT_FOUND, "no user %s in integration %s", s->extension,
-                   s->integration);
+        send_error(s, RC_NOT_FOUND, "no user %s in integration %s", s->extension, s->integration);
         s->going_away = true;
         lws_callback_on_writable(s->wsi); /* where the close frame is written */
     }

@@ -262,8 +262,10 @@ int integrations_settings_valid(const json_t *settings, char *field, size_t fsiz
             return bad(field, fsize, msg, msize, "allowed_networks", "must be a list of CIDRs");
         size_t i;
         const json_t *c;
-        json_array_foreach(v, i, c) if (!json_is_string(c) || !cidr_valid(json_string_value(c)))
-            return bad(field, fsize, msg, msize, "allowed_networks", "not a CIDR");
+        json_array_foreach(v, i, c) if (!json_is_string(c) ||
+                                        !cidr_valid(json_string_value(
+                                            c))) return bad(field, fsize, msg, msize,
+                                                            "allowed_networks", "not a CIDR");
     }
     if ((v = json_object_get(settings, "fallback_extension")) &&
         (!json_is_string(v) || !name_extension_valid(json_string_value(v))))

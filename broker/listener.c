@@ -87,7 +87,8 @@ static int open_one(const struct addrinfo *ai, bool reuseport, bool do_listen)
  * below can never join sockets of another process. */
 int listener_open(const char *host, int port, int n, int *fds)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char service[16];

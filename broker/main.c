@@ -152,8 +152,8 @@ static int start(void)
     if (M.cfg.ticket_secret_random)
         log_warn("CALLRELAY_TICKET_SECRET is not set: tickets are valid on this instance only",
                  NULL);
-    log_info("listening", "{s:s,s:i,s:s,s:s}", "host", M.cfg.listen_host, "port",
-             M.cfg.listen_port, "redis", M.cfg.redis_url, "version", CALLRELAY_VERSION);
+    log_info("listening", "{s:s,s:i,s:s,s:s}", "host", M.cfg.listen_host, "port", M.cfg.listen_port,
+             "redis", M.cfg.redis_url, "version", CALLRELAY_VERSION);
     return 0;
 }
 

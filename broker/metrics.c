@@ -12,8 +12,8 @@ int metrics_init(int workers)
 {
     if (workers <= 1)
         return 0;
-    void *m = mmap(NULL, sizeof(cr_metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *m =
+        mmap(NULL, sizeof(cr_metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return -1;
     metrics = m;

@@ -10,11 +10,11 @@
 
 enum stdwh_status {
     STDWH_OK = 0,
-    STDWH_MISSING,     /* a header is absent */
-    STDWH_BAD_SECRET,  /* the integration's secret is not whsec_ + base64 */
-    STDWH_BAD_TIMESTAMP,/* not an integer */
-    STDWH_STALE,       /* more than STDWH_TOLERANCE_S from now */
-    STDWH_MISMATCH,    /* no v1 signature matches */
+    STDWH_MISSING,       /* a header is absent */
+    STDWH_BAD_SECRET,    /* the integration's secret is not whsec_ + base64 */
+    STDWH_BAD_TIMESTAMP, /* not an integer */
+    STDWH_STALE,         /* more than STDWH_TOLERANCE_S from now */
+    STDWH_MISMATCH,      /* no v1 signature matches */
 };
 
 /* id, timestamp, signatures: header values (NULL when absent). */

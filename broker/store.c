@@ -101,8 +101,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
         if (st.hooks.on_pubsub_ready)
             st.hooks.on_pubsub_ready();
     } else if (strcmp(type, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
-        st.hooks.on_message(reply->element[1]->str, reply->element[2]->str,
-                            reply->element[2]->len);
+        st.hooks.on_message(reply->element[1]->str, reply->element[2]->str, reply->element[2]->len);
     }
 }
 
@@ -158,7 +157,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void open_context(conn *c, const char *ip)
 {
     const cr_redis_target *t = &st.cfg->redis;
-    redisAsyncContext *ac = t->path ? redisAsyncConnectUnix(t->path) : redisAsyncConnect(ip, t->port);
+    redisAsyncContext *ac =
+        t->path ? redisAsyncConnectUnix(t->path) : redisAsyncConnect(ip, t->port);
     if (!ac || ac->err) {
         log_warn("redis connect failed", "{s:s,s:s}", "connection", c->name, "error",
                  ac ? ac->errstr : "out of memory");
@@ -403,8 +403,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 
 /* One allocation holds the job, its argument vectors and copies of the arguments, kept for
  * a possible resend after NOSCRIPT. */
-static job *job_new(store_cb cb, void *ud, int script, int head, const char **head_argv,
-                    int argc, const char **argv, const size_t *lens)
+static job *job_new(store_cb cb, void *ud, int script, int head, const char **head_argv, int argc,
+                    const char **argv, const size_t *lens)
 {
     int total = head + argc;
     size_t bytes = sizeof(job) + total * (sizeof(char *) + sizeof(size_t));
@@ -510,7 +510,10 @@ static char *per_integration(const char *integration, const char *kind, const ch
     return s;
 }
 
-char *store_key_users(const char *integration) { return per_integration(integration, "users", NULL); }
+char *store_key_users(const char *integration)
+{
+    return per_integration(integration, "users", NULL);
+}
 char *store_key_stream(const char *i, const char *ext) { return per_integration(i, "s:", ext); }
 char *store_key_cursor(const char *i, const char *ext) { return per_integration(i, "c:", ext); }
 char *store_key_dedupe(const char *i, const char *epoch, const char *key)

@@ -21,8 +21,8 @@ enum store_script {
 typedef void (*store_cb)(redisReply *reply, void *ud);
 
 typedef struct store_hooks {
-    void (*on_connected)(void);              /* command connection (re)established */
-    void (*on_pubsub_ready)(void);           /* subscribed again: callers resync */
+    void (*on_connected)(void);    /* command connection (re)established */
+    void (*on_pubsub_ready)(void); /* subscribed again: callers resync */
     void (*on_message)(const char *channel, const char *payload, size_t len);
 } store_hooks;
 

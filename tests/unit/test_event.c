@@ -84,7 +84,8 @@ static void key_is_stable_across_retries(void **state)
     assert_string_not_equal(pa.key, pc.key);
     assert_string_not_equal(pa.json[0], pb.json[0]); /* different stamped ts */
     /* the key is sha256 of the content lines, computed independently here */
-    const char *canon = "call\n\"c-9\"\n\n101,\n{\"state\":\"appeared\",\"from\":{\"number\":\"1\"}}\n";
+    const char *canon =
+        "call\n\"c-9\"\n\n101,\n{\"state\":\"appeared\",\"from\":{\"number\":\"1\"}}\n";
     unsigned char md[32];
     unsigned int mdlen;
     EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL);
