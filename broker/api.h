@@ -4,6 +4,7 @@
 #ifndef CR_API_H
 #define CR_API_H
 #include "http.h"
+#include "names.h"
 
 void api_integration_create(http_req *r);
 void api_integration_update(http_req *r);
@@ -27,6 +28,11 @@ bool api_require_admin(http_req *r, const json_t *body);
 bool api_require_integration(http_req *r, const json_t *body);
 /* 503 when Redis is not connected or too much is in flight. */
 bool api_require_store(http_req *r);
+/* The start of most handlers: parses the body, checks the admin or the integration token and
+ * that Redis is up, and copies the body's string field `field`, checked by `valid`, into out
+ * (`rule` says what is allowed). Returns the body, or NULL when it answered already. */
+json_t *api_named_body(http_req *r, bool admin, const char *field, bool (*valid)(const char *),
+                       const char *rule, char out[NAME_MAX_LEN + 1]);
 /* Common answer to a Redis reply that is NULL or an error: 503 or 500. */
 void api_reply_store_failure(http_req *r, const void *reply);
 

@@ -24,25 +24,10 @@ static void admin_op_free(void *p)
     free(op);
 }
 
-/* Body parsed, admin checked, Redis up, name valid: else answered and NULL. */
 static json_t *admin_body(http_req *r, char name[NAME_MAX_LEN + 1])
 {
-    json_t *body = http_body_object(r);
-    if (!body)
-        return NULL;
-    if (!api_require_admin(r, body) || !api_require_store(r)) {
-        json_decref(body);
-        return NULL;
-    }
-    const char *n = json_string_value(json_object_get(body, "name"));
-    if (!n || !name_integration_valid(n)) {
-        http_reply_error(r, 400, RC_INVALID_FIELD, "name",
-                         "name: required, [a-z0-9][a-z0-9_-]{0,63}");
-        json_decref(body);
-        return NULL;
-    }
-    strcpy(name, n);
-    return body;
+    return api_named_body(r, true, "name", name_integration_valid, "[a-z0-9][a-z0-9_-]{0,63}",
+                          name);
 }
 
 static bool check_adapter(http_req *r, const json_t *v)

@@ -76,6 +76,27 @@ bool api_require_store(http_req *r)
     return true;
 }
 
+json_t *api_named_body(http_req *r, bool admin, const char *field, bool (*valid)(const char *),
+                       const char *rule, char out[NAME_MAX_LEN + 1])
+{
+    json_t *body = http_body_object(r);
+    if (!body)
+        return NULL;
+    bool authorized = admin ? api_require_admin(r, body) : api_require_integration(r, body);
+    if (!authorized || !api_require_store(r)) {
+        json_decref(body);
+        return NULL;
+    }
+    const char *v = json_string_value(json_object_get(body, field));
+    if (!v || !valid(v)) {
+        http_reply_error(r, 400, RC_INVALID_FIELD, field, "%s: required, %s", field, rule);
+        json_decref(body);
+        return NULL;
+    }
+    strcpy(out, v);
+    return body;
+}
+
 void api_reply_store_failure(http_req *r, const void *reply)
 {
     const redisReply *rr = reply;

@@ -12,31 +12,10 @@
 
 #define TICKET_TTL 60
 
-typedef struct users_op {
-    http_req *r;
-    char extension[NAME_MAX_LEN + 1];
-    char *name;
-} users_op;
-
-/* Parses the body, checks the token and the extension; NULL when it answered already. */
 static json_t *read_extension(http_req *r, char ext[NAME_MAX_LEN + 1])
 {
-    json_t *body = http_body_object(r);
-    if (!body)
-        return NULL;
-    if (!api_require_integration(r, body) || !api_require_store(r)) {
-        json_decref(body);
-        return NULL;
-    }
-    const char *e = json_string_value(json_object_get(body, "extension"));
-    if (!e || !name_extension_valid(e)) {
-        http_reply_error(r, 400, RC_INVALID_FIELD, "extension",
-                         "extension: required, 1-64 of A-Z a-z 0-9 _ . + -");
-        json_decref(body);
-        return NULL;
-    }
-    strcpy(ext, e);
-    return body;
+    return api_named_body(r, false, "extension", name_extension_valid,
+                          "1-64 of A-Z a-z 0-9 _ . + -", ext);
 }
 
 static int call(http_req *r, store_cb cb, int argc, const char **argv)

@@ -388,7 +388,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     job *j = priv;
     (void)ac;
     st.in_flight--;
-    if (j->script >= 0 && is_noscript(r) && strcmp(j->argv[0], "EVALSHA") == 0) {
+    if (j->script >= 0 && is_noscript(r) && j->lens[0] == 7 &&
+        memcmp(j->argv[0], "EVALSHA", 7) == 0) {
         j->argv[0] = "EVAL";
         j->argv[1] = st.text[j->script];
         j->lens[0] = 4;
@@ -401,15 +402,15 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     free(j);
 }
 
-/* One allocation holds the job, its argument vectors and copies of the arguments, kept for
- * a possible resend after NOSCRIPT. */
+/* One allocation holds the job, its argument vectors and copies of every argument, kept for
+ * a possible resend after NOSCRIPT. head: short strings put before the arguments. */
 static job *job_new(store_cb cb, void *ud, int script, int head, const char **head_argv, int argc,
                     const char **argv, const size_t *lens)
 {
     int total = head + argc;
     size_t bytes = sizeof(job) + total * (sizeof(char *) + sizeof(size_t));
-    for (int i = 0; i < argc; i++)
-        bytes += lens[i];
+    for (int i = 0; i < total; i++)
+        bytes += i < head ? strlen(head_argv[i]) : lens[i - head];
     job *j = malloc(bytes);
     if (!j)
         return NULL;
@@ -420,24 +421,20 @@ static job *job_new(store_cb cb, void *ud, int script, int head, const char **he
     j->argv = (const char **)(j + 1);
     j->lens = (size_t *)(j->argv + total);
     char *p = (char *)(j->lens + total);
-    for (int i = 0; i < head; i++) {
-        j->argv[i] = head_argv[i];
-        j->lens[i] = strlen(head_argv[i]);
-    }
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i], lens[i]);
-        j->argv[head + i] = p;
-        j->lens[head + i] = lens[i];
-        p += lens[i];
+    for (int i = 0; i < total; i++) {
+        const char *src = i < head ? head_argv[i] : argv[i - head];
+        size_t n = i < head ? strlen(src) : lens[i - head];
+        memcpy(p, src, n);
+        j->argv[i] = p;
+        j->lens[i] = n;
+        p += n;
     }
     return j;
 }
 
-int store_command(store_cb cb, void *ud, int argc, const char **argv, const size_t *lens)
+/* Queues j; on failure frees it, and cb will not be called. */
+static int job_submit(job *j)
 {
-    if (!st.cmd.connected)
-        return -1;
-    job *j = job_new(cb, ud, -1, 0, NULL, argc, argv, lens);
     if (!j)
         return -1;
     if (job_send(j) != 0) {
@@ -445,6 +442,13 @@ int store_command(store_cb cb, void *ud, int argc, const char **argv, const size
         return -1;
     }
     return 0;
+}
+
+int store_command(store_cb cb, void *ud, int argc, const char **argv, const size_t *lens)
+{
+    if (!st.cmd.connected)
+        return -1;
+    return job_submit(job_new(cb, ud, -1, 0, NULL, argc, argv, lens));
 }
 
 int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int nargs,
@@ -454,30 +458,8 @@ int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int narg
         return -1;
     char nk[16];
     snprintf(nk, sizeof nk, "%d", nkeys);
-    /* nk lives on this stack frame: copy it as an argument rather than as a head pointer */
-    const char *head[2] = {"EVALSHA", st.sha[s]};
-    int argc = nargs + 1;
-    const char **argv = malloc(argc * sizeof *argv);
-    size_t *alens = malloc(argc * sizeof *alens);
-    if (!argv || !alens) {
-        free(argv);
-        free(alens);
-        return -1;
-    }
-    argv[0] = nk;
-    alens[0] = strlen(nk);
-    memcpy(argv + 1, args, nargs * sizeof *args);
-    memcpy(alens + 1, lens, nargs * sizeof *lens);
-    job *j = job_new(cb, ud, s, 2, head, argc, argv, alens);
-    free(argv);
-    free(alens);
-    if (!j)
-        return -1;
-    if (job_send(j) != 0) {
-        free(j);
-        return -1;
-    }
-    return 0;
+    const char *head[3] = {"EVALSHA", st.sha[s], nk};
+    return job_submit(job_new(cb, ud, s, 3, head, nargs, args, lens));
 }
 
 /* ---- keys ---- */

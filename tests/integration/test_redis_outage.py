@@ -109,3 +109,15 @@ def test_pubsub_loss_does_not_lose_events_of_a_tab_on_an_empty_stream(acme):
         assert t2.next_event(timeout=10)["call_id"] == "live-102-%d" % n
     t1.expect_silence(0.2)
     t2.expect_silence(0.2)
+
+
+def test_script_cache_flushed_falls_back_to_eval(acme):
+    """Redis forgot the scripts (SCRIPT FLUSH, a restart without persistence of the cache):
+    EVALSHA answers NOSCRIPT and the broker sends the script itself; nothing is refused."""
+    t = acme.tab("101")
+    for n in range(3):
+        acme.env.redis.script_flush()
+        acme.post_ok(call_event("101", call_id="after-flush-%d" % n), accepted=1)
+        assert t.next_event()["call_id"] == "after-flush-%d" % n
+        page = Tab(acme.channel_url("101")).register(limit=1000)  # page.lua after a flush too
+        assert page["result"]["code"] == 0
