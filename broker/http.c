@@ -221,11 +221,12 @@ void http_reply_ok(http_req *r, json_t *extra)
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 512 + r->resp_len;
-    unsigned char *buf = malloc(cap), *start = buf + LWS_PRE, *p = start, *end = buf + cap;
-    char len[24];
-    int n = snprintf(len, sizeof len, "%zu", r->resp_len);
+    unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
+    char len[24];
+    int n = snprintf(len, sizeof len, "%zu", r->resp_len);
     int bad =
         lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,

@@ -180,10 +180,9 @@ int ingest_submit(const integration *in, const json_t *events, ingest_cb cb, voi
     /* a failure half-way leaves events of this webhook in the batch: the batch must go */
     size_t keys0 = b->keys.n, args0 = b->args.n;
     unsigned first = b->n_events;
-    size_t i;
-    const json_t *ev;
     int rc = 0;
-    json_array_foreach(events, i, ev) if (!rc) rc = add_event(b, in, ev, now_ms);
+    for (size_t i = 0; !rc && i < json_array_size(events); i++)
+        rc = add_event(b, in, json_array_get(events, i), now_ms);
     if (rc || add_waiter(b, cb, ud, first, b->n_events - first)) {
         while (b->keys.n > keys0)
             free(b->keys.v[--b->keys.n]);
