@@ -84,14 +84,7 @@ static void put(http_req *r, admin_op *op, json_t *record, const char *mode)
     r->free_state = admin_op_free;
     char *key = store_key_integrations();
     const char *args[] = {key, op->name, op->record, mode, store_channel_control()};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(args[i]);
-    http_req_hold(r);
-    if (store_script(SCRIPT_INTEGRATION_PUT, on_put, r, 1, 5, args, lens) != 0) {
-        http_req_release(r);
-        api_reply_store_failure(r, NULL);
-    }
+    api_redis(r, SCRIPT_INTEGRATION_PUT, on_put, 1, 5, args);
     free(key);
 }
 
@@ -196,14 +189,7 @@ void api_integration_delete(http_req *r)
     char *key = store_key_integrations(), *users = store_key_users(name),
          *prefix = store_key_integration_prefix(name);
     const char *args[] = {key, users, name, prefix, store_channel_control()};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(args[i]);
-    http_req_hold(r);
-    if (store_script(SCRIPT_INTEGRATION_DELETE, on_deleted, r, 2, 5, args, lens) != 0) {
-        http_req_release(r);
-        api_reply_store_failure(r, NULL);
-    }
+    api_redis(r, SCRIPT_INTEGRATION_DELETE, on_deleted, 2, 5, args);
     free(key);
     free(users);
     free(prefix);
@@ -238,11 +224,6 @@ void api_integration_list(http_req *r)
         return;
     char *key = store_key_integrations();
     const char *argv[] = {"HGETALL", key};
-    size_t lens[2] = {7, strlen(key)};
-    http_req_hold(r);
-    if (store_command(on_listed, r, 2, argv, lens) != 0) {
-        http_req_release(r);
-        api_reply_store_failure(r, NULL);
-    }
+    api_redis(r, -1, on_listed, 0, 2, argv);
     free(key);
 }

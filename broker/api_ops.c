@@ -97,6 +97,24 @@ json_t *api_named_body(http_req *r, bool admin, const char *field, bool (*valid)
     return body;
 }
 
+#define API_MAX_ARGS 8
+
+void api_redis(http_req *r, int s, store_cb cb, int nkeys, int argc, const char **argv)
+{
+    size_t lens[API_MAX_ARGS];
+    int rc = argc <= API_MAX_ARGS ? 0 : -1;
+    for (int i = 0; !rc && i < argc; i++)
+        rc = argv[i] ? (lens[i] = strlen(argv[i]), 0) : -1;
+    http_req_hold(r);
+    if (!rc)
+        rc = s < 0 ? store_command(cb, r, argc, argv, lens)
+                   : store_script((enum store_script)s, cb, r, nkeys, argc, argv, lens);
+    if (rc) {
+        http_req_release(r);
+        api_reply_store_failure(r, NULL);
+    }
+}
+
 void api_reply_store_failure(http_req *r, const void *reply)
 {
     const redisReply *rr = reply;

@@ -18,20 +18,6 @@ static json_t *read_extension(http_req *r, char ext[NAME_MAX_LEN + 1])
                           "1-64 of A-Z a-z 0-9 _ . + -", ext);
 }
 
-static int call(http_req *r, store_cb cb, int argc, const char **argv)
-{
-    size_t lens[8];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    http_req_hold(r);
-    if (store_command(cb, r, argc, argv, lens) != 0) {
-        http_req_release(r);
-        api_reply_store_failure(r, NULL);
-        return -1;
-    }
-    return 0;
-}
-
 static void on_created(redisReply *reply, void *ud)
 {
     http_req *r = ud;
@@ -62,10 +48,7 @@ void api_users_create(http_req *r)
     char *value = stored ? json_dumps(stored, JSON_COMPACT) : NULL;
     char *key = store_key_users(r->integration);
     const char *argv[] = {"HSET", key, ext, value};
-    if (key && value)
-        call(r, on_created, 4, argv);
-    else
-        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+    api_redis(r, -1, on_created, 0, 4, argv);
     free(key);
     free(value);
     json_decref(stored);
@@ -94,12 +77,7 @@ void api_users_delete(http_req *r)
     char *stream = store_key_stream(r->integration, ext);
     char *cursor = store_key_cursor(r->integration, ext);
     const char *args[] = {users, stream, cursor, ext};
-    size_t lens[4] = {strlen(users), strlen(stream), strlen(cursor), strlen(ext)};
-    http_req_hold(r);
-    if (store_script(SCRIPT_USER_DELETE, on_deleted, r, 3, 4, args, lens) != 0) {
-        http_req_release(r);
-        api_reply_store_failure(r, NULL);
-    }
+    api_redis(r, SCRIPT_USER_DELETE, on_deleted, 3, 4, args);
     free(users);
     free(stream);
     free(cursor);
@@ -147,7 +125,7 @@ void api_users_list(http_req *r)
         return;
     char *key = store_key_users(r->integration);
     const char *argv[] = {"HGETALL", key};
-    call(r, on_listed, 2, argv);
+    api_redis(r, -1, on_listed, 0, 2, argv);
     free(key);
 }
 
@@ -203,8 +181,8 @@ void api_channel(http_req *r)
     r->free_state = free;
     char *key = store_key_users(r->integration);
     const char *argv[] = {"HEXISTS", key, ext};
-    if (key && r->state)
-        call(r, on_user_checked, 3, argv);
+    if (r->state)
+        api_redis(r, -1, on_user_checked, 0, 3, argv);
     else
         http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
     free(key);
