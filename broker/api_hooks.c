@@ -74,7 +74,7 @@ static bool authenticate(http_req *r, const integration *in, const adapter_reque
 {
     char buf[512];
     const char *t = http_token(r, NULL, buf, sizeof buf);
-    if (t && token_equal(in->token_hash, (token_hash(t, buf + 256), buf + 256)))
+    if (t && integrations_by_token(t) == in)
         return true;
     adapter_error err = {{0}, {0}};
     enum adapter_status s =
@@ -112,6 +112,15 @@ static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsign
     http_req_release(r);
 }
 
+static void submit(http_req *r, const integration *in, const json_t *events)
+{
+    http_req_hold(r);
+    if (ingest_submit(in, events, on_stored, r) != 0) {
+        http_req_release(r);
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+    }
+}
+
 void api_hook(http_req *r)
 {
     const char *subpath;
@@ -143,9 +152,7 @@ void api_hook(http_req *r)
                          err.message[0] ? err.message : "invalid request");
     else if (json_array_size(events) == 0)
         http_reply_ok(r, json_pack("{s:i,s:i,s:i}", "accepted", 0, "duplicates", 0, "ignored", 0));
-    else if (http_req_hold(r), ingest_submit(in, events, on_stored, r) != 0) {
-        http_req_release(r);
-        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
-    }
+    else
+        submit(r, in, events);
     json_decref(events);
 }

@@ -65,6 +65,10 @@ static int n_spare;
 
 void http_req_release(http_req *r)
 {
+    if (r->magic != HTTP_REQ_MAGIC) { /* released once too often: it may be a spare already */
+        log_error("request released after its end", NULL);
+        return;
+    }
     if (--r->refs > 0)
         return;
     if (r->free_state)
@@ -165,7 +169,7 @@ static bool answer_now(http_req *r)
 
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len)
 {
-    if (r->responded) {
+    if (r->magic != HTTP_REQ_MAGIC || r->responded) {
         free(body);
         return;
     }

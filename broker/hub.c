@@ -859,9 +859,8 @@ static void wake_each(const char *key, void *value, void *ud)
 /* Draining is already set: each session's next writable callback closes it with 1001. */
 void hub_close_all(void) { strmap_each(&hub.users, wake_each, NULL); }
 
-int hub_init(uv_loop_t *loop, const cr_config *cfg)
+int hub_init(const cr_config *cfg)
 {
-    (void)loop;
     hub.cfg = cfg;
     snprintf(hub.retention_ms, sizeof hub.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
     return strmap_init(&hub.users);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-int hub_init(uv_loop_t *loop, const cr_config *cfg);
+int hub_init(const cr_config *cfg);
 void hub_free(void);
 
 /* lws callbacks for the websocket side; slot is the connection's session pointer. */

@@ -135,7 +135,7 @@ static int start(void)
         .on_pubsub_ready = hub_on_pubsub_ready,
         .on_message = on_message,
     };
-    if (integrations_init(M.loop) || hub_init(M.loop, &M.cfg) || ingest_init(M.loop, &M.cfg) ||
+    if (integrations_init(M.loop) || hub_init(&M.cfg) || ingest_init(M.loop, &M.cfg) ||
         store_start(M.loop, &M.cfg, &hooks)) {
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
