@@ -15,6 +15,9 @@
 #include "streamid.h"
 #include "strmap.h"
 #include "ticket.h"
+#include "wakeup.h"
+#include "wsguard.h"
+#include "wsproto.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +25,13 @@
 #include <time.h>
 
 #define SESSION_MAGIC 0x53455353u
-#define QUEUE_MAX 1024 /* frames a session may have waiting before it is closed */
-#define RX_MAX 65536   /* largest client frame */
-#define HELD_MAX 4096  /* live events held per user while it resyncs */
+#define QUEUE_MAX 1024  /* frames a session may have waiting before it is closed */
+#define RX_MAX 65536    /* largest client frame */
+#define HELD_MAX 4096   /* live events held per user while it resyncs, per tab while it pages */
+#define EARLY_MAX 16    /* client frames kept while the connection is being let in */
+#define CLOSE_GRACE_S 5 /* a tab that does not take its close frame is dropped after this */
 #define RESYNC_BATCH 1000
-#define PAGE_MAX 1000
-#define PAGE_DEFAULT 100
+#define CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry; not in lws 4.1's enum */
 
 typedef struct frame {
     int refs;
@@ -38,21 +42,41 @@ typedef struct frame {
 
 typedef struct hub_user hub_user;
 
+/* Live events held back: while a tab pages, or while a user's stream is read again. */
+typedef struct held_list {
+    frame **f;
+    streamid *id;
+    unsigned n, cap;
+    bool lost; /* more came than could be held: what was held was dropped */
+} held_list;
+
 typedef struct session {
     uint32_t magic;
     int refs; /* the connection, plus one per Redis call in flight */
     struct lws *wsi;
+    int fd; /* watched by wsguard */
     hub_user *user;
     struct session *prev, *next;
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
-    bool registered, page_busy, culled, going_away;
+    char ticket_sig[TICKET_SIG_B64_LEN + 1]; /* "" for token connections */
+    int64_t ticket_expires;
+    bool ready;      /* the user exists and the ticket was not used before */
+    bool registered; /* live events are for it */
+    bool paging;     /* registered, and its paging has not reached code 109 yet */
+    bool page_busy;
+    int close_code; /* set: the next writable callback closes with it */
+    const char *close_reason;
     char page_from[STREAMID_MAX_LEN];   /* "" = after the acked cursor */
     char page_commit[STREAMID_MAX_LEN]; /* last id of the previous page, "" = none */
-    streamid last_sent;
+    streamid last_sent;                 /* the last event id this tab was given */
+    held_list held;
     frame **q; /* ring of q_cap frames, grown on demand up to QUEUE_MAX: idle tabs stay small */
     unsigned q_head, q_len, q_cap;
     char *rx;
     size_t rx_len;
+    char *early[EARLY_MAX];
+    size_t early_len[EARLY_MAX];
+    unsigned n_early;
 } session;
 
 struct hub_user {
@@ -61,9 +85,7 @@ struct hub_user {
     int refs; /* sessions, plus a resync in flight */
     session *sessions;
     bool resyncing, rerange, resync_inflight;
-    unsigned n_held;
-    frame **held;
-    streamid *held_ids;
+    held_list held;
 };
 
 static struct {
@@ -132,30 +154,121 @@ static frame *frame_event(const char *id, const char *json, size_t json_len)
     return f;
 }
 
+/* ---- held events ---- */
+
+static void held_drop(held_list *h)
+{
+    for (unsigned i = 0; i < h->n; i++)
+        frame_unref(h->f[i]);
+    h->n = 0;
+}
+
+static void held_free(held_list *h)
+{
+    held_drop(h);
+    free(h->f);
+    free(h->id);
+    h->f = NULL;
+    h->id = NULL;
+    h->cap = 0;
+}
+
+/* Every held event is in the stream too: when more come than can be held, all are dropped
+ * and the stream is read again instead. */
+static void held_add(held_list *h, streamid id, frame *f)
+{
+    if (h->lost)
+        return;
+    if (h->n == h->cap) {
+        unsigned cap = h->cap ? h->cap * 2 : 16;
+        frame **nf = cap <= HELD_MAX ? realloc(h->f, cap * sizeof *nf) : NULL;
+        if (nf)
+            h->f = nf;
+        streamid *ni = nf ? realloc(h->id, cap * sizeof *ni) : NULL;
+        if (!ni) {
+            held_drop(h);
+            h->lost = true;
+            return;
+        }
+        h->id = ni;
+        h->cap = cap;
+    }
+    f->refs++;
+    h->f[h->n] = f;
+    h->id[h->n++] = id;
+}
+
+/* Drops what the pages of a paging run will bring anyway: ids up to top. */
+static void held_prune(held_list *h, streamid top)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < h->n; i++) {
+        if (streamid_cmp(h->id[i], top) <= 0) {
+            frame_unref(h->f[i]);
+            continue;
+        }
+        h->f[k] = h->f[i];
+        h->id[k++] = h->id[i];
+    }
+    h->n = k;
+}
+
 /* ---- sessions ---- */
+
+static void queue_drop(session *s)
+{
+    for (unsigned i = 0; i < s->q_len; i++)
+        frame_unref(s->q[(s->q_head + i) % s->q_cap]);
+    s->q_len = 0;
+}
+
+static void early_drop(session *s)
+{
+    for (unsigned i = 0; i < s->n_early; i++)
+        free(s->early[i]);
+    s->n_early = 0;
+}
 
 static void session_release(session *s)
 {
     if (--s->refs > 0)
         return;
-    for (unsigned i = 0; i < s->q_len; i++)
-        frame_unref(s->q[(s->q_head + i) % s->q_cap]);
+    queue_drop(s);
     free(s->q);
     free(s->rx);
+    held_free(&s->held);
+    early_drop(s);
     s->magic = 0;
     free(s);
 }
 
+/* The close frame says why, so that a client can tell a cull from a network failure. What
+ * is queued goes out first unless drop_queue; a client that does not read it is dropped
+ * after CLOSE_GRACE_S. */
+static void session_close(session *s, int code, const char *reason, bool drop_queue)
+{
+    if (!s->wsi || s->close_code)
+        return;
+    s->close_code = code;
+    s->close_reason = reason;
+    s->registered = s->paging = false;
+    held_drop(&s->held);
+    early_drop(s);
+    if (drop_queue)
+        queue_drop(s);
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
+    lws_callback_on_writable(s->wsi);
+    lws_cancel_service(lws_get_context(s->wsi)); /* lws re-arms its timer only when serviced */
+}
+
 static void cull(session *s)
 {
-    if (s->culled || !s->wsi)
+    if (s->close_code || !s->wsi)
         return;
-    s->culled = true;
     METRIC_ADD(sessions_culled, 1);
     log_warn("websocket closed: reader too slow", "{s:s,s:s}", "integration", s->integration,
              "user", s->extension);
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
-    lws_cancel_service(lws_get_context(s->wsi)); /* lws re-arms its timer only when serviced */
+    session_close(s, CLOSE_TRY_AGAIN_LATER, "reader too slow: reconnect and resume", true);
 }
 
 /* A frame for an idle session is written at once: waiting for a writable callback costs
@@ -164,7 +277,7 @@ static void cull(session *s)
  * for writability itself; anything later queues behind it. */
 static bool write_now(session *s, frame *f)
 {
-    if (s->q_len || s->going_away || http_draining() || lws_partial_buffered(s->wsi))
+    if (s->q_len || http_draining() || lws_partial_buffered(s->wsi))
         return false;
     int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
     if (n < (int)f->len) {
@@ -192,13 +305,9 @@ static int queue_grow(session *s)
 
 static void enqueue(session *s, frame *f)
 {
-    if (!s->wsi || s->culled || write_now(s, f))
+    if (!s->wsi || s->close_code || write_now(s, f))
         return;
-    if (s->q_len == QUEUE_MAX) {
-        cull(s);
-        return;
-    }
-    if (s->q_len == s->q_cap && queue_grow(s) != 0) {
+    if (s->q_len == QUEUE_MAX || (s->q_len == s->q_cap && queue_grow(s) != 0)) {
         cull(s);
         return;
     }
@@ -216,6 +325,8 @@ static void send_json(session *s, json_t *j)
     frame_unref(f);
 }
 
+static void send_error(session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void send_error(session *s, int code, const char *fmt, ...)
 {
     char msg[256];
@@ -254,125 +365,91 @@ static hub_user *user_get(const char *integ, const char *ext)
     return u;
 }
 
-static void user_drop_held(hub_user *u)
-{
-    for (unsigned i = 0; i < u->n_held; i++)
-        frame_unref(u->held[i]);
-    u->n_held = 0;
-}
-
 static void user_release(hub_user *u)
 {
     if (--u->refs > 0)
         return;
     strmap_del(&hub.users, u->key);
-    user_drop_held(u);
-    free(u->held);
-    free(u->held_ids);
+    held_free(&u->held);
     free(u);
 }
 
-/* Queues f on every registered tab of u that has not yet been sent id. */
+/* ---- delivery: ids only grow on a tab, and a paging tab gets nothing live ---- */
+
+static void send_event(session *s, streamid id, frame *f)
+{
+    if (streamid_cmp(id, s->last_sent) <= 0)
+        return;
+    s->last_sent = id;
+    enqueue(s, f);
+}
+
 static void deliver_now(hub_user *u, streamid id, frame *f)
 {
     for (session *s = u->sessions; s; s = s->next) {
-        if (!s->registered || streamid_cmp(id, s->last_sent) <= 0)
+        if (!s->registered)
             continue;
-        s->last_sent = id;
-        enqueue(s, f);
+        if (s->paging)
+            held_add(&s->held, id, f);
+        else
+            send_event(s, id, f);
     }
-}
-
-static void hold(hub_user *u, streamid id, frame *f)
-{
-    if (!u->held) {
-        u->held = malloc(HELD_MAX * sizeof *u->held);
-        u->held_ids = malloc(HELD_MAX * sizeof *u->held_ids);
-    }
-    if (!u->held || !u->held_ids || u->n_held == HELD_MAX) {
-        /* Every held event is in the stream: read it again rather than hold more. */
-        user_drop_held(u);
-        u->rerange = true;
-        return;
-    }
-    f->refs++;
-    u->held[u->n_held] = f;
-    u->held_ids[u->n_held++] = id;
 }
 
 /* ---- the pub/sub feed ---- */
 
-static void wakeup_line(const char *line, size_t len)
+static void on_wakeup_line(const wakeup_line *w, void *ud)
 {
-    const char *f[3];
-    size_t n = 0;
-    const char *p = line, *end = line + len;
-    while (n < 3 && p < end) {
-        const char *tab = memchr(p, '\t', (size_t)(end - p));
-        if (!tab)
-            return;
-        f[n++] = p;
-        p = tab + 1;
-    }
-    if (n < 3 || p >= end || *p != '{')
-        return;
-    size_t li = (size_t)(f[1] - f[0] - 1), le = (size_t)(f[2] - f[1] - 1),
-           ld = (size_t)(p - f[2] - 1);
-    if (li > NAME_MAX_LEN || le > NAME_MAX_LEN || ld >= STREAMID_MAX_LEN)
-        return;
-    /* "integration\textension" is the user's key once the tab becomes the '/' of user_key */
-    char key[2 * NAME_MAX_LEN + 2], id[STREAMID_MAX_LEN];
-    memcpy(key, f[0], li + 1 + le);
-    key[li] = '/';
-    key[li + 1 + le] = '\0';
+    (void)ud;
+    char key[2 * NAME_MAX_LEN + 2];
+    user_key(key, w->integration, w->extension);
     hub_user *u = strmap_get(&hub.users, key);
     if (!u)
         return;
-    memcpy(id, f[2], ld);
-    id[ld] = '\0';
-    streamid sid;
-    if (!streamid_parse(id, &sid))
-        return;
-    frame *fr = frame_event(id, p, (size_t)(end - p));
+    frame *fr = frame_event(w->id_text, w->json, w->json_len);
     if (!fr)
         return;
     if (u->resyncing)
-        hold(u, sid, fr);
+        held_add(&u->held, w->id, fr);
     else
-        deliver_now(u, sid, fr);
+        deliver_now(u, w->id, fr);
     frame_unref(fr);
 }
 
 void hub_on_wakeup(const char *payload, size_t len)
 {
-    const char *p = payload, *end = payload + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        wakeup_line(p, l);
-        p += l + 1;
-    }
+    wakeup_each(payload, len, on_wakeup_line, NULL);
 }
 
-/* ---- resync after the feed was lost: read each user's stream from what its tabs have ----
- * While a user resyncs, its live events are held (they are in the stream too). A read that
- * fails leaves the user resyncing, and it is read again when Redis is back: delivering what
- * is held would skip the gap for good. */
+/* ---- resync: read a user's stream from what its live tabs have ----
+ * After the feed was lost, when a tab's held events overflowed, or when a tab finished paging
+ * while a read was on its way. While a user resyncs, its live events are held (they are in
+ * the stream too). A read that fails leaves the user resyncing, and it is read again when
+ * Redis is back: delivering what is held would skip the gap for good. */
 
 static void resync_read(hub_user *u);
 
 static void resync_finish(hub_user *u)
 {
-    for (unsigned i = 0; i < u->n_held; i++)
-        deliver_now(u, u->held_ids[i], u->held[i]);
-    user_drop_held(u);
     u->resyncing = false;
+    for (unsigned i = 0; i < u->held.n; i++)
+        deliver_now(u, u->held.id[i], u->held.f[i]);
+    held_drop(&u->held);
 }
 
 static void resync_failed(hub_user *u)
 {
-    user_drop_held(u);
+    held_drop(&u->held);
+    u->held.lost = false;
     u->rerange = false;
+}
+
+static void resync_request(hub_user *u)
+{
+    if (u->resync_inflight)
+        u->rerange = true; /* what it reads may start after this tab's position */
+    else
+        resync_read(u);
 }
 
 static bool entry_valid(const redisReply *e)
@@ -406,8 +483,12 @@ static void on_resync_reply(redisReply *r, void *ud)
             frame_unref(f);
         }
     }
-    if (u->sessions && (r->elements == RESYNC_BATCH || u->rerange)) {
+    if (u->sessions && (r->elements == RESYNC_BATCH || u->rerange || u->held.lost)) {
         u->rerange = false;
+        if (u->held.lost) {
+            u->held.lost = false; /* this read covers what was dropped */
+            held_drop(&u->held);
+        }
         resync_read(u);
     } else {
         resync_finish(u);
@@ -422,18 +503,18 @@ static void resync_read(hub_user *u)
     if (u->resync_inflight)
         return;
     for (session *s = u->sessions; s; s = s->next)
-        if (s->registered && !streamid_is_zero(s->last_sent) &&
+        if (s->registered && !s->paging && !streamid_is_zero(s->last_sent) &&
             (!any || streamid_cmp(s->last_sent, from) < 0)) {
             from = s->last_sent;
             any = true;
         }
-    if (!any) { /* no tab has had a page yet: theirs will cover the gap */
+    if (!any) { /* every tab is paging or has had no page yet: paging covers the gap */
         resync_finish(u);
         return;
     }
     char start[STREAMID_MAX_LEN + 2], count[16];
-    snprintf(start, sizeof start, "(%llu-%llu", (unsigned long long)from.ms,
-             (unsigned long long)from.seq);
+    start[0] = '(';
+    streamid_format(from, start + 1);
     snprintf(count, sizeof count, "%d", RESYNC_BATCH);
     char *key = store_key_stream(u->integration, u->extension);
     const char *argv[] = {"XRANGE", key ? key : "", start, "+", "COUNT", count};
@@ -456,11 +537,12 @@ static void resync_feed_lost(const char *key, void *value, void *ud)
     (void)key;
     (void)ud;
     hub_user *u = value;
-    if (u->resync_inflight) {
-        u->rerange = true; /* what it reads may predate the new subscription */
-        return;
-    }
-    resync_read(u);
+    for (session *s = u->sessions; s; s = s->next)
+        if (s->paging) { /* what it holds may have a hole: read after its last page */
+            held_drop(&s->held);
+            s->held.lost = true;
+        }
+    resync_request(u);
 }
 
 static void resync_pending(const char *key, void *value, void *ud)
@@ -514,92 +596,147 @@ static frame *page_frame(redisReply *entries)
 
 static bool page_reply_valid(const redisReply *r)
 {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[2]->type != REDIS_REPLY_ARRAY)
-        return false;
-    if (r->element[0]->type != REDIS_REPLY_STRING)
+    streamid top;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+        r->element[0]->type != REDIS_REPLY_STRING || !streamid_parse(r->element[0]->str, &top) ||
+        r->element[2]->type != REDIS_REPLY_ARRAY || r->element[3]->type != REDIS_REPLY_STRING)
         return false;
     const redisReply *entries = r->element[2];
     for (size_t i = 0; i < entries->elements; i++)
-        if (!entry_valid(entries->element[i]))
+        if (!entry_valid(entries->element[i]) ||
+            !streamid_parse(entries->element[i]->element[0]->str, &top))
             return false;
     return true;
 }
 
-static void on_page(redisReply *r, void *ud)
+/* Paging reached code 109: the live events held meanwhile follow the last page. */
+static void page_end(session *s)
 {
-    session *s = ud;
-    s->page_busy = false;
-    if (!s->wsi) {
-        session_release(s);
+    s->paging = false;
+    if (s->held.lost) {
+        s->held.lost = false;
+        resync_request(s->user);
         return;
     }
-    if (!page_reply_valid(r)) {
-        send_error(s, r ? RC_INTERNAL : RC_UNAVAILABLE, "%s",
-                   r && r->type == REDIS_REPLY_ERROR ? r->str : "storage unavailable, try again");
-        session_release(s);
+    for (unsigned i = 0; i < s->held.n; i++)
+        send_event(s, s->held.id[i], s->held.f[i]);
+    held_drop(&s->held);
+    if (s->user->resyncing)
+        resync_request(s->user);
+}
+
+/* A register that was refused leaves the tab as it was before it. */
+static void register_undo(session *s, bool was_registered, bool was_paging)
+{
+    if (was_paging || !s->registered)
+        return;
+    if (was_registered) {
+        page_end(s);
         return;
     }
+    s->registered = s->paging = false;
+    held_drop(&s->held);
+    s->held.lost = false;
+}
+
+static void page_apply(session *s, redisReply *r)
+{
     redisReply *entries = r->element[2];
     streamid top;
-    if (streamid_parse(r->element[0]->str, &top) && streamid_cmp(top, s->last_sent) > 0)
-        s->last_sent = top;
+    streamid_parse(r->element[0]->str, &top);
     if (entries->elements) {
         const char *last = entries->element[entries->elements - 1]->element[0]->str;
         snprintf(s->page_from, sizeof s->page_from, "%s", last);
         snprintf(s->page_commit, sizeof s->page_commit, "%s", last);
+        streamid_parse(last, &s->last_sent);
+        held_prune(&s->held, top);
     } else {
         s->page_commit[0] = 0;
+        if (streamid_cmp(top, s->last_sent) > 0)
+            s->last_sent = top;
     }
     frame *f = page_frame(entries);
     if (f) {
         enqueue(s, f);
         frame_unref(f);
     }
+    if (!entries->elements && s->registered)
+        page_end(s);
+}
+
+typedef struct page_call {
+    session *s;
+    bool was_registered, was_paging;
+} page_call;
+
+static void on_page(redisReply *r, void *ud)
+{
+    page_call *c = ud;
+    session *s = c->s;
+    s->page_busy = false;
+    if (!s->wsi || s->close_code) {
+    } else if (!page_reply_valid(r)) {
+        if (r)
+            log_error("page script failed", "{s:s}", "error",
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        register_undo(s, c->was_registered, c->was_paging);
+        send_error(s, r ? RC_INTERNAL : RC_UNAVAILABLE, "%s",
+                   r ? "storage error" : "storage unavailable, try again");
+    } else if (strcmp(r->element[3]->str, "beyond") == 0) {
+        register_undo(s, c->was_registered, c->was_paging);
+        send_error(s, RC_INVALID_FIELD, "since: after the last stored event (%s)",
+                   r->element[0]->str);
+    } else {
+        page_apply(s, r);
+    }
+    free(c);
     session_release(s);
 }
 
-static void op_register(session *s, json_t *msg)
+static void page_position(session *s, const ws_frame *f, char *from, char *commit)
 {
-    json_t *jl = json_object_get(msg, "limit"), *js = json_object_get(msg, "since");
-    json_int_t limit = PAGE_DEFAULT;
-    streamid since;
-    if (jl &&
-        (!json_is_integer(jl) || json_integer_value(jl) < 1 || json_integer_value(jl) > PAGE_MAX)) {
-        send_error(s, RC_INVALID_FIELD, "limit: must be an integer from 1 to %d", PAGE_MAX);
-        return;
-    }
-    if (jl)
-        limit = json_integer_value(jl);
-    if (js && !json_is_null(js) && !streamid_parse(json_string_value(js), &since)) {
-        send_error(s, RC_INVALID_FIELD, "since: must be an event id such as \"1700000000000-0\"");
-        return;
-    }
+    from[0] = commit[0] = 0;
+    if (f->has_since)
+        streamid_format(f->id, from);
+    else if (s->paging) {
+        memcpy(from, s->page_from, STREAMID_MAX_LEN);
+        memcpy(commit, s->page_commit, STREAMID_MAX_LEN);
+    } else if (s->registered)
+        streamid_format(s->last_sent, from); /* after 109: continue after what it has */
+}
+
+/* Live events for the tab are held from the request on: an event stored after the page was
+ * read and published before its answer came must follow the page, not be lost. */
+static void op_register(session *s, const ws_frame *f)
+{
     if (s->page_busy) {
         send_error(s, RC_BAD_REQUEST, "register: the previous page is still on its way");
         return;
     }
-    if (!s->registered) {
-        s->registered = true;
-        s->page_from[0] = s->page_commit[0] = 0;
-    }
-    if (js && !json_is_null(js)) {
-        snprintf(s->page_from, sizeof s->page_from, "%s", json_string_value(js));
-        s->page_commit[0] = 0;
-    }
+    page_call *c = malloc(sizeof *c);
     char *stream = store_key_stream(s->integration, s->extension);
     char *cursor = store_key_cursor(s->integration, s->extension);
-    char lim[24];
-    snprintf(lim, sizeof lim, "%lld", (long long)limit);
-    const char *args[] = {stream, cursor, s->page_commit, s->page_from, lim, hub.retention_ms};
+    char from[STREAMID_MAX_LEN], commit[STREAMID_MAX_LEN], lim[16];
+    page_position(s, f, from, commit);
+    snprintf(lim, sizeof lim, "%d", f->limit);
+    const char *args[] = {stream ? stream : "", cursor ? cursor : "", commit, from, lim,
+                          hub.retention_ms};
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(args[i]);
-    s->refs++;
-    s->page_busy = true;
-    if (store_script(SCRIPT_PAGE, on_page, s, 2, 6, args, lens) != 0) {
-        s->refs--;
-        s->page_busy = false;
+    if (c) {
+        *c = (page_call){s, s->registered, s->paging};
+        s->registered = s->paging = true;
+        s->refs++;
+        s->page_busy = true;
+    }
+    if (!c || !stream || !cursor || store_script(SCRIPT_PAGE, on_page, c, 2, 6, args, lens) != 0) {
+        if (c) {
+            s->refs--;
+            s->page_busy = false;
+            register_undo(s, c->was_registered, c->was_paging);
+        }
+        free(c);
         send_error(s, RC_UNAVAILABLE, "storage unavailable, try again");
     }
     free(stream);
@@ -609,61 +746,73 @@ static void op_register(session *s, json_t *msg)
 static void on_ack(redisReply *r, void *ud)
 {
     session *s = ud;
-    if (s->wsi && (!r || r->type == REDIS_REPLY_ERROR))
-        send_error(s, r ? RC_INTERNAL : RC_UNAVAILABLE, "ack: %s",
-                   r ? r->str : "storage unavailable, try again");
+    if (!s->wsi || s->close_code) {
+    } else if (!r) {
+        send_error(s, RC_UNAVAILABLE, "ack: storage unavailable, try again");
+    } else if (r->type == REDIS_REPLY_INTEGER && r->integer < 0) {
+        send_error(s, RC_INVALID_FIELD, "id: after the last stored event");
+    } else if (r->type != REDIS_REPLY_INTEGER) {
+        log_error("ack script failed", "{s:s}", "error",
+                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        send_error(s, RC_INTERNAL, "ack: storage error");
+    }
     session_release(s);
 }
 
-static void op_ack(session *s, json_t *msg)
+static void op_ack(session *s, const ws_frame *f)
 {
-    const char *id = json_string_value(json_object_get(msg, "id"));
-    streamid sid;
-    if (!streamid_parse(id, &sid)) {
-        send_error(s, RC_INVALID_FIELD, "id: must be an event id such as \"1700000000000-0\"");
-        return;
-    }
+    char id[STREAMID_MAX_LEN];
+    streamid_format(f->id, id);
     char *cursor = store_key_cursor(s->integration, s->extension);
-    const char *args[] = {cursor, id, hub.retention_ms};
-    size_t lens[3] = {strlen(cursor), strlen(id), strlen(hub.retention_ms)};
+    char *stream = store_key_stream(s->integration, s->extension);
+    const char *args[] = {cursor ? cursor : "", stream ? stream : "", id, hub.retention_ms};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(args[i]);
     s->refs++;
-    if (store_script(SCRIPT_ACK, on_ack, s, 1, 3, args, lens) != 0) {
+    if (!cursor || !stream || store_script(SCRIPT_ACK, on_ack, s, 2, 4, args, lens) != 0) {
         s->refs--;
         send_error(s, RC_UNAVAILABLE, "ack: storage unavailable, try again");
     }
     free(cursor);
+    free(stream);
+}
+
+static void op_unregister(session *s)
+{
+    s->registered = s->paging = false;
+    held_drop(&s->held);
+    s->held.lost = false;
+    send_json(s, json_pack("{s:s,s:o}", "op", "unregister", "result", result(0, "ok")));
 }
 
 static void handle_frame(session *s, const char *text, size_t len)
 {
-    json_error_t e;
-    json_t *msg = json_loadb(text, len, 0, &e);
-    const char *op = msg ? json_string_value(json_object_get(msg, "op")) : NULL;
-    if (!msg || !json_is_object(msg))
-        send_error(s, RC_BAD_REQUEST, "malformed JSON: %s", msg ? "not an object" : e.text);
-    else if (!op)
-        send_error(s, RC_INVALID_FIELD, "op: required, one of register, ack, ping, unregister");
-    else if (strcmp(op, "register") == 0)
-        op_register(s, msg);
-    else if (strcmp(op, "ping") == 0)
-        send_json(s, json_pack("{s:s,s:o}", "op", "pong", "result", result(0, "ok")));
-    else if (strcmp(op, "ack") != 0 && strcmp(op, "unregister") != 0)
-        send_error(s, RC_UNKNOWN_OP, "op: unknown op \"%s\"", op);
-    else if (!s->registered)
-        send_error(s, RC_NOT_REGISTERED, "%s: register first", op);
-    else if (strcmp(op, "ack") == 0)
-        op_ack(s, msg);
-    else {
-        s->registered = false;
-        send_json(s, json_pack("{s:s,s:o}", "op", "unregister", "result", result(0, "ok")));
+    ws_frame f;
+    int rc = ws_frame_parse(text, len, &f);
+    if (rc) {
+        send_error(s, rc, "%s", f.error);
+        return;
     }
-    json_decref(msg);
+    if (f.op == WS_OP_REGISTER)
+        op_register(s, &f);
+    else if (f.op == WS_OP_PING)
+        send_json(s, json_pack("{s:s,s:o}", "op", "pong", "result", result(0, "ok")));
+    else if (!s->registered)
+        send_error(s, RC_NOT_REGISTERED, "%s: register first",
+                   f.op == WS_OP_ACK ? "ack" : "unregister");
+    else if (f.op == WS_OP_ACK)
+        op_ack(s, &f);
+    else
+        op_unregister(s);
 }
 
-/* ---- lws callbacks ---- */
+/* ---- letting a connection in ---- */
 
 typedef struct ws_auth {
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
+    char ticket_sig[TICKET_SIG_B64_LEN + 1];
+    int64_t expires;
 } ws_auth;
 
 static int authenticate(struct lws *wsi, ws_auth *a)
@@ -674,11 +823,13 @@ static int authenticate(struct lws *wsi, ws_auth *a)
     if (http_draining())
         return 503;
     const char *v;
+    a->ticket_sig[0] = 0;
     if ((v = lws_get_urlarg_by_name(wsi, "ticket=", buf, sizeof buf))) {
         const cr_config *c = hub.cfg;
         if (ticket_verify(c->ticket_secret, c->ticket_secret_len, v, (int64_t)time(NULL),
-                          a->integration, a->extension) != TICKET_OK)
+                          a->integration, a->extension, &a->expires) != TICKET_OK)
             return 401;
+        snprintf(a->ticket_sig, sizeof a->ticket_sig, "%s", strrchr(v, '.') + 1);
         return integrations_by_name(a->integration) ? 0 : 401;
     }
     char ebuf[NAME_MAX_LEN + 16];
@@ -707,26 +858,57 @@ int hub_filter(struct lws *wsi, void **slot)
     return 0;
 }
 
-static void on_user_exists(redisReply *r, void *ud)
+static void early_run(session *s)
+{
+    for (unsigned i = 0; i < s->n_early && !s->close_code; i++)
+        handle_frame(s, s->early[i], s->early_len[i]);
+    early_drop(s);
+}
+
+static void on_session_open(redisReply *r, void *ud)
 {
     session *s = ud;
-    if (s->wsi && r && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+    if (!s->wsi || s->close_code) {
+    } else if (!r || r->type != REDIS_REPLY_INTEGER) {
+        if (r)
+            log_error("session_open script failed", "{s:s}", "error",
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        session_close(s, CLOSE_TRY_AGAIN_LATER, "storage unavailable, try again", true);
+    } else if (r->integer == 0) {
         send_error(s, RC_NOT_FOUND, "no user %s in integration %s", s->extension, s->integration);
-        s->going_away = true;
-        lws_callback_on_writable(s->wsi); /* where the close frame is written */
+        session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no such user", false);
+    } else if (r->integer == 2) {
+        session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                      "ticket already used: ask /v1/channel for a new one", true);
+    } else {
+        s->ready = true;
+        early_run(s);
     }
     session_release(s);
 }
 
-static void verify_user(session *s)
+/* The user may be gone since the ticket was issued, and a ticket opens one connection. */
+static void session_open(session *s)
 {
     char *users = store_key_users(s->integration);
-    const char *argv[] = {"HEXISTS", users, s->extension};
-    size_t lens[3] = {7, strlen(users), strlen(s->extension)};
+    char *ticket = s->ticket_sig[0] ? store_key_ticket(s->integration, s->ticket_sig) : NULL;
+    char expires[24];
+    snprintf(expires, sizeof expires, "%lld", (long long)s->ticket_expires);
+    const char *with[] = {users, ticket, s->extension, expires};
+    const char *without[] = {users, s->extension};
+    const char **args = ticket ? with : without;
+    int nkeys = ticket ? 2 : 1, n = ticket ? 4 : 2;
+    size_t lens[4];
+    bool ok = users && (ticket || !s->ticket_sig[0]);
+    for (int i = 0; ok && i < n; i++)
+        lens[i] = strlen(args[i]);
     s->refs++;
-    if (store_command(on_user_exists, s, 3, argv, lens) != 0)
-        s->refs--; /* Redis down: its events cannot flow either; the tab may stay */
+    if (!ok || store_script(SCRIPT_SESSION_OPEN, on_session_open, s, nkeys, n, args, lens) != 0) {
+        s->refs--;
+        session_close(s, CLOSE_TRY_AGAIN_LATER, "storage unavailable, try again", true);
+    }
     free(users);
+    free(ticket);
 }
 
 int hub_established(struct lws *wsi, void **slot)
@@ -736,16 +918,19 @@ int hub_established(struct lws *wsi, void **slot)
         return -1;
     session *s = calloc(1, sizeof *s);
     hub_user *u = s ? user_get(a.integration, a.extension) : NULL;
-    if (!u) {
+    if (!u || wsguard_watch(lws_get_socket_fd(wsi)) != 0) {
         free(s);
         return -1;
     }
     s->magic = SESSION_MAGIC;
     s->refs = 1;
     s->wsi = wsi;
+    s->fd = lws_get_socket_fd(wsi);
     s->user = u;
     memcpy(s->integration, a.integration, sizeof s->integration);
     memcpy(s->extension, a.extension, sizeof s->extension);
+    memcpy(s->ticket_sig, a.ticket_sig, sizeof s->ticket_sig);
+    s->ticket_expires = a.expires;
     u->refs++;
     s->next = u->sessions;
     if (u->sessions)
@@ -753,8 +938,26 @@ int hub_established(struct lws *wsi, void **slot)
     u->sessions = s;
     *slot = s;
     METRIC_ADD(sessions_open, 1);
-    verify_user(s); /* the user may be gone since the ticket was issued */
+    session_open(s);
     return 0;
+}
+
+/* Frames that arrive before the connection was let in wait for it, in order. */
+static void frame_in(session *s, const char *text, size_t len)
+{
+    if (s->ready) {
+        handle_frame(s, text, len);
+        return;
+    }
+    char *copy = s->n_early < EARLY_MAX ? malloc(len ? len : 1) : NULL;
+    if (!copy) {
+        session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many frames before the answer",
+                      true);
+        return;
+    }
+    memcpy(copy, text, len);
+    s->early[s->n_early] = copy;
+    s->early_len[s->n_early++] = len;
 }
 
 int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
@@ -762,14 +965,25 @@ int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
     session *s = *slot;
     if (!s || s->magic != SESSION_MAGIC)
         return -1;
+    if (s->close_code)
+        return 0; /* closing: what the client sends no longer matters */
+    if (wsguard_unmasked(s->fd)) {
+        session_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, "client frames must be masked", true);
+        return 0;
+    }
+    if (lws_frame_is_binary(wsi)) {
+        session_close(s, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "frames are JSON text, not binary",
+                      true);
+        return 0;
+    }
     bool whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
     if (whole && !s->rx_len) {
-        handle_frame(s, in, len);
+        frame_in(s, in, len);
         return 0;
     }
     if (s->rx_len + len > RX_MAX) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-        return -1;
+        session_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame over 64 KiB", true);
+        return 0;
     }
     char *grown = realloc(s->rx, s->rx_len + len);
     if (!grown)
@@ -778,7 +992,7 @@ int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
     memcpy(s->rx + s->rx_len, in, len);
     s->rx_len += len;
     if (whole) {
-        handle_frame(s, s->rx, s->rx_len);
+        frame_in(s, s->rx, s->rx_len);
         s->rx_len = 0;
     }
     return 0;
@@ -789,7 +1003,7 @@ int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
  * here. 4 is lws's private LWS_WRITE_CLOSE, which lws_write frames as opcode 0x8. */
 #define WRITE_CLOSE ((enum lws_write_protocol)4)
 
-static int close_with(struct lws *wsi, enum lws_close_status code, const char *why)
+static int close_with(struct lws *wsi, int code, const char *why)
 {
     unsigned char buf[LWS_PRE + 125];
     size_t len = strlen(why) > 120 ? 120 : strlen(why);
@@ -822,8 +1036,8 @@ int hub_writeable(struct lws *wsi, void **slot)
     }
     if (http_draining())
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
-    if (s->going_away)
-        return close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no such user");
+    if (s->close_code)
+        return close_with(wsi, s->close_code, s->close_reason);
     return 0;
 }
 
@@ -834,6 +1048,7 @@ void hub_closed(struct lws *wsi, void **slot)
     if (!s || s->magic != SESSION_MAGIC)
         return;
     *slot = NULL;
+    wsguard_forget(s->fd);
     hub_user *u = s->user;
     if (s->prev)
         s->prev->next = s->next;
@@ -866,4 +1081,8 @@ int hub_init(const cr_config *cfg)
     return strmap_init(&hub.users);
 }
 
-void hub_free(void) { strmap_free(&hub.users); }
+void hub_free(void)
+{
+    strmap_free(&hub.users);
+    wsguard_free();
+}

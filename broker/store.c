@@ -312,6 +312,7 @@ int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks)
     st.text[SCRIPT_INTEGRATION_PUT] = script_integration_put;
     st.text[SCRIPT_INTEGRATION_DELETE] = script_integration_delete;
     st.text[SCRIPT_USER_DELETE] = script_user_delete;
+    st.text[SCRIPT_SESSION_OPEN] = script_session_open;
     for (int i = 0; i < SCRIPT_COUNT; i++)
         sha1_hex(st.text[i], st.sha[i]);
     st.chan_events = join(cfg->key_prefix, "events", NULL);
@@ -498,6 +499,7 @@ char *store_key_users(const char *integration)
 }
 char *store_key_stream(const char *i, const char *ext) { return per_integration(i, "s:", ext); }
 char *store_key_cursor(const char *i, const char *ext) { return per_integration(i, "c:", ext); }
+char *store_key_ticket(const char *i, const char *sig) { return per_integration(i, "t:", sig); }
 char *store_key_dedupe(const char *i, const char *epoch, const char *key)
 {
     size_t n = strlen(epoch) + strlen(key) + 2;

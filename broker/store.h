@@ -14,6 +14,7 @@ enum store_script {
     SCRIPT_INTEGRATION_PUT,
     SCRIPT_INTEGRATION_DELETE,
     SCRIPT_USER_DELETE,
+    SCRIPT_SESSION_OPEN,
     SCRIPT_COUNT
 };
 
@@ -44,6 +45,8 @@ char *store_key_integrations(void);
 char *store_key_users(const char *integration);
 char *store_key_stream(const char *integration, const char *ext);
 char *store_key_cursor(const char *integration, const char *ext);
+/* A used ticket, by its signature, remembered until the ticket expires. */
+char *store_key_ticket(const char *integration, const char *signature);
 /* epoch: the integration's incarnation, so that a deleted and re-created integration does not
  * inherit the dedupe markers of the old one (they cannot be enumerated to delete them). */
 char *store_key_dedupe(const char *integration, const char *epoch, const char *key);

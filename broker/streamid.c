@@ -1,6 +1,7 @@
 /* streamid.c — strict parsing: digits, one dash, digits, no sign, no overflow. */
 #include "streamid.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static bool parse_part(const char *s, const char **end, uint64_t *out)
@@ -35,3 +36,9 @@ int streamid_cmp(streamid a, streamid b)
 }
 
 bool streamid_is_zero(streamid a) { return a.ms == 0 && a.seq == 0; }
+
+void streamid_format(streamid id, char out[STREAMID_MAX_LEN])
+{
+    snprintf(out, STREAMID_MAX_LEN, "%llu-%llu", (unsigned long long)id.ms,
+             (unsigned long long)id.seq);
+}

@@ -14,5 +14,7 @@ typedef struct streamid {
 bool streamid_parse(const char *s, streamid *out);
 int streamid_cmp(streamid a, streamid b);
 bool streamid_is_zero(streamid a);
+/* The canonical form (no leading zeros), whatever form was parsed. */
+void streamid_format(streamid id, char out[STREAMID_MAX_LEN]);
 
 #endif

@@ -5,13 +5,15 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "token.h"
 
-#define TICKET_SIG_B64_LEN 43 /* base64url of 32 bytes */
-#define TICKET_PAYLOAD_MAX 192
+#define TICKET_PAYLOAD_MAX 224
+#define TICKET_NONCE_BYTES 12 /* tickets of one second differ: each is used once */
+#define TICKET_NONCE_B64_LEN 16
 
 /* Writes base64url(HMAC(secret, data)) into out (TICKET_SIG_B64_LEN + 1 bytes). */
 static int ticket_mac(const unsigned char *secret, size_t secret_len, const char *data, size_t len,
@@ -28,9 +30,13 @@ static int ticket_mac(const unsigned char *secret, size_t secret_len, const char
 int ticket_sign(const unsigned char *secret, size_t secret_len, const char *integration,
                 const char *extension, int64_t expires_at, char *out, size_t out_size)
 {
-    char payload[TICKET_PAYLOAD_MAX];
-    int n = snprintf(payload, sizeof payload, "v1\n%s\n%s\n%" PRId64, integration, extension,
-                     expires_at);
+    unsigned char raw[TICKET_NONCE_BYTES];
+    char payload[TICKET_PAYLOAD_MAX], nonce[TICKET_NONCE_BYTES * 2];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    token_b64url_encode(raw, sizeof raw, nonce);
+    int n = snprintf(payload, sizeof payload, "v2\n%s\n%s\n%" PRId64 "\n%s", integration, extension,
+                     expires_at, nonce);
     if (n < 0 || (size_t)n >= sizeof payload)
         return -1;
     char enc[TICKET_PAYLOAD_MAX / 3 * 4 + 8];
@@ -82,11 +88,12 @@ static enum ticket_status parse_payload(const char *enc, size_t elen, int64_t *e
         return TICKET_MALFORMED;
     payload[n] = '\0';
     const char *p = payload;
-    char version[4], expiry[24];
-    if (take_field(&p, version, sizeof version) != 0 || strcmp(version, "v1") != 0 ||
+    char version[4], expiry[24], nonce[TICKET_NONCE_BYTES * 2];
+    if (take_field(&p, version, sizeof version) != 0 || strcmp(version, "v2") != 0 ||
         take_field(&p, integration, NAME_MAX_LEN + 1) != 0 ||
         take_field(&p, extension, NAME_MAX_LEN + 1) != 0 ||
-        take_field(&p, expiry, sizeof expiry) != 1 || parse_expiry(expiry, expires_at) < 0)
+        take_field(&p, expiry, sizeof expiry) != 0 || parse_expiry(expiry, expires_at) < 0 ||
+        take_field(&p, nonce, sizeof nonce) != 1 || strlen(nonce) != TICKET_NONCE_B64_LEN)
         return TICKET_MALFORMED;
     if (!name_integration_valid(integration) || !name_extension_valid(extension))
         return TICKET_MALFORMED;
@@ -95,7 +102,7 @@ static enum ticket_status parse_payload(const char *enc, size_t elen, int64_t *e
 
 enum ticket_status ticket_verify(const unsigned char *secret, size_t secret_len, const char *ticket,
                                  int64_t now, char integration[NAME_MAX_LEN + 1],
-                                 char extension[NAME_MAX_LEN + 1])
+                                 char extension[NAME_MAX_LEN + 1], int64_t *expires)
 {
     if (!ticket)
         return TICKET_MALFORMED;
@@ -118,5 +125,7 @@ enum ticket_status ticket_verify(const unsigned char *secret, size_t secret_len,
         return TICKET_EXPIRED;
     memcpy(integration, integ, sizeof integ);
     memcpy(extension, ext, sizeof ext);
+    if (expires)
+        *expires = expires_at;
     return TICKET_OK;
 }

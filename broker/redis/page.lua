@@ -7,35 +7,58 @@
 -- ARGV[3]  page size
 -- ARGV[4]  retention in milliseconds (the cursor key expires with the stream)
 --
--- Delivered means the cursor moves forward to that id, never back.
--- Reply: {top, cursor, entries} where top is the stream's last id (when empty, a position just
--- before the server's clock, which every later entry follows), cursor
--- the cursor after this call, and entries XRANGE's reply ({id, {"e", json}} each).
-local function newer(a, b)
-    if b == false or b == nil or b == '' then return true end
+-- Delivered means the cursor moves forward to that id, never back, never past the stream's
+-- last id. Ids are compared exactly, as digit strings: Lua numbers are doubles.
+-- Reply: {top, cursor, entries, status} where top is the stream's last id (when empty, a
+-- position just before the server's clock, which every later entry follows), cursor the
+-- cursor after this call, entries XRANGE's reply ({id, {"e", json}} each), and status "ok",
+-- or "beyond" when ARGV[2] is after top (then nothing was read or changed).
+local function part(s)
+    s = string.gsub(s, '^0+', '')
+    return s
+end
+local function num_cmp(a, b)
+    a, b = part(a), part(b)
+    if #a ~= #b then return #a < #b and -1 or 1 end
+    if a == b then return 0 end
+    return a < b and -1 or 1
+end
+local function cmp(a, b)
     local am, as = string.match(a, '^(%d+)-(%d+)$')
     local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-    am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-    return am > bm or (am == bm and as > bs)
+    local c = num_cmp(am, bm)
+    if c ~= 0 then return c end
+    return num_cmp(as, bs)
+end
+
+local top
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last > 0 then
+    top = last[1][1]
+else
+    local t = redis.call('TIME')
+    top = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1) .. '-0'
+end
+if ARGV[2] ~= '' and cmp(ARGV[2], top) > 0 then
+    return {top, '', {}, 'beyond'}
 end
 
 local cursor = redis.call('GET', KEYS[2])
-if ARGV[1] ~= '' and newer(ARGV[1], cursor) then
+if cursor and (not string.match(cursor, '^%d+%-%d+$') or cmp(cursor, top) > 0) then
+    -- written before acks were checked against the stream: it would hide every later event
+    redis.call('SET', KEYS[2], top, 'PX', ARGV[4])
+    cursor = top
+end
+if ARGV[1] ~= '' and cmp(ARGV[1], top) <= 0 and (not cursor or cmp(ARGV[1], cursor) > 0) then
     redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
     cursor = ARGV[1]
 end
 local from = ARGV[2]
 if from == '' then from = cursor end
-local start = '-'
-if from and from ~= '' then start = '(' .. from end
-local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[3])
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local top
-if #last > 0 then
-    top = last[1][1]
-else
-    -- an empty stream still gives a position: any later entry gets an id after this time
-    local t = redis.call('TIME')
-    top = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1) .. '-0'
+local entries = {}
+if not from or from == '' then
+    entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[3])
+elseif cmp(from, top) < 0 then
+    entries = redis.call('XRANGE', KEYS[1], '(' .. from, '+', 'COUNT', ARGV[3])
 end
-return {top, cursor or '', entries}
+return {top, cursor or '', entries, 'ok'}

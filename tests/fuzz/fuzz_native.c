@@ -64,7 +64,7 @@ static void fuzz_ticket(const char *text)
 {
     static const unsigned char secret[] = "fuzz-ticket-secret-0123456789";
     char integ[NAME_MAX_LEN + 1], ext[NAME_MAX_LEN + 1];
-    ticket_verify(secret, sizeof secret - 1, text, 1795456800, integ, ext);
+    ticket_verify(secret, sizeof secret - 1, text, 1795456800, integ, ext, NULL);
 }
 
 static void fuzz_stdwh(const char *text, size_t len)

@@ -578,7 +578,8 @@ def make_ticket(integration, extension, expires_at, secret=TICKET_SECRET):
     """A ticket as broker/ticket.h describes it: b64url(payload) "." b64url(HMAC-SHA256)."""
     def b64(b):
         return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-    payload = b64(("v1\n%s\n%s\n%d" % (integration, extension, expires_at)).encode())
+    nonce = b64(os.urandom(12))  # every ticket differs: each opens one websocket
+    payload = b64(("v2\n%s\n%s\n%d\n%s" % (integration, extension, expires_at, nonce)).encode())
     mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     return payload + "." + b64(mac)
 

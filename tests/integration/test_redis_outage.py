@@ -95,6 +95,7 @@ def test_pubsub_loss_does_not_lose_events_of_a_tab_on_an_empty_stream(acme):
     t2 = acme.tab("102")
     assert t1.first_page["result"]["code"] == 109
     assert [e["call_id"] for e in t2.first_page["events"]] == ["history"]
+    assert t2.register()["result"]["code"] == 109  # live events follow the last page
     for n in range(3):
         env.redis.client_kill_filter(_type="pubsub")
         acme.post_ok([call_event("101", call_id="gap-101-%d" % n), call_event("102", call_id="gap-102-%d" % n)],

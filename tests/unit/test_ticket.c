@@ -12,7 +12,7 @@ static const unsigned char secret[] = "0123456789abcdef-shared-secret";
 
 static enum ticket_status verify(const char *t, int64_t now, char *integ, char *ext)
 {
-    return ticket_verify(secret, SECRET_LEN, t, now, integ, ext);
+    return ticket_verify(secret, SECRET_LEN, t, now, integ, ext, NULL);
 }
 
 static void sign_then_verify(void **state)
@@ -28,9 +28,24 @@ static void sign_then_verify(void **state)
     const char *dot = strchr(t, '.');
     unsigned char payload[128];
     int n = token_b64url_decode(t, (size_t)(dot - t), payload, sizeof payload);
-    assert_int_equal(n, (int)strlen("v1\nacme\n101\n1800000060"));
-    assert_memory_equal(payload, "v1\nacme\n101\n1800000060", (size_t)n);
-    assert_int_equal(strlen(dot + 1), 43);
+    const char head[] = "v2\nacme\n101\n1800000060\n";
+    assert_int_equal(n, (int)strlen(head) + 16); /* then the nonce */
+    assert_memory_equal(payload, head, strlen(head));
+    assert_int_equal(strlen(dot + 1), TICKET_SIG_B64_LEN);
+    int64_t expires = 0;
+    assert_int_equal(ticket_verify(secret, SECRET_LEN, t, NOW, integ, ext, &expires), TICKET_OK);
+    assert_int_equal(expires, NOW + 60);
+}
+
+/* Two tickets for the same user and second differ, so each can be used once. */
+static void tickets_are_unique(void **state)
+{
+    (void)state;
+    char a[TICKET_MAX_LEN], b[TICKET_MAX_LEN];
+    assert_int_equal(ticket_sign(secret, SECRET_LEN, "acme", "101", NOW + 60, a, sizeof a), 0);
+    assert_int_equal(ticket_sign(secret, SECRET_LEN, "acme", "101", NOW + 60, b, sizeof b), 0);
+    assert_string_not_equal(a, b);
+    assert_string_not_equal(strchr(a, '.'), strchr(b, '.'));
 }
 
 static void expiry_boundary(void **state)
@@ -69,7 +84,7 @@ static void tampering_refused(void **state)
     }
     /* a forged payload for another user, signature kept */
     char forged[TICKET_MAX_LEN], enc[64];
-    const char *payload = "v1\nacme\n102\n1800000060";
+    const char *payload = "v2\nacme\n102\n1800000060\nAAAAAAAAAAAAAAAA";
     size_t elen = token_b64url_encode((const unsigned char *)payload, strlen(payload), enc);
     snprintf(forged, sizeof forged, "%.*s%s", (int)elen, enc, strchr(t, '.'));
     assert_int_equal(verify(forged, NOW, integ, ext), TICKET_BAD_SIGNATURE);
@@ -96,15 +111,19 @@ static void signed_bad_payloads_are_malformed(void **state)
 {
     (void)state;
     static const char *const payloads[] = {
+        "v1\nacme\n101\n1800000060",
+        "v3\nacme\n101\n1800000060\nAAAAAAAAAAAAAAAA",
         "v2\nacme\n101\n1800000060",
-        "v1\nAcme\n101\n1800000060",
-        "v1\nacme\n1 01\n1800000060",
-        "v1\nacme\n101\n18x",
-        "v1\nacme\n101",
-        "v1\nacme\n101\n1800000060\n",
-        "v1\nacme\n101\n-5",
-        "v1\nacme\n101\n",
-        "v1\nacme\n101\n9223372036854775808",
+        "v2\nacme\n101\n1800000060\n",
+        "v2\nacme\n101\n1800000060\nAAAA",
+        "v2\nacme\n101\n1800000060\nAAAAAAAAAAAAAAAA\n",
+        "v2\nAcme\n101\n1800000060\nAAAAAAAAAAAAAAAA",
+        "v2\nacme\n1 01\n1800000060\nAAAAAAAAAAAAAAAA",
+        "v2\nacme\n101\n18x\nAAAAAAAAAAAAAAAA",
+        "v2\nacme\n101",
+        "v2\nacme\n101\n-5\nAAAAAAAAAAAAAAAA",
+        "v2\nacme\n101\n\nAAAAAAAAAAAAAAAA",
+        "v2\nacme\n101\n9223372036854775808\nAAAAAAAAAAAAAAAA",
     };
     for (size_t i = 0; i < sizeof payloads / sizeof *payloads; i++) {
         char enc[128], sig[64], t[TICKET_MAX_LEN];
@@ -138,6 +157,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sign_then_verify),
+        cmocka_unit_test(tickets_are_unique),
         cmocka_unit_test(expiry_boundary),
         cmocka_unit_test(other_secret_refused),
         cmocka_unit_test(tampering_refused),
