@@ -59,7 +59,16 @@ test-asan:
 	  LDFLAGS="-fsanitize=address,undefined" test-unit test-integration
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 30
+# Builds every target and runs each for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME,
+# read only); what it finds new goes to $(BUILD)/fuzz/corpus/NAME, a crash stops make.
 fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do n=$${t##*/fuzz_}; mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  if ! $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus/$$n \
+	      tests/fuzz/corpus/$$n > $(BUILD)/fuzz/$$n.log 2>&1; then \
+	    tail -40 $(BUILD)/fuzz/$$n.log; exit 1; fi; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log; done
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ibroker -Iadapters \
