@@ -1,6 +1,7 @@
 #!/bin/sh
 # embed_lua.sh OUTDIR FILE.lua... — writes OUTDIR/scripts.{c,h}: one C string per script,
-# named script_<basename>.
+# named script_<basename>. A line "-- include: NAME" is replaced by broker/redis/lib/NAME
+# (Redis runs each script on its own: shared functions are pasted in).
 set -e
 out=$1; shift
 h=$out/scripts.h; c=$out/scripts.c
@@ -13,7 +14,9 @@ h=$out/scripts.h; c=$out/scripts.c
   for f in "$@"; do
     n=$(basename "$f" .lua)
     echo "const char script_$n[] ="
-    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/' "$f"
+    lib=$(dirname "$f")/lib
+    awk -v lib="$lib" '/^-- include: / { while ((getline l < (lib "/" $3)) > 0) print l; next } { print }' "$f" |
+        sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/'
     echo '    ;'
   done; } > "$c.tmp"
 mv "$h.tmp" "$h"; mv "$c.tmp" "$c"

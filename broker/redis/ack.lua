@@ -5,25 +5,12 @@
 -- ARGV[1]  the acknowledged id (<ms>-<seq>, canonical: no leading zeros)
 -- ARGV[2]  retention in milliseconds (expiry of the cursor)
 --
--- Ids are compared exactly, as digit strings: Lua numbers are doubles.
 -- Reply: 1 when the cursor moved, 0 when it already was at or after the id, -1 when the id is
 -- after the stream's last id (or the stream is empty): refused, nothing changed.
-local function num_cmp(a, b)
-    if #a ~= #b then return #a < #b and -1 or 1 end
-    if a == b then return 0 end
-    return a < b and -1 or 1
-end
-local function cmp(a, b)
-    local am, as = string.match(a, '^(%d+)-(%d+)$')
-    local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-    local c = num_cmp(am, bm)
-    if c ~= 0 then return c end
-    return num_cmp(as, bs)
-end
-
+-- include: streamid.lua
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if #last == 0 or cmp(ARGV[1], last[1][1]) > 0 then return -1 end
+if #last == 0 or streamid_cmp(ARGV[1], last[1][1]) > 0 then return -1 end
 local cur = redis.call('GET', KEYS[1])
-if cur and string.match(cur, '^%d+%-%d+$') and cmp(ARGV[1], cur) <= 0 then return 0 end
+if cur and string.match(cur, '^%d+%-%d+$') and streamid_cmp(ARGV[1], cur) <= 0 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1

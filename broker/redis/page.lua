@@ -8,29 +8,12 @@
 -- ARGV[4]  retention in milliseconds (the cursor key expires with the stream)
 --
 -- Delivered means the cursor moves forward to that id, never back, never past the stream's
--- last id. Ids are compared exactly, as digit strings: Lua numbers are doubles.
+-- last id.
 -- Reply: {top, cursor, entries, status} where top is the stream's last id (when empty, a
 -- position just before the server's clock, which every later entry follows), cursor the
 -- cursor after this call, entries XRANGE's reply ({id, {"e", json}} each), and status "ok",
 -- or "beyond" when ARGV[2] is after top (then nothing was read or changed).
-local function part(s)
-    s = string.gsub(s, '^0+', '')
-    return s
-end
-local function num_cmp(a, b)
-    a, b = part(a), part(b)
-    if #a ~= #b then return #a < #b and -1 or 1 end
-    if a == b then return 0 end
-    return a < b and -1 or 1
-end
-local function cmp(a, b)
-    local am, as = string.match(a, '^(%d+)-(%d+)$')
-    local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-    local c = num_cmp(am, bm)
-    if c ~= 0 then return c end
-    return num_cmp(as, bs)
-end
-
+-- include: streamid.lua
 local top
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last > 0 then
@@ -39,17 +22,17 @@ else
     local t = redis.call('TIME')
     top = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1) .. '-0'
 end
-if ARGV[2] ~= '' and cmp(ARGV[2], top) > 0 then
+if ARGV[2] ~= '' and streamid_cmp(ARGV[2], top) > 0 then
     return {top, '', {}, 'beyond'}
 end
 
 local cursor = redis.call('GET', KEYS[2])
-if cursor and (not string.match(cursor, '^%d+%-%d+$') or cmp(cursor, top) > 0) then
+if cursor and (not string.match(cursor, '^%d+%-%d+$') or streamid_cmp(cursor, top) > 0) then
     -- written before acks were checked against the stream: it would hide every later event
     redis.call('SET', KEYS[2], top, 'PX', ARGV[4])
     cursor = top
 end
-if ARGV[1] ~= '' and cmp(ARGV[1], top) <= 0 and (not cursor or cmp(ARGV[1], cursor) > 0) then
+if ARGV[1] ~= '' and streamid_cmp(ARGV[1], top) <= 0 and (not cursor or streamid_cmp(ARGV[1], cursor) > 0) then
     redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
     cursor = ARGV[1]
 end
@@ -58,7 +41,7 @@ if from == '' then from = cursor end
 local entries = {}
 if not from or from == '' then
     entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[3])
-elseif cmp(from, top) < 0 then
+elseif streamid_cmp(from, top) < 0 then
     entries = redis.call('XRANGE', KEYS[1], '(' .. from, '+', 'COUNT', ARGV[3])
 end
 return {top, cursor or '', entries, 'ok'}
