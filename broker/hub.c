@@ -5,6 +5,8 @@
  * user's events in id order. An event is serialized once into a reference-counted frame and
  * that frame is queued on every session that sends it. */
 #include "hub.h"
+#include "frame.h"
+#include "held.h"
 #include "http.h"
 #include "integrations.h"
 #include "log.h"
@@ -27,28 +29,12 @@
 #define SESSION_MAGIC 0x53455353u
 #define QUEUE_MAX 1024  /* frames a session may have waiting before it is closed */
 #define RX_MAX 65536    /* largest client frame */
-#define HELD_MAX 4096   /* live events held per user while it resyncs, per tab while it pages */
 #define EARLY_MAX 16    /* client frames kept while the connection is being let in */
 #define CLOSE_GRACE_S 5 /* a tab that does not take its close frame is dropped after this */
 #define RESYNC_BATCH 1000
 #define CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry; not in lws 4.1's enum */
 
-typedef struct frame {
-    int refs;
-    unsigned n_events;
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE headroom, then the text */
-} frame;
-
 typedef struct hub_user hub_user;
-
-/* Live events held back: while a tab pages, or while a user's stream is read again. */
-typedef struct held_list {
-    frame **f;
-    streamid *id;
-    unsigned n, cap;
-    bool lost; /* more came than could be held: what was held was dropped */
-} held_list;
 
 typedef struct session {
     uint32_t magic;
@@ -93,125 +79,6 @@ static struct {
     strmap users;
     char retention_ms[32];
 } hub;
-
-/* ---- frames ---- */
-
-static frame *frame_new(size_t len)
-{
-    frame *f = malloc(sizeof *f + LWS_PRE + len + 1);
-    if (!f)
-        return NULL;
-    f->refs = 1;
-    f->n_events = 0;
-    f->len = len;
-    return f;
-}
-
-static void frame_unref(frame *f)
-{
-    if (f && --f->refs == 0)
-        free(f);
-}
-
-static char *frame_text(frame *f) { return (char *)f->buf + LWS_PRE; }
-
-static frame *frame_from_json(json_t *j)
-{
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!text)
-        return NULL;
-    size_t len = strlen(text);
-    frame *f = frame_new(len);
-    if (f)
-        memcpy(frame_text(f), text, len);
-    free(text);
-    return f;
-}
-
-/* The stored JSON starts with '{'; the id is spliced in front of its first key. */
-static size_t event_text(char *out, const char *id, const char *json, size_t json_len)
-{
-    size_t n = (size_t)sprintf(out, "{\"id\":\"%s\",", id);
-    memcpy(out + n, json + 1, json_len - 1);
-    return n + json_len - 1;
-}
-
-static frame *frame_event(const char *id, const char *json, size_t json_len)
-{
-    static const char head[] = "{\"op\":\"event\",\"event\":";
-    size_t idl = strlen(id);
-    frame *f = frame_new(sizeof head - 1 + 10 + idl + json_len + 1);
-    if (!f)
-        return NULL;
-    char *p = frame_text(f);
-    memcpy(p, head, sizeof head - 1);
-    size_t n = sizeof head - 1;
-    n += event_text(p + n, id, json, json_len);
-    p[n++] = '}';
-    f->len = n;
-    f->n_events = 1;
-    return f;
-}
-
-/* ---- held events ---- */
-
-static void held_drop(held_list *h)
-{
-    for (unsigned i = 0; i < h->n; i++)
-        frame_unref(h->f[i]);
-    h->n = 0;
-}
-
-static void held_free(held_list *h)
-{
-    held_drop(h);
-    free(h->f);
-    free(h->id);
-    h->f = NULL;
-    h->id = NULL;
-    h->cap = 0;
-}
-
-/* Every held event is in the stream too: when more come than can be held, all are dropped
- * and the stream is read again instead. */
-static void held_add(held_list *h, streamid id, frame *f)
-{
-    if (h->lost)
-        return;
-    if (h->n == h->cap) {
-        unsigned cap = h->cap ? h->cap * 2 : 16;
-        frame **nf = cap <= HELD_MAX ? realloc(h->f, cap * sizeof *nf) : NULL;
-        if (nf)
-            h->f = nf;
-        streamid *ni = nf ? realloc(h->id, cap * sizeof *ni) : NULL;
-        if (!ni) {
-            held_drop(h);
-            h->lost = true;
-            return;
-        }
-        h->id = ni;
-        h->cap = cap;
-    }
-    f->refs++;
-    h->f[h->n] = f;
-    h->id[h->n++] = id;
-}
-
-/* Drops what the pages of a paging run will bring anyway: ids up to top. */
-static void held_prune(held_list *h, streamid top)
-{
-    unsigned k = 0;
-    for (unsigned i = 0; i < h->n; i++) {
-        if (streamid_cmp(h->id[i], top) <= 0) {
-            frame_unref(h->f[i]);
-            continue;
-        }
-        h->f[k] = h->f[i];
-        h->id[k++] = h->id[i];
-    }
-    h->n = k;
-}
 
 /* ---- sessions ---- */
 
