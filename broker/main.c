@@ -47,7 +47,8 @@ static void usage(FILE *f)
           "  CALLRELAY_RETENTION      seconds events are kept (1209600)\n"
           "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
           "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
-          "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n",
+          "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n"
+          "  CALLRELAY_MAX_DELIVERIES events x users one webhook may store (10000)\n",
           f);
 }
 
