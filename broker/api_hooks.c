@@ -4,6 +4,7 @@
 #include "api.h"
 #include "cidr.h"
 #include "ingest.h"
+#include "ingest_plan.h"
 #include "integrations.h"
 #include "metrics.h"
 #include "result.h"
@@ -112,6 +113,40 @@ static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsign
     http_req_release(r);
 }
 
+static void too_large(http_req *r, const char *limit, size_t max, size_t requested,
+                      const char *what)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s over the limit of %zu (%s); send fewer events per request", what,
+             max, limit);
+    http_reply_json(r, 413,
+                    json_pack("{s:{s:i,s:s},s:s,s:{s:s,s:I,s:I}}", "result", "code", RC_TOO_LARGE,
+                              "message", msg, "field", "events", "limit", "name", limit, "max",
+                              (json_int_t)max, "requested", (json_int_t)requested));
+}
+
+/* One request may not make Redis append more entries than CALLRELAY_MAX_DELIVERIES, nor
+ * store much more than INGEST_REQUEST_MAX_BYTES: checked before anything is stored. */
+static bool within_bounds(http_req *r, const json_t *events)
+{
+    size_t max = http_config()->max_deliveries;
+    ingest_cost c;
+    char what[80];
+    switch (ingest_plan_check(events, r->body_len, max, &c)) {
+    case INGEST_FITS:
+        return true;
+    case INGEST_TOO_MANY_DELIVERIES:
+        snprintf(what, sizeof what, "%zu deliveries (events x users)", c.deliveries);
+        too_large(r, "CALLRELAY_MAX_DELIVERIES", max, c.deliveries, what);
+        return false;
+    case INGEST_TOO_MANY_BYTES:
+        snprintf(what, sizeof what, "about %zu bytes to store (events x users)", c.bytes);
+        too_large(r, "INGEST_REQUEST_MAX_BYTES", INGEST_REQUEST_MAX_BYTES, c.bytes, what);
+        return false;
+    }
+    return false;
+}
+
 static void submit(http_req *r, const integration *in, const json_t *events)
 {
     http_req_hold(r);
@@ -152,7 +187,7 @@ void api_hook(http_req *r)
                          err.message[0] ? err.message : "invalid request");
     else if (json_array_size(events) == 0)
         http_reply_ok(r, json_pack("{s:i,s:i,s:i}", "accepted", 0, "duplicates", 0, "ignored", 0));
-    else
+    else if (within_bounds(r, events))
         submit(r, in, events);
     json_decref(events);
 }

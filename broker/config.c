@@ -379,6 +379,16 @@ static int set_max_body(cr_config *c, const char *env, const char *v, char *err,
     return 0;
 }
 
+static int set_max_deliveries(cr_config *c, const char *env, const char *v, char *err,
+                              size_t errlen)
+{
+    int64_t n;
+    if (set_positive(env, v, INT32_MAX, &n, err, errlen) < 0)
+        return -1;
+    c->max_deliveries = (size_t)n;
+    return 0;
+}
+
 static int set_key_prefix(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     if (!*v || has_space_or_ctl(v) || strpbrk(v, "{}"))
@@ -403,11 +413,17 @@ static int set_workers(cr_config *c, const char *env, const char *v, char *err, 
 }
 
 static const struct setting settings[] = {
-    {"listen", set_listen},           {"redis_url", set_redis_url},
-    {"admin_token", set_admin_token}, {"ticket_secret", set_ticket_secret},
-    {"public_url", set_public_url},   {"retention", set_retention},
-    {"key_prefix", set_key_prefix},   {"max_body", set_max_body},
-    {"dedupe_window", set_dedupe},    {"workers", set_workers},
+    {"listen", set_listen},
+    {"redis_url", set_redis_url},
+    {"admin_token", set_admin_token},
+    {"ticket_secret", set_ticket_secret},
+    {"public_url", set_public_url},
+    {"retention", set_retention},
+    {"key_prefix", set_key_prefix},
+    {"max_body", set_max_body},
+    {"dedupe_window", set_dedupe},
+    {"workers", set_workers},
+    {"max_deliveries", set_max_deliveries},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -442,6 +458,7 @@ int config_init(cr_config *c)
     c->retention_s = 1209600;
     c->max_body = 1048576;
     c->dedupe_window_s = 86400;
+    c->max_deliveries = 10000;
     c->workers = 1;
     c->ticket_secret_len = 32;
     c->ticket_secret_random = 1;

@@ -1,6 +1,7 @@
 /* http.c — libwebsockets on the broker's libuv loop (foreign loop), one protocol serving
  * both HTTP and websockets on one port, and the route table. */
 #include "http.h"
+#include "redact.h"
 #include "api.h"
 #include "hub.h"
 #include "integrations.h"
@@ -514,6 +515,7 @@ static void lws_log(int level, const char *line)
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
     snprintf(msg, sizeof msg, "%.*s", (int)n, line);
+    redact_secrets(msg); /* lws may quote a request line, and tickets ride in query strings */
     log_write(level == LLL_ERR ? "error" : "warn", "libwebsockets", "{s:s}", "detail", msg);
 }
 

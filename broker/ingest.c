@@ -1,21 +1,30 @@
-/* ingest.c — collects the webhooks of one loop pass and stores them with one script call.
- * A uv_check handle runs after the pass's I/O callbacks: that is when the batch leaves. */
+/* ingest.c — collects the webhooks of one loop pass and stores them with script calls of
+ * bounded size (ingest_plan.h): usually one per pass; a large batch is cut between events.
+ * A uv_check handle runs after the pass's I/O callbacks: that is when the last call leaves. */
 #include "ingest.h"
 #include "event.h"
+#include "ingest_plan.h"
 #include "store.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define BATCH_MAX_EVENTS 2000
-#define BATCH_MAX_BYTES (4u << 20)
-
-typedef struct waiter {
+/* One webhook. Its events may span several script calls; it is answered when the last of
+ * them returned: stored only when every one of them stored. */
+typedef struct hook {
     ingest_cb cb;
     void *ud;
-    unsigned first, count; /* its events within the batch */
-} waiter;
+    unsigned calls, pending; /* calls holding its events; those not answered yet */
+    bool sealed;             /* every event of it is in a call */
+    bool unavailable, failed;
+    unsigned n[3]; /* accepted, duplicates, ignored */
+} hook;
+
+typedef struct span {
+    hook *h;
+    unsigned first, count; /* its events within the call */
+} span;
 
 typedef struct strvec {
     char **v;
@@ -23,19 +32,20 @@ typedef struct strvec {
     size_t n, cap;
 } strvec;
 
-typedef struct batch {
+/* One call of ingest.lua, bounded by ingest_plan_fits. */
+typedef struct call {
     strvec keys, args;
-    waiter *w;
-    size_t n_waiters, cap_waiters;
-    unsigned n_events;
+    span *s;
+    size_t n_spans, cap_spans;
+    unsigned n_events, n_appends;
     size_t bytes;
-} batch;
+} call;
 
 static struct {
     const cr_config *cfg;
     uv_check_t check;
-    batch *cur;
-    char retention_ms[24], window_s[24];
+    call *cur;
+    char retention_ms[24], window_s[24], wake_max[24];
 } G;
 
 static int vec_push(strvec *v, char *owned, size_t len)
@@ -77,53 +87,77 @@ static void vec_free(strvec *v)
     free(v->len);
 }
 
-static void batch_free(batch *b)
+static void call_free(call *c)
 {
-    vec_free(&b->keys);
-    vec_free(&b->args);
-    free(b->w);
-    free(b);
+    vec_free(&c->keys);
+    vec_free(&c->args);
+    free(c->s);
+    free(c);
 }
 
-static void finish(batch *b, const redisReply *r)
+static enum ingest_status hook_status(const hook *h)
 {
-    bool ok = r && r->type == REDIS_REPLY_STRING && r->len == b->n_events;
-    for (size_t i = 0; i < b->n_waiters; i++) {
-        waiter *w = &b->w[i];
-        unsigned n[3] = {0, 0, 0};
-        for (unsigned e = 0; ok && e < w->count; e++) {
-            char c = r->str[w->first + e];
-            n[c == 'a' ? 0 : c == 'd' ? 1 : 2]++;
+    if (!h->unavailable && !h->failed)
+        return INGEST_STORED;
+    /* part of it may be stored: a retry is safe (event keys) and needed */
+    return h->failed && !h->unavailable && h->calls == 1 ? INGEST_FAILED : INGEST_UNAVAILABLE;
+}
+
+static void hook_settle(hook *h)
+{
+    if (!h->sealed || h->pending)
+        return;
+    h->cb(h->ud, hook_status(h), h->n[0], h->n[1], h->n[2]);
+    free(h);
+}
+
+static void finish(call *c, const redisReply *r)
+{
+    bool ok = r && r->type == REDIS_REPLY_STRING && r->len == c->n_events;
+    for (size_t i = 0; i < c->n_spans; i++) {
+        span *sp = &c->s[i];
+        for (unsigned e = 0; ok && e < sp->count; e++) {
+            char ch = r->str[sp->first + e];
+            sp->h->n[ch == 'a' ? 0 : ch == 'd' ? 1 : 2]++;
         }
-        w->cb(w->ud, ok ? INGEST_STORED : r ? INGEST_FAILED : INGEST_UNAVAILABLE, n[0], n[1], n[2]);
+        sp->h->unavailable |= !r;
+        sp->h->failed |= r && !ok;
+        sp->h->pending--;
+        hook_settle(sp->h);
     }
-    batch_free(b);
+    call_free(c);
 }
 
 static void on_stored(redisReply *r, void *ud) { finish(ud, r); }
 
-static void flush(void)
+/* Calls leave in the order they were filled, on one connection: Redis runs them in that order,
+ * so each user's stream ids and wake-ups keep the order of the webhooks' events. */
+static void send_call(call *c)
 {
-    batch *b = G.cur;
-    G.cur = NULL;
-    uv_check_stop(&G.check);
-    if (!b)
-        return;
     char count[16];
-    snprintf(count, sizeof count, "%u", b->n_events);
-    const char *head[4] = {G.retention_ms, G.window_s, store_channel_events(), count};
-    size_t n = b->keys.n + 4 + b->args.n, k = b->keys.n;
+    snprintf(count, sizeof count, "%u", c->n_events);
+    const char *head[5] = {G.retention_ms, G.window_s, store_channel_events(), count, G.wake_max};
+    size_t k = c->keys.n, n = k + 5 + c->args.n;
     const char **argv = malloc(n * sizeof *argv);
     size_t *lens = malloc(n * sizeof *lens);
     for (size_t i = 0; argv && lens && i < n; i++) {
-        argv[i] = i < k ? b->keys.v[i] : i < k + 4 ? head[i - k] : b->args.v[i - k - 4];
-        lens[i] = i < k ? b->keys.len[i] : i < k + 4 ? strlen(head[i - k]) : b->args.len[i - k - 4];
+        argv[i] = i < k ? c->keys.v[i] : i < k + 5 ? head[i - k] : c->args.v[i - k - 5];
+        lens[i] = i < k ? c->keys.len[i] : i < k + 5 ? strlen(head[i - k]) : c->args.len[i - k - 5];
     }
     if (!argv || !lens ||
-        store_script(SCRIPT_INGEST, on_stored, b, (int)k, (int)n, argv, lens) != 0)
-        finish(b, NULL);
+        store_script(SCRIPT_INGEST, on_stored, c, (int)k, (int)n, argv, lens) != 0)
+        finish(c, NULL);
     free(argv);
     free(lens);
+}
+
+static void flush(void)
+{
+    call *c = G.cur;
+    G.cur = NULL;
+    uv_check_stop(&G.check);
+    if (c)
+        send_call(c);
 }
 
 static void on_check(uv_check_t *h)
@@ -132,68 +166,108 @@ static void on_check(uv_check_t *h)
     flush();
 }
 
-static int add_event(batch *b, const integration *in, const json_t *ev, int64_t now_ms)
+/* The call that takes an event of this size: the current one, or a new one. */
+static call *call_for(unsigned appends, size_t bytes)
 {
-    event_prepared p;
+    call *c = G.cur;
+    if (c && !ingest_plan_fits(c->n_events, c->n_appends, c->bytes, appends, bytes))
+        flush();
+    if (!G.cur && (G.cur = calloc(1, sizeof *G.cur)))
+        uv_check_start(&G.check, on_check);
+    return G.cur;
+}
+
+/* The span of h at the end of c, started if h has none there yet. */
+static span *call_span(call *c, hook *h)
+{
+    if (c->n_spans && c->s[c->n_spans - 1].h == h)
+        return &c->s[c->n_spans - 1];
+    if (c->n_spans == c->cap_spans) {
+        size_t cap = c->cap_spans ? c->cap_spans * 2 : 16;
+        span *ns = realloc(c->s, cap * sizeof *ns);
+        if (!ns)
+            return NULL;
+        c->s = ns;
+        c->cap_spans = cap;
+    }
+    h->calls++;
+    h->pending++;
+    c->s[c->n_spans] = (span){h, c->n_events, 0};
+    return &c->s[c->n_spans++];
+}
+
+static int push_event(call *c, const integration *in, event_prepared *p)
+{
     const char *epoch = json_string_value(json_object_get(in->record, "epoch"));
-    if (event_prepare(ev, in->name, in->adapter->name, now_ms, &p) != 0)
-        return -1;
-    int rc = vec_str(&b->keys, store_key_users(in->name)) ||
-             vec_str(&b->keys, store_key_dedupe(in->name, epoch ? epoch : "", p.key)) ||
-             vec_str(&b->args, strdup(in->name)) || vec_num(&b->args, (long long)p.n_users);
-    for (size_t u = 0; !rc && u < p.n_users; u++) {
-        b->bytes += strlen(p.json[u]);
-        rc = vec_str(&b->keys, store_key_stream(in->name, p.users[u])) ||
-             vec_str(&b->args, strdup(p.users[u]));
+    int rc = vec_str(&c->keys, store_key_users(in->name)) ||
+             vec_str(&c->keys, store_key_dedupe(in->name, epoch ? epoch : "", p->key)) ||
+             vec_str(&c->args, strdup(in->name)) || vec_num(&c->args, (long long)p->n_users);
+    for (size_t u = 0; !rc && u < p->n_users; u++) {
+        rc = vec_str(&c->keys, store_key_stream(in->name, p->users[u])) ||
+             vec_str(&c->args, strdup(p->users[u]));
         if (!rc) {
-            rc = vec_str(&b->args, p.json[u]); /* the batch owns it now, or freed it */
-            p.json[u] = NULL;
+            rc = vec_str(&c->args, p->json[u]); /* the call owns it now, or freed it */
+            p->json[u] = NULL;
         }
     }
-    event_prepared_free(&p);
-    b->n_events++;
     return rc;
 }
 
-static int add_waiter(batch *b, ingest_cb cb, void *ud, unsigned first, unsigned count)
+static void vec_truncate(strvec *v, size_t n)
 {
-    if (b->n_waiters == b->cap_waiters) {
-        size_t cap = b->cap_waiters ? b->cap_waiters * 2 : 16;
-        waiter *nw = realloc(b->w, cap * sizeof *nw);
-        if (!nw)
-            return -1;
-        b->w = nw;
-        b->cap_waiters = cap;
+    while (v->n > n)
+        free(v->v[--v->n]);
+}
+
+static int add_event(hook *h, const integration *in, const json_t *ev, int64_t now_ms)
+{
+    event_prepared p;
+    if (event_prepare(ev, in->name, in->adapter->name, now_ms, &p) != 0)
+        return -1;
+    size_t bytes = 0;
+    for (size_t u = 0; u < p.n_users; u++)
+        bytes += strlen(p.json[u]);
+    call *c = call_for((unsigned)p.n_users, bytes);
+    span *sp = c ? call_span(c, h) : NULL;
+    int rc = sp ? 0 : -1;
+    if (sp) {
+        size_t keys0 = c->keys.n, args0 = c->args.n;
+        rc = push_event(c, in, &p);
+        if (rc) { /* the call stays well-formed without this event */
+            vec_truncate(&c->keys, keys0);
+            vec_truncate(&c->args, args0);
+        } else {
+            sp->count++;
+            c->n_events++;
+            c->n_appends += (unsigned)p.n_users;
+            c->bytes += bytes;
+        }
     }
-    b->w[b->n_waiters++] = (waiter){cb, ud, first, count};
-    return 0;
+    event_prepared_free(&p);
+    return rc;
 }
 
 int ingest_submit(const integration *in, const json_t *events, ingest_cb cb, void *ud)
 {
-    if (!G.cur && !(G.cur = calloc(1, sizeof *G.cur)))
+    hook *h = calloc(1, sizeof *h);
+    if (!h)
         return -1;
-    batch *b = G.cur;
+    h->cb = cb;
+    h->ud = ud;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    /* a failure half-way leaves events of this webhook in the batch: the batch must go */
-    size_t keys0 = b->keys.n, args0 = b->args.n;
-    unsigned first = b->n_events;
     int rc = 0;
     for (size_t i = 0; !rc && i < json_array_size(events); i++)
-        rc = add_event(b, in, json_array_get(events, i), now_ms);
-    if (rc || add_waiter(b, cb, ud, first, b->n_events - first)) {
-        while (b->keys.n > keys0)
-            free(b->keys.v[--b->keys.n]);
-        while (b->args.n > args0)
-            free(b->args.v[--b->args.n]);
-        b->n_events = first;
+        rc = add_event(h, in, json_array_get(events, i), now_ms);
+    if (rc && !h->calls) {
+        free(h);
         return -1;
     }
-    uv_check_start(&G.check, on_check);
-    if (b->n_events >= BATCH_MAX_EVENTS || b->bytes >= BATCH_MAX_BYTES)
-        flush();
+    /* out of memory half-way: what is in calls may be stored, the rest is not: retry (503) */
+    h->unavailable |= rc != 0;
+    h->sealed = true;
+    hook_settle(h);
     return 0;
 }
 
@@ -202,6 +276,7 @@ int ingest_init(uv_loop_t *loop, const cr_config *cfg)
     G.cfg = cfg;
     snprintf(G.retention_ms, sizeof G.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
     snprintf(G.window_s, sizeof G.window_s, "%lld", (long long)cfg->dedupe_window_s);
+    snprintf(G.wake_max, sizeof G.wake_max, "%d", INGEST_WAKE_MAX_BYTES);
     return uv_check_init(loop, &G.check);
 }
 
@@ -210,10 +285,10 @@ void ingest_stop(void)
 {
     if (!G.check.loop)
         return;
-    batch *b = G.cur;
+    call *c = G.cur;
     G.cur = NULL;
-    if (b)
-        finish(b, NULL);
+    if (c)
+        finish(c, NULL);
     uv_check_stop(&G.check);
     uv_close((uv_handle_t *)&G.check, NULL);
 }

@@ -1,6 +1,7 @@
-/* ingest.h — storing webhook events. Every webhook accepted in one pass of the loop is stored
- * by one call of ingest.lua: Redis runs one script instead of one per request, and publishes
- * one wake-up for all of them. Each webhook's events stay atomic: the whole batch is. */
+/* ingest.h — storing webhook events. The webhooks accepted in one pass of the loop are stored
+ * together by ingest.lua: Redis runs one script instead of one per request. A large batch is
+ * cut, between events, into calls of bounded size (ingest_plan.h) that leave in order, so that
+ * no call stalls Redis; each event stays atomic. A webhook is stored when all its calls are. */
 #ifndef CR_INGEST_H
 #define CR_INGEST_H
 #include "config.h"
@@ -10,7 +11,9 @@
 
 enum ingest_status { INGEST_STORED, INGEST_UNAVAILABLE, INGEST_FAILED };
 
-/* Called once per submitted webhook, after Redis answered (or could not). */
+/* Called once per submitted webhook, after Redis answered every call holding its events (or
+ * could not). INGEST_FAILED: its one call got an error; INGEST_UNAVAILABLE otherwise, also
+ * when only some of its calls failed (a retry is de-duplicated by the event keys). */
 typedef void (*ingest_cb)(void *ud, enum ingest_status st, unsigned accepted, unsigned duplicates,
                           unsigned ignored);
 

@@ -7,6 +7,7 @@
 #include "integrations.h"
 #include "listener.h"
 #include "log.h"
+#include "redact.h"
 #include "metrics.h"
 #include "store.h"
 #include <errno.h>
@@ -47,7 +48,8 @@ static void usage(FILE *f)
           "  CALLRELAY_RETENTION      seconds events are kept (1209600)\n"
           "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
           "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
-          "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n",
+          "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n"
+          "  CALLRELAY_MAX_DELIVERIES events x users one webhook may store (10000)\n",
           f);
 }
 
@@ -101,6 +103,14 @@ static void on_connected(void)
     hub_on_store_connected();
 }
 
+/* A bad setting's line may quote a Redis URL, password included. */
+static int config_error(char *err)
+{
+    redact_secrets(err);
+    fprintf(stderr, "callrelay: %s\n", err);
+    return -1;
+}
+
 static int parse_args(int argc, char **argv)
 {
     char err[512];
@@ -112,19 +122,15 @@ static int parse_args(int argc, char **argv)
             printf("callrelay %s\n", CALLRELAY_VERSION);
             exit(0);
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            if (config_load_file(&M.cfg, argv[++i], err, sizeof err) != 0) {
-                fprintf(stderr, "callrelay: %s\n", err);
-                return -1;
-            }
+            if (config_load_file(&M.cfg, argv[++i], err, sizeof err) != 0)
+                return config_error(err);
         } else {
             fprintf(stderr, "callrelay: unknown argument \"%s\" (try --help)\n", argv[i]);
             return -1;
         }
     }
-    if (config_load_env(&M.cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "callrelay: %s\n", err);
-        return -1;
-    }
+    if (config_load_env(&M.cfg, err, sizeof err) != 0)
+        return config_error(err);
     return 0;
 }
 
@@ -152,8 +158,11 @@ static int start(void)
     if (M.cfg.ticket_secret_random)
         log_warn("CALLRELAY_TICKET_SECRET is not set: tickets are valid on this instance only",
                  NULL);
+    char redis[512];
+    snprintf(redis, sizeof redis, "%s", M.cfg.redis_url);
+    redact_secrets(redis); /* its password */
     log_info("listening", "{s:s,s:i,s:s,s:s}", "host", M.cfg.listen_host, "port", M.cfg.listen_port,
-             "redis", M.cfg.redis_url, "version", CALLRELAY_VERSION);
+             "redis", redis, "version", CALLRELAY_VERSION);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 # listening only on a unix socket in the data directory (CALLRELAY_DATA_DIR, default ./var),
 # daemonized with its pidfile there, and reused by the next run while it answers PING.
 # Stop it with:  redis-cli -s var/redis.sock shutdown
+# Its pub/sub output limit is raised to fit what one ingest call publishes (README, Running it).
 #
 # Without CALLRELAY_ADMIN_TOKEN / CALLRELAY_TICKET_SECRET it generates them once and keeps
 # them in the data directory (admin_token, ticket_secret; mode 600), so they survive restarts.
@@ -56,6 +57,9 @@ secret_file() {
 if [ -z "${CALLRELAY_REDIS_URL:-}" ]; then
     sock=$data/redis.sock
     pidfile=$data/redis.pid
+    # A subscriber may fall this far behind (hard; soft for 60 s) before Redis drops it: one
+    # ingest call publishes at most about 17 MB (one event stored for many users).
+    pubsub_limit="pubsub 64mb 32mb 60"
 
     redis_alive() {
         [ -s "$pidfile" ] || return 1
@@ -67,6 +71,7 @@ if [ -z "${CALLRELAY_REDIS_URL:-}" ]; then
 
     if redis_alive; then
         say "reusing redis-server (pid $(cat "$pidfile")) on $sock"
+        redis-cli -s "$sock" config set client-output-buffer-limit "$pubsub_limit" >/dev/null
     else
         # A pidfile whose process is alive but whose socket does not answer: maybe still
         # loading its AOF. Give it a few seconds before starting another one.
@@ -84,6 +89,7 @@ if [ -z "${CALLRELAY_REDIS_URL:-}" ]; then
             command -v redis-server >/dev/null || { say "redis-server is not installed"; exit 1; }
             redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 \
                 --dir "$data" --appendonly yes --appendfsync everysec \
+                --client-output-buffer-limit "$pubsub_limit" \
                 --daemonize yes --pidfile "$pidfile" --logfile "$data/redis.log" \
                 --supervised no >&2
             i=0

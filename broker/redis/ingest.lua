@@ -1,4 +1,6 @@
--- ingest.lua — store the events of one loop pass's webhooks atomically.
+-- ingest.lua — store a batch of webhook events: one loop pass's webhooks, or a part of them.
+-- The broker cuts a large batch into several calls (broker/ingest_plan.h), never inside an
+-- event, so each event is atomic: its dedupe marker and its appends are in one call.
 --
 -- KEYS, per event:  the integration's users hash ({acme}:users), the event's dedupe key,
 --                   then one stream key per target user, in ARGV order
@@ -6,25 +8,45 @@
 -- ARGV[2]           dedupe window in seconds
 -- ARGV[3]           pub/sub channel for wake-ups
 -- ARGV[4]           number of events
+-- ARGV[5]           largest wake-up message, bytes
 -- then per event:   integration, number of users n, then n pairs (extension, JSON without id)
 --
 -- Per event: a key seen within the window makes it a duplicate (stored once); an event none
 -- of whose users exist is ignored; otherwise it is appended to each existing user's stream,
--- older entries are trimmed and the expiry refreshed. One PUBLISH carries every appended
--- entry as lines "integration\tuser\tid\tjson\n", in the order of their ids.
+-- older entries are trimmed and the expiry refreshed. Wake-ups carry every appended entry as
+-- lines "integration\tuser\tid\tjson\n", in the order of their ids, in PUBLISH messages of
+-- whole lines of at most ARGV[5] bytes (a longer line goes alone): Redis closes a subscriber
+-- whose output buffer one huge message would overflow.
 --
 -- Reply: a string with one letter per event, in order: a(ccepted), d(uplicate), i(gnored).
 local retention_ms = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local n_events = tonumber(ARGV[4])
+local wake_max = tonumber(ARGV[5])
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local minid = tostring(now_ms - retention_ms)
 
 local status = {}
-local wake = {}
-local a, k = 5, 1
+local wake, wake_bytes = {}, 0
+
+local function publish()
+    if #wake > 0 then
+        redis.call('PUBLISH', ARGV[3], table.concat(wake))
+        wake, wake_bytes = {}, 0
+    end
+end
+
+local function wake_up(line)
+    if wake_bytes + #line > wake_max then
+        publish()
+    end
+    wake[#wake + 1] = line
+    wake_bytes = wake_bytes + #line
+end
+
+local a, k = 6, 1
 for e = 1, n_events do
     local integration = ARGV[a]
     local n = tonumber(ARGV[a + 1])
@@ -40,7 +62,7 @@ for e = 1, n_events do
                 local stream = KEYS[k + 1 + u]
                 local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', json)
                 redis.call('PEXPIRE', stream, retention_ms)
-                wake[#wake + 1] = integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n'
+                wake_up(integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
                 status[e] = 'a'
             end
         end
@@ -51,7 +73,5 @@ for e = 1, n_events do
     a = a + 2 + 2 * n
     k = k + 2 + n
 end
-if #wake > 0 then
-    redis.call('PUBLISH', ARGV[3], table.concat(wake))
-end
+publish()
 return table.concat(status)

@@ -47,6 +47,19 @@ def test_compose_redis_has_aof():
     assert any(str(v).endswith(":/data") for v in redis.get("volumes", [])), "redis data volume"
 
 
+def test_redis_pubsub_output_limit_fits_one_ingest_call():
+    """One ingest call publishes up to about 17 MB of wake-ups (broker/ingest_plan.h); Redis's
+    default hard limit for subscribers (32 MB) is too close: compose and run.sh raise it."""
+    cmd = compose()["services"]["redis"]["command"]
+    cmd = " ".join(cmd) if isinstance(cmd, list) else cmd
+    limit = r"--client-output-buffer-limit\s+\"?pubsub 64mb 32mb 60"
+    assert re.search(limit, cmd), cmd
+    run = (DEPLOY / "run.sh").read_text()
+    assert re.search(r'pubsub_limit="pubsub 64mb 32mb 60"', run)
+    assert run.count('--client-output-buffer-limit "$pubsub_limit"') == 1
+    assert run.count('config set client-output-buffer-limit "$pubsub_limit"') == 1
+
+
 def test_compose_replicas_share_one_ticket_secret():
     services = compose()["services"]
     brokers = {n: s for n, s in services.items() if n.startswith("callrelay")}

@@ -17,7 +17,8 @@ import subprocess
 import pytest
 import requests
 
-from conftest import Broker, Tab, assert_increasing, call_event, free_port, wait_until
+from conftest import (Broker, Tab, assert_increasing, call_event, free_port, wait_until,
+                      ws_upgrade_status)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HAPROXY_CFG = os.path.join(ROOT, "deploy", "haproxy.cfg")
@@ -107,6 +108,7 @@ def lb(world, tmp_path):
     front.port = port
     front.brokers = brokers
     front.stats = lambda: haproxy_stats(stats_sock)
+    front.log_path = log_path
     try:
         def up():
             assert proc.poll() is None, "haproxy exited:\n" + log_path.read_text()
@@ -168,3 +170,31 @@ def test_events_through_haproxy_arrive_in_order(world, lb):
 
     # Both tabs saw the same events: what Redis holds for the user, in that order.
     assert seen[0] == seen[1] == world.stream_ids(acme.stream_key("101"))[-N_EVENTS:]
+
+
+def test_secrets_in_query_strings_are_not_logged(world, lb):
+    """Tickets and tokens ride in query strings (browsers cannot set websocket headers): neither
+    haproxy's log nor the brokers' may show them (issue 7, finding 7)."""
+    acme = world.provision("acme", broker=lb)
+    acme.add_user("101", broker=lb)
+    ticket = acme.channel_url("101", broker=lb).split("ticket=", 1)[1]
+    secrets = [ticket, "SECRETTICKETforged123", acme.token, "SECRETTOKENwrong456"]
+    base = "http://127.0.0.1:%d" % lb.port
+    # a valid ticket (upgrade accepted) and a forged one, a valid and a wrong token
+    assert ws_upgrade_status("ws://127.0.0.1:%d/v1/ws?ticket=%s" % (lb.port, ticket)) == 101
+    assert ws_upgrade_status("ws://127.0.0.1:%d/v1/ws?ticket=%s" % (lb.port, secrets[1])) >= 400
+    assert requests.get(base + "/v1/users?token=" + acme.token, timeout=5).status_code == 200
+    assert requests.get(base + "/v1/users?token=" + secrets[3], timeout=5).status_code == 401
+    assert requests.post(base + "/v1/hooks/acme/native?token=" + acme.token,
+                         json=call_event(user="101"), timeout=5).status_code == 200
+    wait_until(lambda: lb.log_path.read_text().count("/v1/hooks/acme/native") >= 1
+               and lb.log_path.read_text().count("/v1/ws") >= 2, WAIT,
+               what="haproxy's log lines for the requests")
+    logs = {"haproxy": lb.log_path.read_text()}
+    for b in lb.brokers:
+        logs["broker %s" % b.name] = b.stdout() + b.stderr()
+    assert "GET /v1/users HTTP/1.1" in logs["haproxy"], logs["haproxy"][-2000:]
+    for name, text in logs.items():
+        for s in secrets:
+            assert s not in text, "%s logged a secret: %s" % (name, text[-2000:])
+        assert "ticket=" not in text and "token=" not in text, "%s: %s" % (name, text[-2000:])

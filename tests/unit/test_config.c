@@ -10,9 +10,10 @@
 static char err[512];
 
 static const char *const env_names[] = {
-    "CALLRELAY_LISTEN",        "CALLRELAY_REDIS_URL",  "CALLRELAY_ADMIN_TOKEN",
-    "CALLRELAY_TICKET_SECRET", "CALLRELAY_PUBLIC_URL", "CALLRELAY_RETENTION",
-    "CALLRELAY_KEY_PREFIX",    "CALLRELAY_MAX_BODY",   "CALLRELAY_DEDUPE_WINDOW",
+    "CALLRELAY_LISTEN",         "CALLRELAY_REDIS_URL",  "CALLRELAY_ADMIN_TOKEN",
+    "CALLRELAY_TICKET_SECRET",  "CALLRELAY_PUBLIC_URL", "CALLRELAY_RETENTION",
+    "CALLRELAY_KEY_PREFIX",     "CALLRELAY_MAX_BODY",   "CALLRELAY_DEDUPE_WINDOW",
+    "CALLRELAY_MAX_DELIVERIES",
 };
 
 static int clear_env(void **state)
@@ -57,6 +58,7 @@ static void defaults(void **state)
     assert_string_equal(c.key_prefix, "cr:");
     assert_int_equal(c.max_body, 1048576);
     assert_int_equal(c.dedupe_window_s, 86400);
+    assert_int_equal(c.max_deliveries, 10000);
     cr_config d;
     assert_int_equal(config_init(&d), 0);
     assert_memory_not_equal(c.ticket_secret, d.ticket_secret, 32);
@@ -174,6 +176,7 @@ static void every_bad_value(void **state)
         {"retention", "99999999999999999999",
          "CALLRELAY_RETENTION: must be a positive integer, got \"99999999999999999999\""},
         {"max_body", "1k", "CALLRELAY_MAX_BODY: must be a positive integer, got \"1k\""},
+        {"max_deliveries", "0", "CALLRELAY_MAX_DELIVERIES: must be a positive integer, got \"0\""},
         {"dedupe_window", " 5", "CALLRELAY_DEDUPE_WINDOW: must be a positive integer, got \" 5\""},
         {"key_prefix", "a b",
          "CALLRELAY_KEY_PREFIX: must be non-empty, without whitespace or braces, got \"a b\""},
