@@ -379,8 +379,7 @@ static int set_max_body(cr_config *c, const char *env, const char *v, char *err,
     return 0;
 }
 
-static int set_max_buffered(cr_config *c, const char *env, const char *v, char *err,
-                            size_t errlen)
+static int set_max_buffered(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     int64_t n;
     if (set_positive(env, v, INT64_MAX / 2, &n, err, errlen) < 0)
@@ -389,8 +388,7 @@ static int set_max_buffered(cr_config *c, const char *env, const char *v, char *
     return 0;
 }
 
-static int set_body_timeout(cr_config *c, const char *env, const char *v, char *err,
-                            size_t errlen)
+static int set_body_timeout(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     int64_t n;
     if (set_positive(env, v, 3600, &n, err, errlen) < 0)
@@ -423,12 +421,18 @@ static int set_workers(cr_config *c, const char *env, const char *v, char *err, 
 }
 
 static const struct setting settings[] = {
-    {"listen", set_listen},           {"redis_url", set_redis_url},
-    {"admin_token", set_admin_token}, {"ticket_secret", set_ticket_secret},
-    {"public_url", set_public_url},   {"retention", set_retention},
-    {"key_prefix", set_key_prefix},   {"max_body", set_max_body},
-    {"dedupe_window", set_dedupe},    {"workers", set_workers},
-    {"max_buffered", set_max_buffered}, {"body_timeout", set_body_timeout},
+    {"listen", set_listen},
+    {"redis_url", set_redis_url},
+    {"admin_token", set_admin_token},
+    {"ticket_secret", set_ticket_secret},
+    {"public_url", set_public_url},
+    {"retention", set_retention},
+    {"key_prefix", set_key_prefix},
+    {"max_body", set_max_body},
+    {"dedupe_window", set_dedupe},
+    {"workers", set_workers},
+    {"max_buffered", set_max_buffered},
+    {"body_timeout", set_body_timeout},
 };
 
 static void env_name(const char *name, char *out, size_t size)

@@ -36,7 +36,8 @@ int config_init(cr_config *c);
 /* File lines: "name = value" or "CALLRELAY_NAME=value"; '#' starts a comment; blank lines
  * ignored; names are the variable names with or without the CALLRELAY_ prefix, any case
  * (listen, redis_url, admin_token, ticket_secret, public_url, retention, key_prefix,
- * max_body, max_buffered, body_timeout, dedupe_window, workers). On error writes one line (no newline) into err and returns -1.
+ * max_body, max_buffered, body_timeout, dedupe_window, workers). On error writes one line (no
+ * newline) into err and returns -1.
  */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);
 /* Reads CALLRELAY_* from the environment (envp-style lookup through getenv). */

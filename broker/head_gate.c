@@ -30,11 +30,11 @@ typedef struct conn {
 typedef struct gate {
     uv_poll_t poll;
     uv_timer_t timer;
-    int fd;           /* polled: the socket before adoption, a dup of it after */
-    int sock;         /* the connection's socket */
-    struct lws *wsi;  /* NULL before adoption */
+    int fd;          /* polled: the socket before adoption, a dup of it after */
+    int sock;        /* the connection's socket */
+    struct lws *wsi; /* NULL before adoption */
     conn *c;
-    bool draining;    /* answered with a refusal: reading until EOF, then closing */
+    bool draining; /* answered with a refusal: reading until EOF, then closing */
     int open_handles;
 } gate;
 
@@ -76,10 +76,7 @@ static void gate_end(gate *g, bool close_fd)
     uv_close((uv_handle_t *)&g->timer, on_handle_closed);
 }
 
-static void set_lowat(int fd, int n)
-{
-    setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &n, sizeof n);
-}
+static void set_lowat(int fd, int n) { setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &n, sizeof n); }
 
 static void on_drain(uv_poll_t *p, int status, int events)
 {
@@ -103,8 +100,8 @@ static void refuse(gate *g, int status, int code, const char *message)
                          : status == 431 ? "Request Header Fields Too Large"
                                          : "Bad Request";
     char body[256];
-    int bl = snprintf(body, sizeof body, "{\"result\":{\"code\":%d,\"message\":\"%s\"}}", code,
-                      message);
+    int bl =
+        snprintf(body, sizeof body, "{\"result\":{\"code\":%d,\"message\":\"%s\"}}", code, message);
     int n = snprintf(out, sizeof out,
                      "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
                      "connection: close\r\n\r\n%s",
@@ -121,7 +118,7 @@ static void refuse(gate *g, int status, int code, const char *message)
         g->c->gate = NULL;
     if (!g->wsi)
         free(g->c); /* never adopted */
-    g->wsi = NULL; /* from here on the gate owns its fd alone */
+    g->wsi = NULL;  /* from here on the gate owns its fd alone */
     g->c = NULL;
     g->draining = true;
     uv_poll_start(&g->poll, UV_READABLE, on_drain);

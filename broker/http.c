@@ -71,9 +71,9 @@ static struct {
     void *loops[1];
     bool draining;
     uv_loop_t *loop;
-    uv_timer_t deadlines;   /* ticks while a body is being read */
-    http_req *reading;      /* requests whose body is being read */
-    size_t buffered;        /* bytes reserved for bodies, across every connection */
+    uv_timer_t deadlines; /* ticks while a body is being read */
+    http_req *reading;    /* requests whose body is being read */
+    size_t buffered;      /* bytes reserved for bodies, across every connection */
 } H;
 
 const cr_config *http_config(void) { return H.cfg; }
@@ -465,8 +465,8 @@ static void on_deadlines(uv_timer_t *t)
             continue;
         reading_remove(r);
         r->close_after = true;
-        http_reply_error(r, 408, RC_BAD_REQUEST, NULL,
-                         "the body did not arrive within %u seconds", H.cfg->body_timeout_s);
+        http_reply_error(r, 408, RC_BAD_REQUEST, NULL, "the body did not arrive within %u seconds",
+                         H.cfg->body_timeout_s);
     }
     if (!H.reading)
         uv_timer_stop(t);
@@ -486,8 +486,7 @@ static void reading_add(http_req *r)
 
 static bool reserve(http_req *r)
 {
-    if (r->content_length > H.cfg->max_buffered - H.buffered ||
-        H.buffered > H.cfg->max_buffered) {
+    if (r->content_length > H.cfg->max_buffered - H.buffered || H.buffered > H.cfg->max_buffered) {
         r->close_after = true;
         http_reply_error(r, 503, RC_UNAVAILABLE, NULL,
                          "too many request bodies in flight, retry later");

@@ -20,12 +20,12 @@ enum http_head_verdict {
 };
 
 typedef struct http_head {
-    size_t head_len;       /* bytes up to and including the blank line */
-    bool has_length;       /* a Content-Length header was given */
+    size_t head_len; /* bytes up to and including the blank line */
+    bool has_length; /* a Content-Length header was given */
     uint64_t content_length;
-    bool expect_continue;  /* Expect: 100-continue */
-    int status, code;      /* for HEAD_BAD: 400, 414 or 431, and a result code */
-    const char *message;   /* for HEAD_BAD: static text */
+    bool expect_continue; /* Expect: 100-continue */
+    int status, code;     /* for HEAD_BAD: 400, 414 or 431, and a result code */
+    const char *message;  /* for HEAD_BAD: static text */
 } http_head;
 
 /* Scans the head at the start of buf (len bytes received so far). */
@@ -41,7 +41,7 @@ bool http_hook_path(const char *path, char integration[NAME_MAX_LEN + 1],
 typedef struct hook_head {
     bool integration_known, adapter_matches, source_allowed;
     bool token_given, token_valid;
-    bool signs;          /* the adapter checks Standard Webhooks signatures (native) */
+    bool signs; /* the adapter checks Standard Webhooks signatures (native) */
     const char *id, *timestamp, *signature; /* webhook-* headers, NULL when absent */
     int64_t now;
 } hook_head;
