@@ -35,20 +35,24 @@ static struct {
 
 static void usage(FILE *f)
 {
-    fputs("usage: callrelay [--config FILE] [--help] [--version]\n"
-          "\n"
-          "An event-relay broker between PBXs and CRM browser tabs.\n"
-          "Settings come from FILE (\"name = value\" lines) and from the environment, which wins:\n"
-          "  CALLRELAY_LISTEN         host:port for HTTP and websockets (127.0.0.1:8080)\n"
-          "  CALLRELAY_REDIS_URL      redis://[:password@]host:port[/db] or unix:///path\n"
-          "  CALLRELAY_ADMIN_TOKEN    token for provisioning (none: provisioning refused)\n"
-          "  CALLRELAY_TICKET_SECRET  key for websocket tickets, identical on every instance\n"
-          "  CALLRELAY_PUBLIC_URL     base URL put in front of /v1/ws in channel answers\n"
-          "  CALLRELAY_RETENTION      seconds events are kept (1209600)\n"
-          "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
-          "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
-          "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n",
-          f);
+    fputs(
+        "usage: callrelay [--config FILE] [--help] [--version]\n"
+        "\n"
+        "An event-relay broker between PBXs and CRM browser tabs.\n"
+        "Settings come from FILE (\"name = value\" lines) and from the environment, which wins:\n"
+        "  CALLRELAY_LISTEN         host:port for HTTP and websockets (127.0.0.1:8080)\n"
+        "  CALLRELAY_REDIS_URL      redis://[:password@]host:port[/db] or unix:///path\n"
+        "  CALLRELAY_ADMIN_TOKEN    token for provisioning (none: provisioning refused)\n"
+        "  CALLRELAY_TICKET_SECRET  key for websocket tickets, identical on every instance\n"
+        "  CALLRELAY_PUBLIC_URL     base URL put in front of /v1/ws in channel answers\n"
+        "  CALLRELAY_RETENTION      seconds events are kept (1209600)\n"
+        "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
+        "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
+        "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n"
+        "  CALLRELAY_BODY_TIMEOUT   seconds for a request head, and for a body after its head "
+        "(10)\n"
+        "  CALLRELAY_MAX_BUFFERED   bytes of request bodies held at once per process (67108864)\n",
+        f);
 }
 
 static void on_control(const char *payload, size_t len)
