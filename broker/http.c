@@ -29,9 +29,13 @@ typedef struct pss {
 } pss;
 
 /* The next head is checked once lws has sent all of the answer: pausing its reading earlier
- * stalls the rest of a partly sent answer. */
-static void next_request(struct lws *wsi, pss *s)
+ * stalls the rest of a partly sent answer. lws_http_transaction_completed allocates the pss
+ * anew: it is looked up again here. */
+static void next_request(struct lws *wsi)
 {
+    pss *s = lws_wsi_user(wsi);
+    if (!s)
+        return;
     if (lws_partial_buffered(wsi)) {
         s->gate_after_flush = true;
         lws_callback_on_writable(wsi);
@@ -228,7 +232,7 @@ static bool answer_now(http_req *r)
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         lws_cancel_service(lws_get_context(wsi)); /* lws re-arms its timer only when serviced */
     } else {
-        next_request(wsi, s);
+        next_request(wsi);
     }
     return true;
 }
@@ -325,7 +329,7 @@ static int on_http_writeable(struct lws *wsi, pss *s)
 {
     http_req *r = s->req;
     if (!r && s->gate_after_flush)
-        next_request(wsi, s);
+        next_request(wsi);
     if (!r || !r->responded)
         return 0;
     bool failed = write_response(wsi, r) != 0;
@@ -335,7 +339,7 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     http_req_release(r);
     if (close || lws_http_transaction_completed(wsi))
         return -1;
-    next_request(wsi, s);
+    next_request(wsi);
     return 0;
 }
 

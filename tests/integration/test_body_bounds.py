@@ -114,7 +114,9 @@ def test_buffered_bodies_are_bounded(world):
     print("RSS growth with 150 stalled 900 kB bodies: %.1f MiB, %d refused with 503" % (
         grown / 2**20, refused))
     assert refused >= 150 - bound // 900000, refused
-    assert grown < bound + (16 << 20), "RSS grew by %.1f MiB" % (grown / 2**20)
+    # under ASan, its shadow memory and the quarantine of freed realloc steps add to RSS
+    allowed = bound * (2.5 if SCALE > 1 else 1) + (16 << 20)
+    assert grown < allowed, "RSS grew by %.1f MiB" % (grown / 2**20)
     r = world.broker.post("/v1/users/create", {"extension": "101"}, token=integ.token)
     assert r.status_code == 200, r.text  # the reservations were released
 
