@@ -36,12 +36,14 @@ typedef struct gate {
     conn *c;
     bool draining; /* answered with a refusal: reading until EOF, then closing */
     int open_handles;
+    struct gate *next, **prev; /* every open gate, closed when the broker stops */
 } gate;
 
 static struct {
     uv_loop_t *loop;
     struct lws_vhost *vhost;
     unsigned timeout_ms;
+    gate *open;
     char buf[PEEK_MAX];
 } G;
 
@@ -66,6 +68,12 @@ static void on_handle_closed(uv_handle_t *h)
 /* Closing the poll removes fd from epoll at once, so lws may register the socket next. */
 static void gate_end(gate *g, bool close_fd)
 {
+    if (g->prev) {
+        *g->prev = g->next;
+        if (g->next)
+            g->next->prev = g->prev;
+        g->prev = NULL;
+    }
     if (g->c && g->c->gate == g)
         g->c->gate = NULL;
     if (!close_fd)
@@ -205,6 +213,11 @@ static gate *gate_new(int sock, int fd, struct lws *wsi, conn *c)
     uv_timer_init(G.loop, &g->timer);
     g->poll.data = g->timer.data = g;
     g->open_handles = 2;
+    g->next = G.open;
+    g->prev = &G.open;
+    if (G.open)
+        G.open->prev = &g->next;
+    G.open = g;
     uv_poll_start(&g->poll, UV_READABLE, on_readable);
     uv_timer_start(&g->timer, on_timeout, G.timeout_ms, 0);
     return g;
@@ -257,4 +270,17 @@ void head_gate_forget(struct lws *wsi)
         gate_end(c->gate, true);
     }
     free(c);
+}
+
+void head_gate_stop(void)
+{
+    while (G.open) {
+        gate *g = G.open;
+        if (g->c && g->c->gate == g)
+            g->c->gate = NULL;
+        if (!g->wsi)
+            free(g->c);
+        g->c = NULL;
+        gate_end(g, true);
+    }
 }

@@ -15,6 +15,8 @@ void head_gate_accept(int fd);
 void head_gate_answered(struct lws *wsi);
 /* lws read bytes the gate never checked (a client that pipelines): close after the answer. */
 bool head_gate_unchecked(struct lws *wsi);
+/* Closes every connection still waiting for its head (the broker drains). */
+void head_gate_stop(void);
 /* LWS_CALLBACK_WSI_DESTROY. */
 void head_gate_forget(struct lws *wsi);
 

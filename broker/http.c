@@ -775,6 +775,7 @@ void http_drain(void)
     H.draining = true;
     uv_timer_stop(&H.deadlines);
     uv_close((uv_handle_t *)&H.deadlines, NULL);
+    head_gate_stop();
     listener_stop();
     hub_close_all();
 }
