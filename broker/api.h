@@ -4,6 +4,7 @@
 #ifndef CR_API_H
 #define CR_API_H
 #include "http.h"
+#include "http_head.h"
 #include "names.h"
 #include "store.h"
 
@@ -22,6 +23,12 @@ void api_hook(http_req *r);
 void api_healthz(http_req *r);
 void api_readyz(http_req *r);
 void api_metrics(http_req *r);
+
+/* What a request's head alone decides, before its body is read: 0 read the body, -1 refused
+ * (*why says how), 1 the webhook names an integration unknown here (reload, then ask again). */
+int api_head_check(http_req *r, head_refusal *why);
+/* A Bearer token in the head of a provisioning call must be the admin token. */
+int api_admin_head_check(http_req *r, head_refusal *why);
 
 /* Shared checks: each answers the request itself and returns false when it fails. */
 bool api_require_admin(http_req *r, const json_t *body);

@@ -71,6 +71,46 @@ static bool source_allowed(const integration *in, http_req *r)
     return false;
 }
 
+/* The token of the head only: Bearer, or ?token=. */
+static const char *head_token(http_req *r, char *buf, size_t size)
+{
+    return http_token(r, NULL, buf, size);
+}
+
+static int hook_head_check(http_req *r, head_refusal *why)
+{
+    char name[NAME_MAX_LEN + 1], dialect[NAME_MAX_LEN + 1], buf[512];
+    const char *subpath;
+    if (!http_hook_path(r->path, name, dialect, &subpath))
+        return 0; /* the handler answers 404 */
+    const integration *in = integrations_by_name(name);
+    if (!in && !r->refreshed)
+        return 1;
+    const char *t = head_token(r, buf, sizeof buf);
+    hook_head h = {
+        .integration_known = in != NULL,
+        .adapter_matches = in && strcmp(in->adapter->name, dialect) == 0,
+        .source_allowed = in && source_allowed(in, r),
+        .token_given = t != NULL,
+        .token_valid = t && integrations_by_token(t) == in,
+        .signs = in && in->adapter->verify != NULL,
+        .id = r->webhook_id[0] ? r->webhook_id : NULL,
+        .timestamp = r->webhook_timestamp[0] ? r->webhook_timestamp : NULL,
+        .signature = r->webhook_signature,
+        .now = (int64_t)time(NULL),
+    };
+    return http_hook_head_ok(&h, why) ? 0 : -1;
+}
+
+int api_head_check(http_req *r, head_refusal *why)
+{
+    if (strncmp(r->path, "/v1/hooks/", 10) == 0)
+        return hook_head_check(r, why);
+    if (strncmp(r->path, "/v1/integration/", 16) == 0)
+        return api_admin_head_check(r, why);
+    return 0;
+}
+
 static bool authenticate(http_req *r, const integration *in, const adapter_request *q)
 {
     char buf[512];

@@ -7,6 +7,7 @@
 #include "token.h"
 #include <hiredis/hiredis.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_IN_FLIGHT 20000
 
@@ -50,6 +51,21 @@ bool api_require_admin(http_req *r, const json_t *body)
         return false;
     }
     return true;
+}
+
+int api_admin_head_check(http_req *r, head_refusal *why)
+{
+    const char *admin = http_config()->admin_token;
+    if (strncasecmp(r->authorization, "Bearer ", 7) != 0)
+        return 0; /* the token may be in the body */
+    if (!admin)
+        *why = (head_refusal){403, RC_FORBIDDEN,
+                              "provisioning is disabled: CALLRELAY_ADMIN_TOKEN is not set"};
+    else if (!token_equal(r->authorization + 7, admin))
+        *why = (head_refusal){401, RC_UNAUTHORIZED, "admin token missing or wrong"};
+    else
+        return 0;
+    return -1;
 }
 
 bool api_require_integration(http_req *r, const json_t *body)

@@ -389,6 +389,24 @@ static int set_max_deliveries(cr_config *c, const char *env, const char *v, char
     return 0;
 }
 
+static int set_max_buffered(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (set_positive(env, v, INT64_MAX / 2, &n, err, errlen) < 0)
+        return -1;
+    c->max_buffered = (size_t)n;
+    return 0;
+}
+
+static int set_body_timeout(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (set_positive(env, v, 3600, &n, err, errlen) < 0)
+        return -1;
+    c->body_timeout_s = (unsigned)n;
+    return 0;
+}
+
 static int set_key_prefix(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     if (!*v || has_space_or_ctl(v) || strpbrk(v, "{}"))
@@ -424,6 +442,8 @@ static const struct setting settings[] = {
     {"dedupe_window", set_dedupe},
     {"workers", set_workers},
     {"max_deliveries", set_max_deliveries},
+    {"max_buffered", set_max_buffered},
+    {"body_timeout", set_body_timeout},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -457,6 +477,8 @@ int config_init(cr_config *c)
     c->key_prefix = strdup("cr:");
     c->retention_s = 1209600;
     c->max_body = 1048576;
+    c->max_buffered = 64u << 20;
+    c->body_timeout_s = 10;
     c->dedupe_window_s = 86400;
     c->max_deliveries = 10000;
     c->workers = 1;

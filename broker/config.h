@@ -25,6 +25,8 @@ typedef struct cr_config {
     int64_t retention_s;      /* default 1209600 */
     char *key_prefix;         /* default "cr:" */
     size_t max_body;          /* default 1048576 */
+    size_t max_buffered;      /* bodies reserved across a process's connections, 64 MiB */
+    unsigned body_timeout_s;  /* a head, and a body from the end of its head, default 10 */
     int64_t dedupe_window_s;  /* default 86400 */
     size_t max_deliveries;    /* events x users one request may store, default 10000 */
     int workers;              /* processes sharing the port (SO_REUSEPORT), default 1 */
@@ -35,8 +37,8 @@ int config_init(cr_config *c);
 /* File lines: "name = value" or "CALLRELAY_NAME=value"; '#' starts a comment; blank lines
  * ignored; names are the variable names with or without the CALLRELAY_ prefix, any case
  * (listen, redis_url, admin_token, ticket_secret, public_url, retention, key_prefix,
- * max_body, dedupe_window, max_deliveries, workers). On error writes one line (no newline) into err
- * and returns -1.
+ * max_body, max_buffered, body_timeout, dedupe_window, max_deliveries, workers). On error
+ * writes one line (no newline) into err and returns -1.
  */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);
 /* Reads CALLRELAY_* from the environment (envp-style lookup through getenv). */

@@ -3,22 +3,48 @@
 #include "http.h"
 #include "redact.h"
 #include "api.h"
+#include "head_gate.h"
+#include "http_head.h"
 #include "hub.h"
 #include "integrations.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "result.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define HTTP_WAIT_SECS 15
+/* lws's header table: any head that passed http_head.c fits (custom headers cost 8 bytes
+ * more there than on the wire) */
+#define LWS_HEADER_DATA (HTTP_HEAD_MAX + 8 * HTTP_HEADERS_MAX + 1024)
+#define DEADLINE_TICK_MS 250
 
 typedef struct pss {
     http_req *req;
     void *session;
+    bool gate_after_flush; /* the answer went out in part: check the next head once it is sent */
 } pss;
+
+/* The next head is checked once lws has sent all of the answer: pausing its reading earlier
+ * stalls the rest of a partly sent answer. lws_http_transaction_completed allocates the pss
+ * anew: it is looked up again here. */
+static void next_request(struct lws *wsi)
+{
+    pss *s = lws_wsi_user(wsi);
+    if (!s)
+        return;
+    if (lws_partial_buffered(wsi)) {
+        s->gate_after_flush = true;
+        lws_callback_on_writable(wsi);
+        return;
+    }
+    s->gate_after_flush = false;
+    head_gate_answered(wsi);
+}
 
 typedef struct route {
     enum http_method method;
@@ -49,12 +75,27 @@ static struct {
     struct lws_vhost *vhost;
     void *loops[1];
     bool draining;
+    uv_loop_t *loop;
+    uv_timer_t deadlines; /* ticks while a body is being read */
+    http_req *reading;    /* requests whose body is being read */
+    size_t buffered;      /* bytes reserved for bodies, across every connection */
 } H;
 
 const cr_config *http_config(void) { return H.cfg; }
 bool http_draining(void) { return H.draining; }
 
 /* ---- request objects ---- */
+
+static void reading_remove(http_req *r)
+{
+    if (!r->prev_reading)
+        return;
+    *r->prev_reading = r->next_reading;
+    if (r->next_reading)
+        r->next_reading->prev_reading = r->prev_reading;
+    r->prev_reading = NULL;
+    r->next_reading = NULL;
+}
 
 void http_req_hold(http_req *r) { r->refs++; }
 
@@ -75,6 +116,9 @@ void http_req_release(http_req *r)
     if (r->free_state)
         r->free_state(r->state);
     r->magic = 0;
+    reading_remove(r);
+    H.buffered -= r->reserved;
+    free(r->webhook_signature);
     free(r->body);
     free(r->resp);
     if (n_spare < SPARE_MAX)
@@ -89,16 +133,38 @@ static void spares_free(void)
         free(spare[--n_spare]);
 }
 
-static void copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t)
+static void copy_hdr(http_req *r, char *dst, size_t size, enum lws_token_indexes t,
+                     const char *name)
 {
-    if (lws_hdr_copy(wsi, dst, (int)size, t) < 0)
+    if (lws_hdr_total_length(r->wsi, t) >= (int)size)
+        r->too_long = name;
+    if (lws_hdr_copy(r->wsi, dst, (int)size, t) < 0)
         dst[0] = 0;
 }
 
-static void copy_custom(struct lws *wsi, char *dst, size_t size, const char *name)
+static void copy_custom(http_req *r, char *dst, size_t size, const char *name)
 {
-    if (lws_hdr_custom_copy(wsi, dst, (int)size, name, (int)strlen(name)) < 0)
+    int n = (int)strlen(name);
+    if (lws_hdr_custom_length(r->wsi, name, n) >= (int)size)
+        r->too_long = name;
+    if (lws_hdr_custom_copy(r->wsi, dst, (int)size, name, n) < 0)
         dst[0] = 0;
+}
+
+static void copy_signature(http_req *r)
+{
+    static const char name[] = "webhook-signature:";
+    int n = lws_hdr_custom_length(r->wsi, name, (int)sizeof name - 1);
+    if (n <= 0)
+        return;
+    if (n > HTTP_SIGNATURE_MAX) { /* the gate refuses these; lws may still hold one */
+        r->too_long = name;
+        return;
+    }
+    r->webhook_signature = malloc((size_t)n + 1);
+    if (r->webhook_signature &&
+        lws_hdr_custom_copy(r->wsi, r->webhook_signature, n + 1, name, (int)sizeof name - 1) < 0)
+        r->webhook_signature[0] = 0;
 }
 
 static void copy_query(struct lws *wsi, http_req *r)
@@ -134,12 +200,14 @@ static http_req *req_new(struct lws *wsi, const char *path)
     else
         r->method = HTTP_OTHER;
     copy_query(wsi, r);
-    copy_hdr(wsi, r->host, sizeof r->host, WSI_TOKEN_HOST);
-    copy_hdr(wsi, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION);
-    copy_hdr(wsi, r->content_type, sizeof r->content_type, WSI_TOKEN_HTTP_CONTENT_TYPE);
-    copy_custom(wsi, r->webhook_id, sizeof r->webhook_id, "webhook-id:");
-    copy_custom(wsi, r->webhook_timestamp, sizeof r->webhook_timestamp, "webhook-timestamp:");
-    copy_custom(wsi, r->webhook_signature, sizeof r->webhook_signature, "webhook-signature:");
+    copy_hdr(r, r->host, sizeof r->host, WSI_TOKEN_HOST, "host");
+    copy_hdr(r, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION,
+             "authorization");
+    copy_hdr(r, r->content_type, sizeof r->content_type, WSI_TOKEN_HTTP_CONTENT_TYPE,
+             "content-type");
+    copy_custom(r, r->webhook_id, sizeof r->webhook_id, "webhook-id:");
+    copy_custom(r, r->webhook_timestamp, sizeof r->webhook_timestamp, "webhook-timestamp:");
+    copy_signature(r);
     return r;
 }
 
@@ -164,6 +232,8 @@ static bool answer_now(http_req *r)
     if (failed || close || lws_http_transaction_completed(wsi)) {
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         lws_cancel_service(lws_get_context(wsi)); /* lws re-arms its timer only when serviced */
+    } else {
+        next_request(wsi);
     }
     return true;
 }
@@ -226,6 +296,8 @@ void http_reply_ok(http_req *r, json_t *extra)
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 512 + r->resp_len;
+    if (!r->close_after && head_gate_unchecked(wsi))
+        r->close_after = true; /* a pipelined request the gate never saw follows */
     unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;
@@ -257,6 +329,8 @@ static int write_response(struct lws *wsi, http_req *r)
 static int on_http_writeable(struct lws *wsi, pss *s)
 {
     http_req *r = s->req;
+    if (!r && s->gate_after_flush)
+        next_request(wsi);
     if (!r || !r->responded)
         return 0;
     bool failed = write_response(wsi, r) != 0;
@@ -264,7 +338,10 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     s->req = NULL;
     r->wsi = NULL;
     http_req_release(r);
-    return close || lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (close || lws_http_transaction_completed(wsi))
+        return -1;
+    next_request(wsi);
+    return 0;
 }
 
 /* ---- helpers for handlers ---- */
@@ -374,18 +451,136 @@ bool http_retry_after_refresh(http_req *r)
 static int content_length(struct lws *wsi, size_t *out)
 {
     char buf[32];
-    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-        return -1;
-    char *end;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end || buf[0] == '-')
+    uint64_t v;
+    int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (n <= 0 || http_content_length_parse(buf, (size_t)n, &v) != 0 || v > SIZE_MAX / 2)
         return -1;
     *out = (size_t)v;
     return 0;
 }
 
+/* ---- bodies: a deadline from the end of the head, and a bound on what is buffered ---- */
+
+static void on_deadlines(uv_timer_t *t)
+{
+    uint64_t now = uv_now(H.loop);
+    for (http_req *r = H.reading, *next; r; r = next) {
+        next = r->next_reading;
+        if (r->deadline_ms > now)
+            continue;
+        reading_remove(r);
+        r->close_after = true;
+        http_reply_error(r, 408, RC_BAD_REQUEST, NULL, "the body did not arrive within %u seconds",
+                         H.cfg->body_timeout_s);
+    }
+    if (!H.reading)
+        uv_timer_stop(t);
+}
+
+static void reading_add(http_req *r)
+{
+    r->deadline_ms = uv_now(H.loop) + (uint64_t)H.cfg->body_timeout_s * 1000;
+    r->next_reading = H.reading;
+    r->prev_reading = &H.reading;
+    if (H.reading)
+        H.reading->prev_reading = &r->next_reading;
+    H.reading = r;
+    if (!uv_is_active((uv_handle_t *)&H.deadlines) && !uv_is_closing((uv_handle_t *)&H.deadlines))
+        uv_timer_start(&H.deadlines, on_deadlines, DEADLINE_TICK_MS, DEADLINE_TICK_MS);
+}
+
+static bool reserve(http_req *r)
+{
+    if (r->content_length > H.cfg->max_buffered - H.buffered || H.buffered > H.cfg->max_buffered) {
+        r->close_after = true;
+        http_reply_error(r, 503, RC_UNAVAILABLE, NULL,
+                         "too many request bodies in flight, retry later");
+        return false;
+    }
+    r->reserved = r->content_length;
+    H.buffered += r->reserved;
+    return true;
+}
+
+/* The interim answer goes out raw: lws 4.1 does not send it itself. */
+static int send_continue(struct lws *wsi)
+{
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    unsigned char buf[LWS_PRE + sizeof line];
+    memcpy(buf + LWS_PRE, line, sizeof line - 1);
+    return lws_write(wsi, buf + LWS_PRE, sizeof line - 1, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
+static bool expects_continue(struct lws *wsi)
+{
+    char v[32];
+    return lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_EXPECT) > 0 &&
+           strcasecmp(v, "100-continue") == 0;
+}
+
+static void head_refuse(http_req *r, int status, int code, const char *msg)
+{
+    r->close_after = true;
+    http_reply_error(r, status, code, NULL, "%s", msg);
+}
+
+/* What the head alone decides; false when answered (or waiting for a reload). */
+static bool head_accepted(http_req *r);
+
+static void on_head_refreshed(void *ud)
+{
+    http_req *r = ud;
+    r->head_waiting = false;
+    if (r->wsi && !r->responded && head_accepted(r) && r->body_done && !r->dispatched) {
+        r->dispatched = true;
+        dispatch(r);
+    }
+    http_req_release(r);
+}
+
+static bool head_accepted(http_req *r)
+{
+    head_refusal why;
+    int rc = api_head_check(r, &why);
+    if (rc > 0 && !r->refreshed) {
+        r->refreshed = true;
+        r->head_waiting = true;
+        http_req_hold(r);
+        if (integrations_refresh(on_head_refreshed, r) == 0)
+            return false;
+        r->head_waiting = false;
+        http_req_release(r);
+    }
+    if (rc != 0) {
+        if (rc > 0)
+            why = (head_refusal){404, RC_NOT_FOUND, "no such integration with this adapter"};
+        head_refuse(r, why.status, why.code, why.message);
+        return false;
+    }
+    return true;
+}
+
+static int start_body(struct lws *wsi, http_req *r)
+{
+    if (!reserve(r))
+        return 0;
+    if (r->content_length == 0) {
+        r->body = strdup("");
+        if (!r->body)
+            return -1;
+        r->body_done = r->dispatched = true;
+        dispatch(r);
+        return 0;
+    }
+    reading_add(r);
+    if (expects_continue(wsi) && send_continue(wsi) != 0)
+        return -1;
+    return 0;
+}
+
 /* lws 4.1 takes a POST without Content-Length as a huge body and does not decode chunked
- * bodies: refuse both before reading, and close the connection after the answer. */
+ * bodies: refuse both before reading, and close the connection after the answer. Whatever
+ * the head can refuse is refused before the body is read. */
 static int on_http(struct lws *wsi, pss *s, const char *uri)
 {
     if (s->req)
@@ -394,41 +589,59 @@ static int on_http(struct lws *wsi, pss *s, const char *uri)
     if (!r)
         return -1;
     s->req = r;
+    if (r->too_long) {
+        head_refuse(r, 431, RC_TOO_LARGE, "a header is too long");
+        return 0;
+    }
     if (r->method != HTTP_POST) {
         dispatch(r);
         return 0;
     }
     if (content_length(wsi, &r->content_length) != 0) {
-        r->close_after = true;
-        http_reply_error(r, 411, 3107, NULL, "Content-Length is required");
+        head_refuse(r, 411, RC_LENGTH_REQUIRED, "Content-Length is required");
         return 0;
     }
     if (r->content_length > H.cfg->max_body) {
         r->close_after = true;
-        http_reply_error(r, 413, 3106, NULL, "the body is %zu bytes, over the limit of %zu",
+        http_reply_error(r, 413, RC_TOO_LARGE, NULL, "the body is %zu bytes, over the limit of %zu",
                          r->content_length, H.cfg->max_body);
         return 0;
     }
-    r->body = malloc(r->content_length + 1);
-    if (!r->body)
-        return -1;
-    if (r->content_length == 0) {
-        r->body[0] = 0;
-        dispatch(r);
+    bool accepted = head_accepted(r);
+    if (!accepted && !r->head_waiting)
+        return 0;
+    return start_body(wsi, r);
+}
+
+/* The body grows as it arrives: a client that announces a large body and stalls holds its
+ * reservation, not the memory. */
+static int body_append(http_req *r, const void *in, size_t len)
+{
+    if (r->body_len + len + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + len + 1)
+            cap *= 2;
+        if (cap > r->content_length + 1)
+            cap = r->content_length + 1;
+        char *b = realloc(r->body, cap);
+        if (!b)
+            return -1;
+        r->body = b;
+        r->body_cap = cap;
     }
+    memcpy(r->body + r->body_len, in, len);
+    r->body_len += len;
     return 0;
 }
 
 static int on_body(pss *s, const void *in, size_t len)
 {
     http_req *r = s->req;
-    if (!r || r->responded || !r->body || r->dispatched)
+    if (!r || r->responded || r->dispatched || !r->reserved)
         return 0;
     if (r->body_len + len > r->content_length)
         return -1;
-    memcpy(r->body + r->body_len, in, len);
-    r->body_len += len;
-    return 0;
+    return body_append(r, in, len);
 }
 
 /* lws 4.1 mishandles a request the client pipelined behind one whose answer waits (it hands
@@ -447,10 +660,16 @@ static int on_body_done(struct lws *wsi, pss *s)
         write_response(wsi, r);
         return -1;
     }
-    if (r->responded || !r->body)
+    if (r->responded || r->body_done)
         return 0;
-    r->dispatched = true;
+    reading_remove(r);
+    r->body_done = true;
+    if (!r->body && body_append(r, "", 0) != 0)
+        return -1;
     r->body[r->body_len] = 0;
+    if (r->head_waiting)
+        return 0; /* on_head_refreshed dispatches */
+    r->dispatched = true;
     dispatch(r);
     return 0;
 }
@@ -459,6 +678,7 @@ static void on_http_closed(pss *s)
 {
     if (!s || !s->req) /* a connection closed before its first request has no pss */
         return;
+    reading_remove(s->req);
     s->req->wsi = NULL;
     http_req_release(s->req);
     s->req = NULL;
@@ -479,6 +699,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return s ? on_http_writeable(wsi, s) : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
         on_http_closed(s);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        head_gate_forget(wsi);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return s ? hub_filter(wsi, &s->session) : -1;
@@ -530,6 +753,7 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd)
                    LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.foreign_loops = H.loops;
     info.count_threads = 1;
+    info.max_http_header_data = LWS_HEADER_DATA;
     info.pcontext = &H.ctx; /* lws clears it when the context is wholly destroyed */
     H.ctx = lws_create_context(&info);
     if (!H.ctx)
@@ -542,12 +766,18 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd)
     H.vhost = lws_create_vhost(H.ctx, &info);
     if (!H.vhost)
         return -1;
-    return listener_start(loop, listen_fd, H.vhost);
+    H.loop = loop;
+    uv_timer_init(loop, &H.deadlines);
+    head_gate_init(loop, H.vhost, cfg->body_timeout_s);
+    return listener_start(loop, listen_fd);
 }
 
 void http_drain(void)
 {
     H.draining = true;
+    uv_timer_stop(&H.deadlines);
+    uv_close((uv_handle_t *)&H.deadlines, NULL);
+    head_gate_stop();
     listener_stop();
     hub_close_all();
 }

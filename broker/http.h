@@ -25,10 +25,16 @@ typedef struct http_req {
     char host[256];
     char authorization[512];
     char content_type[128];
-    char webhook_id[256], webhook_timestamp[64], webhook_signature[1024];
+    char webhook_id[256], webhook_timestamp[64];
+    char *webhook_signature;            /* up to HTTP_SIGNATURE_MAX; NULL when absent */
+    const char *too_long;               /* a header longer than its copy allows: 431 */
     char integration[NAME_MAX_LEN + 1]; /* set by authentication */
     char *body;
-    size_t body_len, content_length;
+    size_t body_len, body_cap, content_length;
+    size_t reserved;      /* counted against CALLRELAY_MAX_BUFFERED until released */
+    uint64_t deadline_ms; /* the body must be complete by then (uv_now) */
+    struct http_req *next_reading, **prev_reading; /* requests reading a body */
+    bool body_done, head_waiting;
     /* the answer */
     int status;
     char *resp;
