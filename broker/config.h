@@ -26,7 +26,7 @@ typedef struct cr_config {
     char *key_prefix;         /* default "cr:" */
     size_t max_body;          /* default 1048576 */
     size_t max_buffered;      /* bodies reserved across a process's connections, 64 MiB */
-    unsigned body_timeout_s;  /* a head, and a body from the end of its head, default 10 */
+    unsigned body_timeout_s;  /* a body, from the end of its head, default 10 */
     int64_t dedupe_window_s;  /* default 86400 */
     size_t max_deliveries;    /* events x users one request may store, default 10000 */
     int workers;              /* processes sharing the port (SO_REUSEPORT), default 1 */

@@ -3,7 +3,7 @@
 #include "http.h"
 #include "redact.h"
 #include "api.h"
-#include "head_gate.h"
+#include "connguard.h"
 #include "http_head.h"
 #include "hub.h"
 #include "integrations.h"
@@ -26,25 +26,7 @@
 typedef struct pss {
     http_req *req;
     void *session;
-    bool gate_after_flush; /* the answer went out in part: check the next head once it is sent */
 } pss;
-
-/* The next head is checked once lws has sent all of the answer: pausing its reading earlier
- * stalls the rest of a partly sent answer. lws_http_transaction_completed allocates the pss
- * anew: it is looked up again here. */
-static void next_request(struct lws *wsi)
-{
-    pss *s = lws_wsi_user(wsi);
-    if (!s)
-        return;
-    if (lws_partial_buffered(wsi)) {
-        s->gate_after_flush = true;
-        lws_callback_on_writable(wsi);
-        return;
-    }
-    s->gate_after_flush = false;
-    head_gate_answered(wsi);
-}
 
 typedef struct route {
     enum http_method method;
@@ -232,8 +214,6 @@ static bool answer_now(http_req *r)
     if (failed || close || lws_http_transaction_completed(wsi)) {
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         lws_cancel_service(lws_get_context(wsi)); /* lws re-arms its timer only when serviced */
-    } else {
-        next_request(wsi);
     }
     return true;
 }
@@ -296,8 +276,6 @@ void http_reply_ok(http_req *r, json_t *extra)
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 512 + r->resp_len;
-    if (!r->close_after && head_gate_unchecked(wsi))
-        r->close_after = true; /* a pipelined request the gate never saw follows */
     unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;
@@ -329,8 +307,6 @@ static int write_response(struct lws *wsi, http_req *r)
 static int on_http_writeable(struct lws *wsi, pss *s)
 {
     http_req *r = s->req;
-    if (!r && s->gate_after_flush)
-        next_request(wsi);
     if (!r || !r->responded)
         return 0;
     bool failed = write_response(wsi, r) != 0;
@@ -338,10 +314,7 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     s->req = NULL;
     r->wsi = NULL;
     http_req_release(r);
-    if (close || lws_http_transaction_completed(wsi))
-        return -1;
-    next_request(wsi);
-    return 0;
+    return close || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* ---- helpers for handlers ---- */
@@ -698,10 +671,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return s ? on_http_writeable(wsi, s) : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
+        connguard_forget(lws_get_socket_fd(wsi));
         on_http_closed(s);
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        head_gate_forget(wsi);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return s ? hub_filter(wsi, &s->session) : -1;
@@ -768,8 +739,8 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd)
         return -1;
     H.loop = loop;
     uv_timer_init(loop, &H.deadlines);
-    head_gate_init(loop, H.vhost, cfg->body_timeout_s);
-    return listener_start(loop, listen_fd);
+    connguard_init(loop);
+    return listener_start(loop, listen_fd, H.vhost);
 }
 
 void http_drain(void)
@@ -777,8 +748,8 @@ void http_drain(void)
     H.draining = true;
     uv_timer_stop(&H.deadlines);
     uv_close((uv_handle_t *)&H.deadlines, NULL);
-    head_gate_stop();
     listener_stop();
+    connguard_stop();
     hub_close_all();
 }
 

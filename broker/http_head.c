@@ -112,6 +112,10 @@ static enum http_head_verdict header_line(const char *l, size_t n, http_head *h)
         if (h->has_length || http_content_length_parse(v, vlen, &h->content_length) != 0)
             return bad(h, 400, RC_BAD_REQUEST, "malformed or repeated Content-Length");
         h->has_length = true;
+    } else if (name_is(l, nlen, "upgrade")) {
+        h->upgrade = vlen == 9 && strncasecmp(v, "websocket", 9) == 0;
+    } else if (name_is(l, nlen, "transfer-encoding")) {
+        h->chunked = true;
     } else if (name_is(l, nlen, "expect")) {
         h->expect_continue = vlen == 12 && strncasecmp(v, "100-continue", 12) == 0;
     } else if (name_is(l, nlen, "webhook-signature") && vlen > HTTP_SIGNATURE_MAX) {

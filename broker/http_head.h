@@ -24,6 +24,8 @@ typedef struct http_head {
     bool has_length; /* a Content-Length header was given */
     uint64_t content_length;
     bool expect_continue; /* Expect: 100-continue */
+    bool upgrade;         /* Upgrade: websocket: the bytes after the head are frames */
+    bool chunked;         /* Transfer-Encoding given: the body's end is unknown here */
     int status, code;     /* for HEAD_BAD: 400, 414 or 431, and a result code */
     const char *message;  /* for HEAD_BAD: static text */
 } http_head;

@@ -18,7 +18,7 @@
 #include "strmap.h"
 #include "ticket.h"
 #include "wakeup.h"
-#include "wsguard.h"
+#include "connguard.h"
 #include "wsproto.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ typedef struct session {
     uint32_t magic;
     int refs; /* the connection, plus one per Redis call in flight */
     struct lws *wsi;
-    int fd; /* watched by wsguard */
+    int fd; /* watched by connguard */
     hub_user *user;
     struct session *prev, *next;
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
@@ -785,7 +785,7 @@ int hub_established(struct lws *wsi, void **slot)
         return -1;
     session *s = calloc(1, sizeof *s);
     hub_user *u = s ? user_get(a.integration, a.extension) : NULL;
-    if (!u || wsguard_watch(lws_get_socket_fd(wsi)) != 0) {
+    if (!u) {
         free(s);
         return -1;
     }
@@ -834,7 +834,7 @@ int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
         return -1;
     if (s->close_code)
         return 0; /* closing: what the client sends no longer matters */
-    if (wsguard_unmasked(s->fd)) {
+    if (connguard_unmasked(s->fd)) {
         session_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, "client frames must be masked", true);
         return 0;
     }
@@ -915,7 +915,7 @@ void hub_closed(struct lws *wsi, void **slot)
     if (!s || s->magic != SESSION_MAGIC)
         return;
     *slot = NULL;
-    wsguard_forget(s->fd);
+    connguard_forget(s->fd);
     hub_user *u = s->user;
     if (s->prev)
         s->prev->next = s->next;
@@ -948,8 +948,4 @@ int hub_init(const cr_config *cfg)
     return strmap_init(&hub.users);
 }
 
-void hub_free(void)
-{
-    strmap_free(&hub.users);
-    wsguard_free();
-}
+void hub_free(void) { strmap_free(&hub.users); }

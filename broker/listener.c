@@ -1,6 +1,6 @@
 /* listener.c — accept loop on a uv_poll, adoption into lws. */
 #include "listener.h"
-#include "head_gate.h"
+#include "connguard.h"
 #include "log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@ static struct {
     uv_poll_t poll;
     uv_timer_t pause;
     bool polling;
+    struct lws_vhost *vhost;
 } L = {.fd = -1};
 
 static void on_readable(uv_poll_t *h, int status, int events);
@@ -63,7 +64,10 @@ static void on_readable(uv_poll_t *h, int status, int events)
         /* small answers must not wait for the peer's delayed ACK (Nagle) */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        head_gate_accept(fd); /* adopted into lws once its first head passed */
+        if (connguard_watch(fd) != 0 || !lws_adopt_socket_vhost(L.vhost, fd)) {
+            connguard_forget(fd);
+            close(fd); /* lws logs why */
+        }
     }
 }
 
@@ -112,8 +116,9 @@ int listener_open(const char *host, int port, int n, int *fds)
     return -1;
 }
 
-int listener_start(uv_loop_t *loop, int fd)
+int listener_start(uv_loop_t *loop, int fd, struct lws_vhost *vhost)
 {
+    L.vhost = vhost;
     L.fd = fd;
     if (uv_poll_init(loop, &L.poll, L.fd) != 0) {
         close(L.fd);

@@ -49,8 +49,7 @@ static void usage(FILE *f)
           "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
           "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
           "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n"
-          "  CALLRELAY_BODY_TIMEOUT   seconds for a request head, and for a body after its head "
-          "(10)\n"
+          "  CALLRELAY_BODY_TIMEOUT   seconds for a request body after its head (10)\n"
           "  CALLRELAY_MAX_BUFFERED   bytes of request bodies held at once per process (67108864)\n"
           "  CALLRELAY_MAX_DELIVERIES events x users one webhook may store (10000)\n",
           f);

@@ -1,0 +1,18 @@
+/* connguard.h — watches the bytes libwebsockets reads from each client connection (see
+ * connscan.h for what and why): a request head lws could not hold is answered here, with a
+ * status and a JSON body, and a websocket client's unmasked frame is reported to the hub. */
+#ifndef CR_CONNGUARD_H
+#define CR_CONNGUARD_H
+#include <stdbool.h>
+#include <uv.h>
+
+int connguard_init(uv_loop_t *loop);
+/* A connection just accepted, before lws reads from it. */
+int connguard_watch(int fd);
+void connguard_forget(int fd);
+/* An unmasked client frame was read from fd. */
+bool connguard_unmasked(int fd);
+/* Closes the connections still being drained after a refusal; frees everything. */
+void connguard_stop(void);
+
+#endif
