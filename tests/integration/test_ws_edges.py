@@ -213,6 +213,16 @@ def test_unmasked_frame_after_a_good_one_is_closed_with_1002(acme):
     expect_close(ws, 1002, "unmasked text frame after a masked one")
 
 
+def test_unmasked_control_frame_is_closed_with_1002(acme):
+    """RFC 6455 5.1: the server closes on any unmasked client frame, control frames included."""
+    ws = RawWs(acme.channel_url("101"))
+    ws.send_json({"op": "register"})
+    op, payload = ws.recv_frame()
+    assert op == OP_TEXT and json.loads(payload)["op"] == "register"
+    ws.send_frame(OP_PING, b"are you there", mask=False)
+    expect_close(ws, 1002, "unmasked ping control frame")
+
+
 def test_binary_frame_is_closed_with_1003(acme):
     acme.post_ok(call_event("101"), accepted=1)
     ws = RawWs(acme.channel_url("101"))
