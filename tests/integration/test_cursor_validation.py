@@ -83,8 +83,9 @@ def post(acme, ext, n, tag):
 
 
 def bump(id_, ms=0, seq=0):
+    """The id just after id_ in its millisecond (seq=1), or at the next millisecond (ms=1)."""
     m, s = (int(x) for x in id_.split("-"))
-    return "%d-%d" % (m + ms, s + seq if not ms else seq)
+    return "%d-0" % (m + ms) if ms else "%d-%d" % (m, s + seq)
 
 
 def no_error_after(t, duration=0.3):

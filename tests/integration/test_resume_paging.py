@@ -25,7 +25,7 @@ class PagingRun:
     """One user, one tab that reconnects; checks every frame as it arrives."""
 
     def __init__(self, integ, ext, tab_brokers, post_brokers, drop_after=None, every=False,
-                 ack=False, strict=True, on_page=None):
+                 ack=False, strict=True, on_page=None, linger=0):
         self.integ = integ
         self.env = integ.env
         self.ext = ext
@@ -36,6 +36,7 @@ class PagingRun:
         self.ack = ack
         self.strict = strict  # False: only what a client notices, events never delivered
         self.on_page = on_page  # called with the number of page answers so far
+        self.linger = linger  # at the end: how long the last connection must stay silent
         self.pages = 0
         self.key = integ.stream_key(ext)
         self.ids, self.index = [], {}
@@ -153,6 +154,8 @@ class PagingRun:
                             self.final_posted = True
                             self.post(FINAL, post_b, "final")
                 if paged and self.final_posted and not self.missing():
+                    if self.linger:
+                        t.expect_silence(self.linger)  # no duplicate after the end
                     t.close()
                     return self
                 if limit is not None and n >= limit:
@@ -201,7 +204,7 @@ def two(world):
 
 def test_paging_with_live_events_is_one_contiguous_sequence(acme):
     new_user(acme, "solo")
-    run = PagingRun(acme, "solo", [acme.env.broker], [acme.env.broker]).run()
+    run = PagingRun(acme, "solo", [acme.env.broker], [acme.env.broker], linger=0.3).run()
     run.check_complete()
 
 
@@ -308,7 +311,8 @@ def test_two_instances_drop_after_k_frames_for_every_k(world):
 def test_two_instances_drop_on_every_connection(world):
     a, b, acme = two(world)
     new_user(acme, "w", broker=a)
-    PagingRun(acme, "w", [a, b], [b, a], drop_after=2, every=True).run().check_complete()
+    PagingRun(acme, "w", [a, b], [b, a], drop_after=2, every=True, linger=0.3).run() \
+        .check_complete()
 
 
 # --------------------------------------------------------------------------- the feed lost while paging

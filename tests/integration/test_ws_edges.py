@@ -10,10 +10,8 @@ import json
 import os
 import socket
 import struct
-import time
 from urllib.parse import urlsplit
 
-import pytest
 
 from conftest import SCALE, Tab, call_event, metric, wait_until
 
