@@ -28,16 +28,23 @@ typedef struct drain {
     struct drain *next, **prev;
 } drain;
 
+typedef struct watched {
+    connscan scan;
+    void *owner;
+} watched;
+
 static struct {
     uv_loop_t *loop;
-    connscan **scan; /* indexed by descriptor */
+    bool (*on_unmasked)(void *owner);
+    watched **scan; /* indexed by descriptor */
     size_t cap;
     drain *drains;
 } G;
 
-int connguard_init(uv_loop_t *loop)
+int connguard_init(uv_loop_t *loop, bool (*on_unmasked)(void *owner))
 {
     G.loop = loop;
+    G.on_unmasked = on_unmasked;
     return 0;
 }
 
@@ -122,10 +129,13 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     ssize_t n = syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
     if (n <= 0 || fd < 0 || (size_t)fd >= G.cap || !G.scan[fd] || (flags & MSG_PEEK))
         return n;
+    watched *w = G.scan[fd];
     http_head why;
-    if (connscan_feed(G.scan[fd], buf, (size_t)n, &why))
+    bool was_unmasked = w->scan.ws.unmasked;
+    if (!connscan_feed(&w->scan, buf, (size_t)n, &why))
+        refuse(fd, &why);
+    else if (was_unmasked || !w->scan.ws.unmasked || !w->owner || !G.on_unmasked(w->owner))
         return n;
-    refuse(fd, &why);
     errno = ECONNRESET; /* lws closes the connection without touching it further */
     return -1;
 }
@@ -138,7 +148,7 @@ int connguard_watch(int fd)
         size_t cap = G.cap ? G.cap : 1024;
         while (cap <= (size_t)fd)
             cap *= 2;
-        connscan **grown = realloc(G.scan, cap * sizeof *grown);
+        watched **grown = realloc(G.scan, cap * sizeof *grown);
         if (!grown)
             return -1;
         memset(grown + G.cap, 0, (cap - G.cap) * sizeof *grown);
@@ -150,10 +160,16 @@ int connguard_watch(int fd)
     return G.scan[fd] ? 0 : -1;
 }
 
+void connguard_set_owner(int fd, void *owner)
+{
+    if (fd >= 0 && (size_t)fd < G.cap && G.scan[fd])
+        G.scan[fd]->owner = owner;
+}
+
 void connguard_forget(int fd)
 {
     if (fd >= 0 && (size_t)fd < G.cap && G.scan[fd]) {
-        connscan_reset(G.scan[fd]);
+        connscan_reset(&G.scan[fd]->scan);
         free(G.scan[fd]);
         G.scan[fd] = NULL;
     }
@@ -161,7 +177,7 @@ void connguard_forget(int fd)
 
 bool connguard_unmasked(int fd)
 {
-    return fd >= 0 && (size_t)fd < G.cap && G.scan[fd] && G.scan[fd]->ws.unmasked;
+    return fd >= 0 && (size_t)fd < G.cap && G.scan[fd] && G.scan[fd]->scan.ws.unmasked;
 }
 
 void connguard_stop(void)

@@ -6,10 +6,14 @@
 #include <stdbool.h>
 #include <uv.h>
 
-int connguard_init(uv_loop_t *loop);
+/* on_unmasked is called from inside the read that brought an unmasked frame of a connection
+ * whose owner was set; true: it sent its close frame, and lws is told the read failed. */
+int connguard_init(uv_loop_t *loop, bool (*on_unmasked)(void *owner));
 /* A connection just accepted, before lws reads from it. */
 int connguard_watch(int fd);
 void connguard_forget(int fd);
+/* The websocket session of fd, handed to on_unmasked. */
+void connguard_set_owner(int fd, void *owner);
 /* An unmasked client frame was read from fd. */
 bool connguard_unmasked(int fd);
 /* Closes the connections still being drained after a refusal; frees everything. */

@@ -739,7 +739,7 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd)
         return -1;
     H.loop = loop;
     uv_timer_init(loop, &H.deadlines);
-    connguard_init(loop);
+    connguard_init(loop, hub_on_unmasked);
     return listener_start(loop, listen_fd, H.vhost);
 }
 

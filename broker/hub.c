@@ -32,6 +32,7 @@
 #define EARLY_MAX 16    /* client frames kept while the connection is being let in */
 #define CLOSE_GRACE_S 5 /* a tab that does not take its close frame is dropped after this */
 #define RESYNC_BATCH 1000
+#define UNMASKED "client frames must be masked"
 #define CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry; not in lws 4.1's enum */
 
 typedef struct hub_user hub_user;
@@ -805,6 +806,11 @@ int hub_established(struct lws *wsi, void **slot)
     u->sessions = s;
     *slot = s;
     METRIC_ADD(sessions_open, 1);
+    connguard_set_owner(s->fd, s);
+    if (connguard_unmasked(s->fd)) { /* sent with the upgrade, before the 101 */
+        session_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, UNMASKED, true);
+        return 0;
+    }
     session_open(s);
     return 0;
 }
@@ -834,10 +840,6 @@ int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
         return -1;
     if (s->close_code)
         return 0; /* closing: what the client sends no longer matters */
-    if (connguard_unmasked(s->fd)) {
-        session_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, "client frames must be masked", true);
-        return 0;
-    }
     if (lws_frame_is_binary(wsi)) {
         session_close(s, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "frames are JSON text, not binary",
                       true);
@@ -906,6 +908,23 @@ int hub_writeable(struct lws *wsi, void **slot)
     if (s->close_code)
         return close_with(wsi, s->close_code, s->close_reason);
     return 0;
+}
+
+/* From inside the read that brought an unmasked frame (any, pings and closes too, which lws
+ * answers itself): the close frame goes out at once unless lws still holds part of an earlier
+ * write, and lws then drops the connection without handing the frame on. */
+bool hub_on_unmasked(void *owner)
+{
+    session *s = owner;
+    if (!s || s->magic != SESSION_MAGIC || !s->wsi)
+        return false;
+    if (s->close_code || lws_partial_buffered(s->wsi)) {
+        session_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, UNMASKED, true);
+        return false;
+    }
+    s->close_code = LWS_CLOSE_STATUS_PROTOCOL_ERR;
+    close_with(s->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, UNMASKED);
+    return true;
 }
 
 void hub_closed(struct lws *wsi, void **slot)

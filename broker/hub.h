@@ -4,6 +4,7 @@
 #define CR_HUB_H
 #include "config.h"
 #include <libwebsockets.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -16,6 +17,8 @@ int hub_established(struct lws *wsi, void **slot);
 int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len);
 int hub_writeable(struct lws *wsi, void **slot);
 void hub_closed(struct lws *wsi, void **slot);
+/* connguard's on_unmasked: owner is the session of a connection that sent an unmasked frame. */
+bool hub_on_unmasked(void *owner);
 
 /* From the store: the payload of one wake-up message; the pub/sub feed is back. */
 void hub_on_wakeup(const char *payload, size_t len);
