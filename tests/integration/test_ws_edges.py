@@ -294,3 +294,21 @@ def test_culled_slow_reader_gets_a_close_frame_with_a_reason(acme):
             break
         n += len(page["events"])
     assert n == posted
+
+
+def test_unmasked_frame_sent_with_the_upgrade_is_closed_with_1002(acme):
+    """A client that does not wait for the 101 (RFC 6455 4.1) and sends an unmasked frame in
+    the same write as its upgrade: the broker follows the connection from the upgrade's head,
+    so the frame is found all the same."""
+    frame = RawWs.encode(OP_TEXT, json.dumps({"op": "register"}).encode(), mask=False)
+    ws = RawWs(acme.channel_url("101"), after_head=frame)
+    assert ws.status == 101
+    expect_close(ws, 1002, "unmasked register sent with the upgrade")
+
+
+def test_masked_frame_sent_with_the_upgrade_is_answered(acme):
+    frame = RawWs.encode(OP_TEXT, json.dumps({"op": "register"}).encode())
+    ws = RawWs(acme.channel_url("101"), after_head=frame)
+    assert ws.status == 101
+    op, payload = ws.recv_frame()
+    assert op == OP_TEXT and json.loads(payload)["op"] == "register"
