@@ -31,6 +31,8 @@ typedef struct drain {
 typedef struct watched {
     connscan scan;
     void *owner;
+    unsigned answered; /* final answers written */
+    bool closing;      /* a refused head waits behind unanswered requests */
 } watched;
 
 static struct {
@@ -124,20 +126,48 @@ static void refuse(int fd, const http_head *why)
     drain_start(fd);
 }
 
+/* A head refused behind requests not answered yet: those get their answers with
+ * Connection: close, and the refused one none (the client sends it again, as HTTP/1.1
+ * expects when a server closes). What the client sends meanwhile is read and dropped. */
+static ssize_t refuse_later(watched *w, const http_head *why)
+{
+    (void)why;
+    w->closing = true;
+    if (w->scan.bad_at)
+        return (ssize_t)w->scan.bad_at;
+    errno = EAGAIN;
+    return -1;
+}
+
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     ssize_t n = syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
     if (n <= 0 || fd < 0 || (size_t)fd >= G.cap || !G.scan[fd] || (flags & MSG_PEEK))
         return n;
     watched *w = G.scan[fd];
+    if (w->closing) {
+        errno = EAGAIN;
+        return -1;
+    }
     http_head why;
     bool was_unmasked = w->scan.ws.unmasked;
-    if (!connscan_feed(&w->scan, buf, (size_t)n, &why))
+    if (!connscan_feed(&w->scan, buf, (size_t)n, &why)) {
+        if (w->scan.heads > w->answered)
+            return refuse_later(w, &why);
         refuse(fd, &why);
-    else if (was_unmasked || !w->scan.ws.unmasked || !w->owner || !G.on_unmasked(w->owner))
+    } else if (was_unmasked || !w->scan.ws.unmasked || !w->owner || !G.on_unmasked(w->owner)) {
         return n;
+    }
     errno = ECONNRESET; /* lws closes the connection without touching it further */
     return -1;
+}
+
+bool connguard_answered(int fd)
+{
+    if (fd < 0 || (size_t)fd >= G.cap || !G.scan[fd])
+        return false;
+    G.scan[fd]->answered++;
+    return G.scan[fd]->closing;
 }
 
 int connguard_watch(int fd)

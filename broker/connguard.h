@@ -14,6 +14,8 @@ int connguard_watch(int fd);
 void connguard_forget(int fd);
 /* The websocket session of fd, handed to on_unmasked. */
 void connguard_set_owner(int fd, void *owner);
+/* http.c wrote a final answer on fd; true: close after it (a refused head waits behind). */
+bool connguard_answered(int fd);
 /* An unmasked client frame was read from fd. */
 bool connguard_unmasked(int fd);
 /* Closes the connections still being drained after a refusal; frees everything. */

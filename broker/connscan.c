@@ -14,6 +14,7 @@ void connscan_reset(connscan *c)
 
 static void after_head(connscan *c, const http_head *h)
 {
+    c->heads++;
     c->body_left = h->has_length ? h->content_length : 0;
     if (h->upgrade)
         c->mode = CONNSCAN_WS;
@@ -69,6 +70,7 @@ static long new_head(connscan *c, const char *p, size_t len, http_head *why)
 
 bool connscan_feed(connscan *c, const char *p, size_t len, http_head *why)
 {
+    const char *start = p;
     while (len) {
         if (c->mode == CONNSCAN_WS) {
             wsscan_feed(&c->ws, (const uint8_t *)p, len);
@@ -81,8 +83,10 @@ bool connscan_feed(connscan *c, const char *p, size_t len, http_head *why)
             used = (long)(c->body_left < len ? c->body_left : len);
             c->body_left -= (uint64_t)used;
         } else {
-            used = c->head ? continue_head(c, p, len, why) : new_head(c, p, len, why);
+            bool continued = c->head != NULL;
+            used = continued ? continue_head(c, p, len, why) : new_head(c, p, len, why);
             if (used < 0) {
+                c->bad_at = continued ? 0 : (size_t)(p - start);
                 connscan_reset(c);
                 c->mode = CONNSCAN_OFF;
                 return false;

@@ -18,6 +18,8 @@ typedef struct connscan {
     char *head; /* a head begun in an earlier read, HTTP_HEAD_MAX + 1 bytes at most */
     size_t head_len;
     uint64_t body_left;
+    unsigned heads; /* complete heads passed */
+    size_t bad_at;  /* after a refusal: bytes of that read before the refused head */
     wsscan ws;
 } connscan;
 

@@ -276,6 +276,8 @@ void http_reply_ok(http_req *r, json_t *extra)
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 512 + r->resp_len;
+    if (connguard_answered(lws_get_socket_fd(wsi)))
+        r->close_after = true;
     unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;

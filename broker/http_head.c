@@ -75,6 +75,9 @@ static enum http_head_verdict request_line(const char *l, size_t n, http_head *h
     for (const char *m = l; m < sp; m++)
         if (!isupper((unsigned char)*m))
             return bad(h, 400, RC_BAD_REQUEST, "malformed request method");
+    size_t ml = (size_t)(sp - l);
+    h->body_allowed = (ml == 4 && !memcmp(l, "POST", 4)) || (ml == 3 && !memcmp(l, "PUT", 3)) ||
+                      (ml == 5 && !memcmp(l, "PATCH", 5));
     const char *t = sp + 1, *end = l + n;
     const char *sp2 = memchr(t, ' ', (size_t)(end - t));
     if (!sp2)
@@ -169,6 +172,9 @@ enum http_head_verdict http_head_scan(const char *buf, size_t len, http_head *ou
     }
     if (v == HEAD_OK && h.head_len > HTTP_HEAD_MAX)
         v = bad(&h, 431, RC_TOO_LARGE, "the request head is too large");
+    /* lws reads no body for the others: its bytes would be taken for the next request */
+    if (v == HEAD_OK && h.has_length && h.content_length && !h.body_allowed)
+        v = bad(&h, 400, RC_BAD_REQUEST, "only POST, PUT and PATCH requests carry a body");
     *out = h;
     return v;
 }

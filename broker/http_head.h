@@ -26,6 +26,7 @@ typedef struct http_head {
     bool expect_continue; /* Expect: 100-continue */
     bool upgrade;         /* Upgrade: websocket: the bytes after the head are frames */
     bool chunked;         /* Transfer-Encoding given: the body's end is unknown here */
+    bool body_allowed;    /* POST, PUT or PATCH: a Content-Length above 0 is a body */
     int status, code;     /* for HEAD_BAD: 400, 414 or 431, and a result code */
     const char *message;  /* for HEAD_BAD: static text */
 } http_head;

@@ -782,12 +782,11 @@ static void session_open(session *s)
 int hub_established(struct lws *wsi, void **slot)
 {
     ws_auth a;
-    if (authenticate(wsi, &a) != 0)
-        return -1;
-    session *s = calloc(1, sizeof *s);
+    session *s = authenticate(wsi, &a) == 0 ? calloc(1, sizeof *s) : NULL;
     hub_user *u = s ? user_get(a.integration, a.extension) : NULL;
     if (!u) {
         free(s);
+        connguard_forget(lws_get_socket_fd(wsi)); /* hub_closed has no session to do it */
         return -1;
     }
     s->magic = SESSION_MAGIC;

@@ -136,3 +136,24 @@ def test_signature_over_limit_gets_431(env):
             b"webhook-id: m\r\nwebhook-timestamp: %d\r\nwebhook-signature: %s\r\n\r\n{}"
             % (int(time.time()), b"v1,x" * 3500))
     assert_refused(ask(env.broker.port, head), 431, 3106)
+
+
+def test_bad_head_pipelined_behind_a_good_request_does_not_take_its_answer(env):
+    """Review finding: a refused head sent in the same write as a good request. The good
+    request gets its own answer (with Connection: close), the refused one none: the client
+    sends it again on a new connection, as HTTP/1.1 expects when a server closes."""
+    with socket.create_connection(("127.0.0.1", env.broker.port), timeout=5 * SCALE) as s:
+        s.sendall(get() + get(b"/%00"))
+        st, headers, body = read_answer(s)
+        assert st == 200 and body["result"]["code"] == 0, (st, body)
+        assert headers.get("connection", "").lower() == "close", headers
+        s.settimeout(5 * SCALE)
+        assert s.recv(65536) == b"", "nothing may follow the answer: the connection closes"
+    assert_refused(ask(env.broker.port, get(b"/%00")), 400, 3100)
+
+
+def test_get_with_a_body_is_refused(env):
+    """lws reads no body for a GET: its bytes would be taken for the next request."""
+    assert_refused(ask(env.broker.port, get(extra=b"Content-Length: 5\r\n") + b"hello"), 400, 3100)
+    ans = ask(env.broker.port, get(extra=b"Content-Length: 0\r\n"))
+    assert ans is not None and ans[0] == 200, ans
