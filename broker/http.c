@@ -635,6 +635,8 @@ static int on_body_done(struct lws *wsi, pss *s)
         write_response(wsi, r);
         return -1;
     }
+    if (r->body_done && !r->responded)
+        r->close_after = true; /* reported again while its head waits: as when dispatched */
     if (r->responded || r->body_done)
         return 0;
     reading_remove(r);
