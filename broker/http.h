@@ -29,6 +29,7 @@ typedef struct http_req {
     char *webhook_signature;            /* up to HTTP_SIGNATURE_MAX; NULL when absent */
     const char *too_long;               /* a header longer than its copy allows: 431 */
     char integration[NAME_MAX_LEN + 1]; /* set by authentication */
+    char token_of[NAME_MAX_LEN + 1];    /* whose token the head carried, once checked */
     char *body;
     size_t body_len, body_cap, content_length;
     size_t reserved;      /* counted against CALLRELAY_MAX_BUFFERED until released */
