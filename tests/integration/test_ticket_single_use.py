@@ -10,7 +10,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from conftest import Tab, call_event
-from test_ws_edges import OP_CLOSE, OP_TEXT, RawWs, parse_close
+from test_ws_edges import OP_CLOSE, OP_TEXT, RawWs, expect_close, parse_close
 
 REGISTER = json.dumps({"op": "register"}).encode()
 
@@ -42,23 +42,9 @@ def expect_refused_reuse(url, integ, what, post_on=None):
         pass  # the broker may have closed already: what it sent before is still to be read
     integ.post_ok(call_event("101", call_id="while-reused", key=uuid.uuid4().hex), broker=post_on,
                   accepted=1)
-    try:
-        f = ws.recv_frame()
-    except ConnectionResetError:
-        raise AssertionError("%s: the connection was reset without a close frame" % what)
-    assert f is not None, "%s: the connection ended without a close frame" % what
-    assert f[0] == OP_CLOSE, "%s: a reused ticket got an answer (opcode %#x): %r" % (
-        what, f[0], f[1][:300])
-    close = parse_close(f[1])
-    try:
-        ws.send_frame(OP_CLOSE, f[1][:2])
-    except OSError:
-        pass
-    assert close[0] == 1008, "%s: expected close code 1008, got %r (reason %r)" % (
-        what, close[0], close[1])
+    close = expect_close(ws, 1008, what)
     assert "ticket" in close[1].lower(), "%s: the close reason does not name the ticket: %r" % (
         what, close[1])
-    ws.wait_eof()
     ws.close()
 
 

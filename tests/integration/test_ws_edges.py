@@ -164,6 +164,8 @@ def expect_close(ws, code, what):
     except socket.timeout:
         raise AssertionError("%s: neither an answer nor a close within %ss" % (
             what, ws.sock.gettimeout()))
+    except ConnectionResetError:
+        raise AssertionError("%s: the connection was reset without a close frame" % what)
     assert f is not None, "%s: the connection ended without a close frame" % what
     assert f[0] == OP_CLOSE, "%s: got a frame (opcode %#x) %r instead of a close frame" % (
         what, f[0], f[1][:300])
