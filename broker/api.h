@@ -29,6 +29,8 @@ void api_metrics(http_req *r);
 int api_head_check(http_req *r, head_refusal *why);
 /* A Bearer token in the head of a provisioning call must be the admin token. */
 int api_admin_head_check(http_req *r, head_refusal *why);
+/* A Bearer token in the head of a users or channel call must be an integration's. */
+int api_integration_head_check(http_req *r, head_refusal *why);
 
 /* Shared checks: each answers the request itself and returns false when it fails. */
 bool api_require_admin(http_req *r, const json_t *body);

@@ -111,6 +111,8 @@ int api_head_check(http_req *r, head_refusal *why)
         return hook_head_check(r, why);
     if (strncmp(r->path, "/v1/integration/", 16) == 0)
         return api_admin_head_check(r, why);
+    if (strncmp(r->path, "/v1/users", 9) == 0 || strcmp(r->path, "/v1/channel") == 0)
+        return api_integration_head_check(r, why);
     return 0;
 }
 

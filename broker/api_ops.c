@@ -6,6 +6,7 @@
 #include "store.h"
 #include "token.h"
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -68,11 +69,28 @@ int api_admin_head_check(http_req *r, head_refusal *why)
     return -1;
 }
 
+int api_integration_head_check(http_req *r, head_refusal *why)
+{
+    if (strncasecmp(r->authorization, "Bearer ", 7) != 0)
+        return 0; /* the token may be in the body */
+    const integration *in = integrations_by_token(r->authorization + 7);
+    if (in) { /* the handler need not hash it again */
+        snprintf(r->token_of, sizeof r->token_of, "%s", in->name);
+        return 0;
+    }
+    if (!r->refreshed)
+        return 1; /* created a moment ago on another instance? */
+    *why = (head_refusal){401, RC_UNAUTHORIZED, "integration token missing or wrong"};
+    return -1;
+}
+
 bool api_require_integration(http_req *r, const json_t *body)
 {
     char buf[512];
-    const char *t = http_token(r, body, buf, sizeof buf);
-    const integration *in = t ? integrations_by_token(t) : NULL;
+    const char *t = r->token_of[0] ? NULL : http_token(r, body, buf, sizeof buf);
+    const integration *in = r->token_of[0] ? integrations_by_name(r->token_of)
+                            : t            ? integrations_by_token(t)
+                                           : NULL;
     if (!in && t && http_retry_after_refresh(r))
         return false;
     if (!in) {

@@ -58,6 +58,25 @@ def test_unknown_integration_and_wrong_admin_token_refused_before_the_body(acme)
     s.close()
 
 
+def test_wrong_integration_token_on_users_and_channel_refused_before_the_body(acme):
+    port = acme.env.broker.port
+    for path in ("/v1/users/create", "/v1/users/delete", "/v1/channel"):
+        s = open_with_head(port, post_head(path, 900000, "not-a-token"))
+        assert_refused(read_answer(s, timeout=3), 401, 3103)
+        s.close()
+    # the right token still works, and so does a token in the body (read after the head)
+    body = json.dumps({"extension": "150"}).encode()
+    s = open_with_head(port, post_head("/v1/users/create", len(body), acme.token) + body)
+    st, _, answer = read_answer(s)
+    assert st == 200 and answer["result"]["code"] == 0, answer
+    s.close()
+    body = json.dumps({"extension": "151", "token": acme.token}).encode()
+    s = open_with_head(port, post_head("/v1/users/create", len(body)) + body)
+    st, _, answer = read_answer(s)
+    assert st == 200 and answer["result"]["code"] == 0, answer
+    s.close()
+
+
 def test_body_has_a_total_deadline(world):
     b = world.start_broker(env={"CALLRELAY_BODY_TIMEOUT": "2"})
     integ = world.provision("acme")
