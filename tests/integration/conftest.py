@@ -594,7 +594,8 @@ def node_tools():
     if _NODE_READY:
         return
     if not (TESTS / "node_modules" / "standardwebhooks").is_dir() or \
-            not (TESTS / "node_modules" / "@apidevtools" / "swagger-parser").is_dir():
+            not (TESTS / "node_modules" / "@apidevtools" / "swagger-parser").is_dir() or \
+            not (TESTS / "node_modules" / "@asyncapi" / "parser").is_dir():
         r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=str(TESTS),
                            capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, "npm ci in tests/ failed:\n%s\n%s" % (r.stdout, r.stderr)

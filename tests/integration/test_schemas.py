@@ -1,6 +1,7 @@
-"""schemas/: the OpenAPI document validates (with the published validator), the JSON Schemas
-are valid 2020-12 schemas, and they accept and refuse what the contract says."""
+"""schemas/: the OpenAPI and AsyncAPI documents validate (with the published validators), the
+JSON Schemas are valid 2020-12 schemas, and they accept and refuse what the contract says."""
 import copy
+import json
 import shutil
 import subprocess
 
@@ -14,6 +15,43 @@ def run_validator(path):
     node_tools()
     return subprocess.run(["node", str(TESTS / "tools" / "validate_openapi.mjs"), str(path)],
                           cwd=str(ROOT), capture_output=True, text=True, timeout=60)
+
+
+def run_asyncapi_validator(path):
+    node_tools()
+    return subprocess.run(["node", str(TESTS / "tools" / "validate_asyncapi.mjs"), str(path)],
+                          cwd=str(ROOT), capture_output=True, text=True, timeout=60)
+
+
+def test_asyncapi_is_valid_and_names_every_frame():
+    r = run_asyncapi_validator(SCHEMAS / "asyncapi.yaml")
+    assert r.returncode == 0, "asyncapi.yaml is invalid:\n%s%s" % (r.stdout, r.stderr)
+    messages = dict(l.split()[1:3] for l in r.stdout.splitlines() if l.startswith("message "))
+    assert all(v == "resolved" for v in messages.values()), r.stdout
+    # every frame the JSON Schemas allow is a message of the document
+    for name in ("ws-client-frame.schema.json", "ws-server-frame.schema.json"):
+        frames = [o["$ref"].split("/")[-1] for o in json.loads((SCHEMAS / name).read_text())["oneOf"]]
+        text = (SCHEMAS / "asyncapi.yaml").read_text()
+        for f in frames:
+            assert "'./%s#/$defs/%s'" % (name, f) in text, "%s frame %s missing" % (name, f)
+    assert len(messages) == 9, messages
+
+
+@pytest.mark.parametrize("breakage", [
+    ("asyncapi: 3.0.0", "asyncapi: 3.0.0\nbogus_top_level: 1"),
+    ("    action: receive", "    action: listen"),
+    ("'./ws-server-frame.schema.json#/$defs/event'", "'./ws-server-frame.schema.json#/$defs/nosuch'"),
+])
+def test_broken_asyncapi_is_refused(tmp_path, breakage):
+    text = (SCHEMAS / "asyncapi.yaml").read_text()
+    old, new = breakage
+    assert old in text, "test bug: %r not in asyncapi.yaml" % old
+    for p in SCHEMAS.glob("*.json"):
+        shutil.copy(p, tmp_path / p.name)
+    broken = tmp_path / "asyncapi.yaml"
+    broken.write_text(text.replace(old, new, 1))
+    r = run_asyncapi_validator(broken)
+    assert r.returncode != 0, "a broken copy validated:\n%s" % r.stdout
 
 
 def test_openapi_is_valid():
