@@ -481,10 +481,10 @@ static int parse_body(const adapter_request *req, json_t *body, json_t *events, 
     return json_array_append_new(events, ev);
 }
 
-static enum adapter_status native_parse(const adapter_request *req, const json_t *settings,
+static enum adapter_status native_parse(const adapter_ctx *ctx, const adapter_request *req,
                                         json_t *out, adapter_error *err)
 {
-    (void)settings;
+    (void)ctx;
     memset(err, 0, sizeof *err);
     if (req->subpath && *req->subpath && strcmp(req->subpath, "/") != 0) {
         native_fail(err, "", "", "native takes POST /v1/hooks/INTEGRATION/native only");
@@ -523,14 +523,14 @@ static const char *stdwh_field(enum stdwh_status st, const adapter_request *req)
     }
 }
 
-static enum adapter_status native_verify(const adapter_request *req, const json_t *settings,
+static enum adapter_status native_verify(const adapter_ctx *ctx, const adapter_request *req,
                                          adapter_error *err)
 {
     memset(err, 0, sizeof *err);
     const char *sig = header(req, "webhook-signature");
     if (!sig)
         return ADAPTER_NO_SIGNATURE;
-    const char *secret = json_string_value(json_object_get(settings, "webhook_secret"));
+    const char *secret = json_string_value(json_object_get(ctx->settings, "webhook_secret"));
     if (!secret || !*secret) {
         native_fail(err, "", "webhook-signature",
                     "the request is signed but this integration has no webhook_secret");
@@ -538,15 +538,41 @@ static enum adapter_status native_verify(const adapter_request *req, const json_
     }
     enum stdwh_status st =
         stdwh_verify(secret, header(req, "webhook-id"), header(req, "webhook-timestamp"), sig,
-                     req->body, req->body_len, req->now);
+                     req->body, req->body_len, ctx->now);
     if (st == STDWH_OK)
         return ADAPTER_OK;
     native_fail(err, "", stdwh_field(st, req), "%s", stdwh_status_text(st));
     return ADAPTER_BAD_SIGNATURE;
 }
 
+static int native_check_settings(const json_t *settings, adapter_error *err)
+{
+    const json_t *v = json_object_get(settings, "webhook_secret");
+    const char *s = json_string_value(v);
+    memset(err, 0, sizeof *err);
+    if (!v || (s && strncmp(s, "whsec_", 6) == 0 && strlen(s) > 6))
+        return 0;
+    return native_fail(err, "", "webhook_secret", "must be \"whsec_\" + base64");
+}
+
+static int native_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_answer *out)
+{
+    char body[160];
+    (void)ctx;
+    int n = snprintf(body, sizeof body,
+                     "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
+                     "\"duplicates\":%u,\"ignored\":%u}",
+                     c->accepted, c->duplicates, c->ignored);
+    *out = (adapter_answer){.status = 200, .content_type = "application/json"};
+    out->body = strndup(body, (size_t)n);
+    out->body_len = (size_t)n;
+    return out->body ? 0 : -1;
+}
+
 const adapter adapter_native = {
     .name = "native",
+    .check_settings = native_check_settings,
     .parse = native_parse,
     .verify = native_verify,
+    .answer = native_answer,
 };

@@ -45,17 +45,18 @@ static void fuzz_parse(const char *body, size_t len, const char *text)
                            .body = body,
                            .body_len = len,
                            .header = fuzz_header,
-                           .header_ctx = headers,
-                           .now = 1795456800};
+                           .header_ctx = headers};
+    adapter_ctx ctx = {.integration = "fuzz", .now = 1795456800};
     adapter_error err;
     json_t *out = json_array();
-    if (a->parse(&req, NULL, out, &err) == ADAPTER_OK)
+    if (a->parse(&ctx, &req, out, &err) == ADAPTER_OK)
         prepare_all(out);
     else if (json_array_size(out) != 0)
         abort();
     json_t *settings =
         json_pack("{ss}", "webhook_secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    a->verify(&req, settings, &err);
+    ctx.settings = settings;
+    a->verify(&ctx, &req, &err);
     json_decref(settings);
     json_decref(out);
 }
