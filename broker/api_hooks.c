@@ -3,9 +3,11 @@
  * the ingest script. The PBX gets its 2xx only after Redis answered. */
 #include "api.h"
 #include "cidr.h"
+#include "event_check.h"
 #include "ingest.h"
 #include "ingest_plan.h"
 #include "integrations.h"
+#include "log.h"
 #include "metrics.h"
 #include "result.h"
 #include "store.h"
@@ -227,6 +229,26 @@ static void submit(http_req *r, const integration *in, const json_t *events)
     }
 }
 
+/* An adapter's mistake is ours, not the PBX's: 500, and a log line for whoever maintains it. */
+static bool contract_kept(http_req *r, const integration *in, const json_t *events)
+{
+    adapter_error err;
+    char path[32];
+    for (size_t i = 0; i < json_array_size(events); i++) {
+        snprintf(path, sizeof path, "events[%zu]", i);
+        if (event_check(json_array_get(events, i), path, &err) == 0)
+            continue;
+        log_error("adapter output breaks the event contract", "{s:s,s:s,s:s,s:s}", "adapter",
+                  in->adapter->name, "integration", in->name, "field", err.field, "detail",
+                  err.message);
+        http_reply_error(r, 500, RC_INTERNAL, NULL,
+                         "adapter %s produced an invalid event (%s: %s); nothing was stored",
+                         in->adapter->name, err.field, err.message);
+        return false;
+    }
+    return true;
+}
+
 static void translate(http_req *r, const integration *in, const adapter_ctx *ctx,
                       const adapter_request *q)
 {
@@ -239,7 +261,7 @@ static void translate(http_req *r, const integration *in, const adapter_ctx *ctx
                          err.message[0] ? err.message : "invalid request");
     else if (json_array_size(events) == 0)
         answer(r, ctx, in->adapter, &(adapter_counts){0, 0, 0});
-    else if (within_bounds(r, events))
+    else if (contract_kept(r, in, events) && within_bounds(r, events))
         submit(r, in, events);
     json_decref(events);
 }

@@ -6,6 +6,7 @@
 
 #include "adapter.h"
 #include "event.h"
+#include "event_check.h"
 #include "stdwebhooks.h"
 #include "ticket.h"
 
@@ -21,7 +22,7 @@ static const char *fuzz_header(const adapter_request *req, const char *name)
     return NULL;
 }
 
-/* Every event that parses must also prepare. */
+/* Every event that parses must keep the contract and prepare. */
 static void prepare_all(const json_t *events)
 {
     size_t i;
@@ -29,6 +30,9 @@ static void prepare_all(const json_t *events)
     json_array_foreach(events, i, ev)
     {
         event_prepared p;
+        adapter_error e;
+        if (event_check(ev, "", &e) != 0)
+            abort();
         if (event_prepare(ev, "fuzz", "native", 1795456800123LL, &p) != 0)
             abort();
         event_prepared_free(&p);
