@@ -158,11 +158,24 @@ static int check_int(const json_t *v, const struct field *f, const char *path, a
                       (long long)f->max);
 }
 
+/* Every check runs in one of two modes: copying (what native stores of a PBX's input) or
+ * checking only (an adapter's output, on every webhook: no allocation). When checking only,
+ * "the value to store" is v itself, borrowed. */
+static json_t *keep(const json_t *v, bool copy) { return copy ? json_deep_copy(v) : (json_t *)v; }
+
+/* Stores value under name in ev; with no ev (checking only) value is borrowed. */
+static int put(json_t *ev, const char *name, json_t *value)
+{
+    if (!ev)
+        return value ? 0 : -1;
+    return json_object_set_new(ev, name, value);
+}
+
 static int copy_object(const json_t *src, const struct field *fields, const char *path,
                        json_t **out, adapter_error *e);
 
 /* A party object, or a bare string taken as the extension (route/async names one). */
-static json_t *party_or_string(const json_t *v, const struct field *f, const char *path,
+static json_t *party_or_string(const json_t *v, const struct field *f, const char *path, bool copy,
                                adapter_error *e)
 {
     json_t *out = NULL;
@@ -172,36 +185,38 @@ static json_t *party_or_string(const json_t *v, const struct field *f, const cha
         struct field ext = {.name = "", .type = F_STR, .maxlen = 64};
         if (check_str(v, &ext, sub, e) < 0)
             return NULL;
-        return json_pack("{sO}", "extension", v);
+        return copy ? json_pack("{sO}", "extension", v) : (json_t *)v;
     }
     if (!json_is_object(v)) {
         check_fail(e, path, f->name, "must be an object {number, extension} or a string");
         return NULL;
     }
-    return copy_object(v, party_fields, sub, &out, e) < 0 ? NULL : out;
+    if (copy_object(v, party_fields, sub, copy ? &out : NULL, e) < 0)
+        return NULL;
+    return copy ? out : (json_t *)v;
 }
 
-/* Checks v against f; returns the value to store (a new reference) or NULL. */
-static json_t *check_field(const json_t *v, const struct field *f, const char *path,
+/* Checks v against f; returns the value to store (see keep) or NULL. */
+static json_t *check_field(const json_t *v, const struct field *f, const char *path, bool copy,
                            adapter_error *e)
 {
     json_t *out = NULL;
     char sub[128];
     switch (f->type) {
     case F_STR:
-        return check_str(v, f, path, e) < 0 ? NULL : json_deep_copy(v);
+        return check_str(v, f, path, e) < 0 ? NULL : keep(v, copy);
     case F_ENUM:
-        return check_enum(v, f, path, e) < 0 ? NULL : json_deep_copy(v);
+        return check_enum(v, f, path, e) < 0 ? NULL : keep(v, copy);
     case F_INT:
-        return check_int(v, f, path, e) < 0 ? NULL : json_deep_copy(v);
+        return check_int(v, f, path, e) < 0 ? NULL : keep(v, copy);
     case F_BOOL:
         if (json_is_boolean(v))
-            return json_deep_copy(v);
+            return keep(v, copy);
         check_fail(e, path, f->name, "must be true or false");
         return NULL;
     case F_NONNEG:
         if (json_is_number(v) && json_number_value(v) >= 0)
-            return json_deep_copy(v);
+            return keep(v, copy);
         check_fail(e, path, f->name, "must be a number >= 0");
         return NULL;
     case F_OBJ:
@@ -210,19 +225,22 @@ static json_t *check_field(const json_t *v, const struct field *f, const char *p
             return NULL;
         }
         join_path(sub, sizeof sub, path, f->name);
-        return copy_object(v, f->sub, sub, &out, e) < 0 ? NULL : out;
+        if (copy_object(v, f->sub, sub, copy ? &out : NULL, e) < 0)
+            return NULL;
+        return copy ? out : (json_t *)v;
     case F_PARTY_OR_STR:
-        return party_or_string(v, f, path, e);
+        return party_or_string(v, f, path, copy, e);
     }
     return NULL;
 }
 
-/* Copies the known fields of src into a new object; absent or null means not given. */
+/* Copies the known fields of src into a new object *out (or only checks them when out is
+ * NULL); absent or null means not given. */
 static int copy_object(const json_t *src, const struct field *fields, const char *path,
                        json_t **out, adapter_error *e)
 {
-    json_t *obj = json_object();
-    if (!obj)
+    json_t *obj = out ? json_object() : NULL;
+    if (out && !obj)
         return check_fail(e, path, "", "out of memory");
     for (const struct field *f = fields; f->name; f++) {
         const json_t *v = json_object_get(src, f->name);
@@ -233,13 +251,13 @@ static int copy_object(const json_t *src, const struct field *fields, const char
             }
             continue;
         }
-        json_t *copy = check_field(v, f, path, e);
-        if (!copy || json_object_set_new(obj, f->name, copy) < 0) {
+        if (put(obj, f->name, check_field(v, f, path, out != NULL, e)) < 0) {
             json_decref(obj);
             return -1;
         }
     }
-    *out = obj;
+    if (out)
+        *out = obj;
     return 0;
 }
 
@@ -345,7 +363,7 @@ static int set_users(const json_t *src, const char *path, json_t *ev, adapter_er
     if (user) {
         if (!name_extension_valid(json_string_value(user)))
             return check_fail(e, path, "user", "%s", bad_ext);
-        return json_object_set_new(ev, "users", json_pack("[O]", user));
+        return ev ? json_object_set_new(ev, "users", json_pack("[O]", user)) : 0;
     }
     size_t n = json_array_size(users);
     if (!json_is_array(users) || n < 1 || n > EVENT_MAX_USERS)
@@ -358,7 +376,7 @@ static int set_users(const json_t *src, const char *path, json_t *ev, adapter_er
             return check_fail(e, path, name, "%s", bad_ext);
         }
     }
-    return json_object_set_new(ev, "users", json_deep_copy(users));
+    return ev ? json_object_set_new(ev, "users", json_deep_copy(users)) : 0;
 }
 
 static int set_ts(const json_t *src, const char *path, json_t *ev, adapter_error *e)
@@ -370,6 +388,8 @@ static int set_ts(const json_t *src, const char *path, json_t *ev, adapter_error
     if (!json_is_string(ts) || parse_rfc3339(json_string_value(ts), &ms) < 0)
         return check_fail(e, path, "ts",
                           "must be an RFC 3339 time such as 2026-11-23T18:00:00.123Z");
+    if (!ev)
+        return 0;
     char buf[32];
     event_format_ts(ms, buf, sizeof buf);
     return json_object_set_new(ev, "ts", json_string(buf));
@@ -381,8 +401,7 @@ static int set_scalar(const json_t *src, const struct field *f, const char *path
     const json_t *v = json_object_get(src, f->name);
     if (!v || json_is_null(v))
         return f->required ? check_fail(e, path, f->name, "is required") : 0;
-    json_t *copy = check_field(v, f, path, e);
-    return copy ? json_object_set_new(ev, f->name, copy) : -1;
+    return put(ev, f->name, check_field(v, f, path, ev != NULL, e));
 }
 
 static int set_kind_object(const json_t *src, const char *kind, const char *path, json_t *ev,
@@ -396,9 +415,9 @@ static int set_kind_object(const json_t *src, const char *kind, const char *path
     if (!json_is_object(v))
         return check_fail(e, path, kind, "must be an object");
     join_path(sub, sizeof sub, path, kind);
-    if (copy_object(v, kind_fields(kind), sub, &obj, e) < 0)
+    if (copy_object(v, kind_fields(kind), sub, ev ? &obj : NULL, e) < 0)
         return -1;
-    return json_object_set_new(ev, kind, obj);
+    return ev ? json_object_set_new(ev, kind, obj) : 0;
 }
 
 static const struct field kind_field = {
@@ -408,26 +427,31 @@ static const struct field call_id_field = {
 static const struct field key_field = {
     .name = "key", .type = F_STR, .minlen = 1, .maxlen = EVENT_KEY_MAX};
 
+/* Checks src; with ev, copies what it checked into it. */
+static int walk_event(const json_t *src, const char *path, json_t *ev, adapter_error *e)
+{
+    if (!json_is_object(src))
+        return check_fail(e, path, "", "must be an event object");
+    if (set_scalar(src, &kind_field, path, ev, e) < 0 || set_users(src, path, ev, e) < 0 ||
+        set_scalar(src, &call_id_field, path, ev, e) < 0 ||
+        set_kind_object(src, json_string_value(json_object_get(src, "kind")), path, ev, e) < 0 ||
+        set_ts(src, path, ev, e) < 0 || set_scalar(src, &key_field, path, ev, e) < 0)
+        return -1;
+    const json_t *raw = json_object_get(src, "raw");
+    if (ev && raw && !json_is_null(raw))
+        json_object_set_new(ev, "raw", json_deep_copy(raw));
+    return 0;
+}
+
 json_t *event_check_copy(const json_t *src, const char *path, adapter_error *e)
 {
-    if (!json_is_object(src)) {
-        check_fail(e, path, "", "must be an event object");
-        return NULL;
-    }
     json_t *ev = json_object();
-    if (!ev || set_scalar(src, &kind_field, path, ev, e) < 0 || set_users(src, path, ev, e) < 0 ||
-        set_scalar(src, &call_id_field, path, ev, e) < 0 ||
-        set_kind_object(src, json_string_value(json_object_get(ev, "kind")), path, ev, e) < 0 ||
-        set_ts(src, path, ev, e) < 0 || set_scalar(src, &key_field, path, ev, e) < 0) {
-        if (!*e->message)
-            check_fail(e, path, "", "out of memory");
-        json_decref(ev);
-        return NULL;
-    }
-    const json_t *raw = json_object_get(src, "raw");
-    if (raw && !json_is_null(raw))
-        json_object_set_new(ev, "raw", json_deep_copy(raw));
-    return ev;
+    if (ev && walk_event(src, path, ev, e) == 0)
+        return ev;
+    if (!*e->message)
+        check_fail(e, path, "", "out of memory");
+    json_decref(ev);
+    return NULL;
 }
 
 /* An adapter's output: an event as event_check_copy gives it, with "users" (never "user"). */
@@ -437,7 +461,5 @@ int event_check(const json_t *ev, const char *path, adapter_error *e)
     if (json_is_object(ev) && !json_is_array(json_object_get(ev, "users")))
         return check_fail(e, path, "users", "must be an array of 1 to %d extensions",
                           EVENT_MAX_USERS);
-    json_t *copy = event_check_copy(ev, path, e);
-    json_decref(copy);
-    return copy ? 0 : -1;
+    return walk_event(ev, path, NULL, e);
 }
