@@ -233,20 +233,15 @@ static void submit(http_req *r, const integration *in, const json_t *events)
 static bool contract_kept(http_req *r, const integration *in, const json_t *events)
 {
     adapter_error err;
-    char path[32];
-    for (size_t i = 0; i < json_array_size(events); i++) {
-        snprintf(path, sizeof path, "events[%zu]", i);
-        if (event_check(json_array_get(events, i), path, &err) == 0)
-            continue;
-        log_error("adapter output breaks the event contract", "{s:s,s:s,s:s,s:s}", "adapter",
-                  in->adapter->name, "integration", in->name, "field", err.field, "detail",
-                  err.message);
-        http_reply_error(r, 500, RC_INTERNAL, NULL,
-                         "adapter %s produced an invalid event (%s: %s); nothing was stored",
-                         in->adapter->name, err.field, err.message);
-        return false;
-    }
-    return true;
+    if (event_check_all(events, &err) == 0)
+        return true;
+    log_error("adapter output breaks the event contract", "{s:s,s:s,s:s,s:s}", "adapter",
+              in->adapter->name, "integration", in->name, "field", err.field, "detail",
+              err.message);
+    http_reply_error(r, 500, RC_INTERNAL, NULL,
+                     "adapter %s produced an invalid event (%s: %s); nothing was stored",
+                     in->adapter->name, err.field, err.message);
+    return false;
 }
 
 static void translate(http_req *r, const integration *in, const adapter_ctx *ctx,

@@ -463,3 +463,17 @@ int event_check(const json_t *ev, const char *path, adapter_error *e)
                           EVENT_MAX_USERS);
     return walk_event(ev, path, NULL, e);
 }
+
+int event_check_all(const json_t *events, adapter_error *e)
+{
+    char path[32];
+    memset(e, 0, sizeof *e);
+    if (!json_is_array(events))
+        return check_fail(e, "", "events", "must be an array");
+    for (size_t i = 0; i < json_array_size(events); i++) {
+        snprintf(path, sizeof path, "events[%zu]", i);
+        if (event_check(json_array_get(events, i), path, e) < 0)
+            return -1;
+    }
+    return 0;
+}

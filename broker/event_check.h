@@ -15,5 +15,7 @@
 json_t *event_check_copy(const json_t *src, const char *path, adapter_error *e);
 /* Checks an adapter's output event as it is; 0, or -1 with e set. */
 int event_check(const json_t *ev, const char *path, adapter_error *e);
+/* Checks every event of an adapter's output array; e->field starts with "events[I]". */
+int event_check_all(const json_t *events, adapter_error *e);
 
 #endif
