@@ -1,4 +1,6 @@
-/* adapter.h — the whole interface between the broker and a PBX dialect.
+/* adapter.h — the whole interface between the broker and a PBX dialect, in the manner of an
+ * nginx upstream module: the adapter checks and compiles its settings, verifies and translates
+ * what the PBX sends, and shapes the answer; the broker does all I/O and storage.
  * An adapter is pure translation: no Redis, no sockets, no clock of its own (now is passed in). */
 #ifndef CR_ADAPTER_H
 #define CR_ADAPTER_H
@@ -6,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An inbound webhook as the broker received it. Headers are looked up by lowercase name. */
+/* An inbound webhook as the broker received it. The body is complete. */
 typedef struct adapter_request {
     const char *method;  /* "POST" */
     const char *subpath; /* what follows /v1/hooks/INTEGRATION/ADAPTER, "" or "/events/call" */
@@ -14,10 +16,19 @@ typedef struct adapter_request {
     const char *content_type;
     const char *body;
     size_t body_len;
-    const char *(*header)(const struct adapter_request *req, const char *lowercase_name);
+    /* Any request header by name, case-insensitive; NULL when absent or empty. The value stays
+     * valid until parse (or verify) returns. */
+    const char *(*header)(const struct adapter_request *req, const char *name);
     void *header_ctx;
-    int64_t now; /* Unix seconds, for signature freshness */
 } adapter_request;
+
+/* What an adapter knows of the integration a request is for. */
+typedef struct adapter_ctx {
+    const char *integration; /* its name */
+    const json_t *settings;  /* as stored; checked by check_settings when saved */
+    const void *compiled;    /* what compile made of the settings; NULL without compile */
+    int64_t now;             /* Unix seconds, for signature freshness */
+} adapter_ctx;
 
 enum adapter_status {
     ADAPTER_OK = 0,
@@ -33,20 +44,68 @@ typedef struct adapter_error {
     char message[256];
 } adapter_error;
 
+/* What the ingest of a request's events did, for the answer. */
+typedef struct adapter_counts {
+    unsigned accepted, duplicates, ignored;
+} adapter_counts;
+
+/* The answer the PBX gets once the events are stored. body is malloc'd; the broker frees it. */
+typedef struct adapter_answer {
+    int status;
+    const char *content_type; /* static */
+    char *body;
+    size_t body_len;
+} adapter_answer;
+
+/* Reserved for outbound commands and polled providers (the next issue): the adapter builds an
+ * HTTP request to the PBX and reads its answer; the broker sends it, with its own deadlines. */
+typedef struct adapter_http {
+    const char *method; /* static */
+    char *url;          /* malloc'd */
+    char *headers;      /* malloc'd, "Name: value\r\n" lines, or NULL */
+    char *body;         /* malloc'd, or NULL */
+    size_t body_len;
+} adapter_http;
+
 typedef struct adapter {
     const char *name;
+    /* Checks the dialect's own settings (the broker checks the common ones) when an integration
+     * is created or updated. err->field names the setting ("webhook_secret"), without the
+     * "settings." prefix the broker adds. Returns 0, or -1 with err set. NULL: nothing to check. */
+    int (*check_settings)(const json_t *settings, adapter_error *err);
+    /* Turns checked settings into the form parse and verify use, once per load of the
+     * integration; kept with it and freed with free_compiled. Returns 0, or -1 (the integration
+     * is then not loaded). NULL: ctx->compiled stays NULL. */
+    int (*compile)(const json_t *settings, void **compiled, adapter_error *err);
+    void (*free_compiled)(void *compiled);
     /* Translates the request into zero or more normalized events, appended to out (a JSON
      * array). Each event carries every field of schemas/event.schema.json it knows except
      * id, integration and user, plus:
      *   "users": ["101", ...]  the extensions it is for (at least one), and
      *   "key": "..."          its idempotency key when the dialect gives one (optional).
      * "ts" may be absent: the broker then stamps the time it received the event.
+     * The broker checks every event against the contract (event_check.h) before storing it.
      * An invalid request gives ADAPTER_INVALID and out is left without partial events. */
-    enum adapter_status (*parse)(const adapter_request *req, const json_t *settings, json_t *out,
+    enum adapter_status (*parse)(const adapter_ctx *ctx, const adapter_request *req, json_t *out,
                                  adapter_error *err);
     /* Checks the dialect's signature with the integration's settings. NULL: no signatures. */
-    enum adapter_status (*verify)(const adapter_request *req, const json_t *settings,
+    enum adapter_status (*verify)(const adapter_ctx *ctx, const adapter_request *req,
                                   adapter_error *err);
+    /* Shapes the answer to a request whose events were stored (or that had none). Returns 0,
+     * or -1 on allocation failure (the broker answers 500). */
+    int (*answer)(const adapter_ctx *ctx, const adapter_counts *counts, adapter_answer *out);
+    /* Next issue; NULL until then. build_command turns a command (JSON: callback, route,
+     * transfer, hangup, fetch recording) into a request to the PBX; parse_command_answer reads
+     * the PBX's answer (status, body) into a JSON result. poll builds the next status request of
+     * a polled provider; its answer goes through parse_command_answer, whose events the broker
+     * ingests like parse's. None of them does I/O. */
+    int (*build_command)(const adapter_ctx *ctx, const json_t *command, adapter_http *out,
+                         adapter_error *err);
+    int (*parse_command_answer)(const adapter_ctx *ctx, const json_t *command, int status,
+                                const char *body, size_t body_len, json_t *result,
+                                adapter_error *err);
+    int (*poll)(const adapter_ctx *ctx, const json_t *cursor, adapter_http *out,
+                adapter_error *err);
 } adapter;
 
 /* registry.c: the one table of dialects. */

@@ -1,437 +1,31 @@
 /* native.c — the normalized event itself as JSON (schemas/event.schema.json), one object or
  * an array of 1..1000, checked field by field; only known fields are copied. Signed the
  * Standard Webhooks way with the integration's webhook_secret (or sent with its token). */
-#include <ctype.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "adapter.h"
 #include "event.h"
-#include "names.h"
+#include "event_check.h"
 #include "stdwebhooks.h"
 
 #define NATIVE_MAX_EVENTS 1000
-#define NATIVE_MAX_USERS 100
-#define NATIVE_MAX_STR 200
-
-enum ftype { F_STR, F_ENUM, F_BOOL, F_INT, F_NONNEG, F_OBJ, F_PARTY_OR_STR };
-
-struct field {
-    const char *name;
-    enum ftype type;
-    bool required;
-    size_t minlen, maxlen;     /* F_STR, in characters */
-    const char *const *values; /* F_ENUM, NULL-terminated */
-    int64_t min, max;          /* F_INT */
-    const struct field *sub;   /* F_OBJ, terminated by a NULL name */
-};
-
-static const char *const kinds[] = {"call", "record", "ivr", "route_result", NULL};
-static const char *const states[] = {"appeared", "connected", "on_hold", "disconnected", NULL};
-static const char *const directions[] = {"inbound", "outbound", "internal", NULL};
-static const char *const rec_statuses[] = {"available", "failed", NULL};
-
-static const struct field party_fields[] = {
-    {.name = "number", .type = F_STR, .maxlen = 64},
-    {.name = "extension", .type = F_STR, .maxlen = 64},
-    {0},
-};
-static const struct field disconnect_fields[] = {
-    {.name = "code", .type = F_INT, .min = 0, .max = 127},
-    {.name = "text", .type = F_STR, .maxlen = 200},
-    {0},
-};
-static const struct field call_fields[] = {
-    {.name = "state", .type = F_ENUM, .required = true, .values = states},
-    {.name = "direction", .type = F_ENUM, .values = directions},
-    {.name = "from", .type = F_OBJ, .sub = party_fields},
-    {.name = "to", .type = F_OBJ, .sub = party_fields},
-    {.name = "line", .type = F_STR, .maxlen = 64},
-    {.name = "is_group_disconnect", .type = F_BOOL},
-    {.name = "disconnect", .type = F_OBJ, .sub = disconnect_fields},
-    {.name = "campaign", .type = F_STR, .maxlen = 200},
-    {.name = "crm_contact_id", .type = F_STR, .maxlen = 200},
-    {0},
-};
-static const struct field record_fields[] = {
-    {.name = "status", .type = F_ENUM, .required = true, .values = rec_statuses},
-    {.name = "recording_id", .type = F_STR, .maxlen = 200},
-    {.name = "url", .type = F_STR, .maxlen = 2048},
-    {.name = "duration_s", .type = F_NONNEG},
-    {0},
-};
-static const struct field ivr_fields[] = {
-    {.name = "state", .type = F_ENUM, .required = true, .values = states},
-    {.name = "from", .type = F_OBJ, .sub = party_fields},
-    {.name = "to", .type = F_OBJ, .sub = party_fields},
-    {.name = "line", .type = F_STR, .maxlen = 64},
-    {0},
-};
-static const struct field route_result_fields[] = {
-    {.name = "command_id", .type = F_STR, .required = true, .minlen = 1, .maxlen = 200},
-    {.name = "result", .type = F_INT, .required = true, .min = INT64_MIN, .max = INT64_MAX},
-    {.name = "to", .type = F_PARTY_OR_STR},
-    {0},
-};
-
-static const struct field *kind_fields(const char *kind)
-{
-    if (strcmp(kind, "call") == 0)
-        return call_fields;
-    if (strcmp(kind, "record") == 0)
-        return record_fields;
-    if (strcmp(kind, "ivr") == 0)
-        return ivr_fields;
-    return route_result_fields;
-}
-
-/* ---- errors ---- */
-
-static void join_path(char *out, size_t size, const char *path, const char *name)
-{
-    if (*path && *name)
-        snprintf(out, size, "%s.%s", path, name);
-    else
-        snprintf(out, size, "%s", *path ? path : name);
-}
 
 static int native_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int native_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
 {
-    join_path(e->field, sizeof e->field, path, name);
+    if (*path && *name)
+        snprintf(e->field, sizeof e->field, "%s.%s", path, name);
+    else
+        snprintf(e->field, sizeof e->field, "%s", *path ? path : name);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static void list_values(const char *const *values, char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; values[i] && used < size; i++)
-        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", values[i]);
-}
-
-/* ---- field checks ---- */
-
-/* Characters, not bytes: jansson guarantees valid UTF-8. */
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static int check_str(const json_t *v, const struct field *f, const char *path, adapter_error *e)
-{
-    if (!json_is_string(v))
-        return native_fail(e, path, f->name, "must be a string");
-    size_t n = utf8_len(json_string_value(v));
-    if (n < f->minlen || n > f->maxlen)
-        return native_fail(e, path, f->name, "must be %zu to %zu characters long", f->minlen,
-                           f->maxlen);
-    return 0;
-}
-
-static int check_enum(const json_t *v, const struct field *f, const char *path, adapter_error *e)
-{
-    const char *s = json_string_value(v);
-    for (size_t i = 0; s && f->values[i]; i++)
-        if (strcmp(s, f->values[i]) == 0)
-            return 0;
-    char list[256];
-    list_values(f->values, list, sizeof list);
-    return native_fail(e, path, f->name, "must be one of %s", list);
-}
-
-static int check_int(const json_t *v, const struct field *f, const char *path, adapter_error *e)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= f->min && json_integer_value(v) <= f->max)
-        return 0;
-    if (f->min == INT64_MIN)
-        return native_fail(e, path, f->name, "must be an integer");
-    return native_fail(e, path, f->name, "must be an integer from %lld to %lld", (long long)f->min,
-                       (long long)f->max);
-}
-
-static int copy_object(const json_t *src, const struct field *fields, const char *path,
-                       json_t **out, adapter_error *e);
-
-/* A party object, or a bare string taken as the extension (route/async names one). */
-static json_t *party_or_string(const json_t *v, const struct field *f, const char *path,
-                               adapter_error *e)
-{
-    json_t *out = NULL;
-    char sub[128];
-    join_path(sub, sizeof sub, path, f->name);
-    if (json_is_string(v)) {
-        struct field ext = {.name = "", .type = F_STR, .maxlen = 64};
-        if (check_str(v, &ext, sub, e) < 0)
-            return NULL;
-        return json_pack("{sO}", "extension", v);
-    }
-    if (!json_is_object(v)) {
-        native_fail(e, path, f->name, "must be an object {number, extension} or a string");
-        return NULL;
-    }
-    return copy_object(v, party_fields, sub, &out, e) < 0 ? NULL : out;
-}
-
-/* Checks v against f; returns the value to store (a new reference) or NULL. */
-static json_t *check_field(const json_t *v, const struct field *f, const char *path,
-                           adapter_error *e)
-{
-    json_t *out = NULL;
-    char sub[128];
-    switch (f->type) {
-    case F_STR:
-        return check_str(v, f, path, e) < 0 ? NULL : json_deep_copy(v);
-    case F_ENUM:
-        return check_enum(v, f, path, e) < 0 ? NULL : json_deep_copy(v);
-    case F_INT:
-        return check_int(v, f, path, e) < 0 ? NULL : json_deep_copy(v);
-    case F_BOOL:
-        if (json_is_boolean(v))
-            return json_deep_copy(v);
-        native_fail(e, path, f->name, "must be true or false");
-        return NULL;
-    case F_NONNEG:
-        if (json_is_number(v) && json_number_value(v) >= 0)
-            return json_deep_copy(v);
-        native_fail(e, path, f->name, "must be a number >= 0");
-        return NULL;
-    case F_OBJ:
-        if (!json_is_object(v)) {
-            native_fail(e, path, f->name, "must be an object");
-            return NULL;
-        }
-        join_path(sub, sizeof sub, path, f->name);
-        return copy_object(v, f->sub, sub, &out, e) < 0 ? NULL : out;
-    case F_PARTY_OR_STR:
-        return party_or_string(v, f, path, e);
-    }
-    return NULL;
-}
-
-/* Copies the known fields of src into a new object; absent or null means not given. */
-static int copy_object(const json_t *src, const struct field *fields, const char *path,
-                       json_t **out, adapter_error *e)
-{
-    json_t *obj = json_object();
-    if (!obj)
-        return native_fail(e, path, "", "out of memory");
-    for (const struct field *f = fields; f->name; f++) {
-        const json_t *v = json_object_get(src, f->name);
-        if (!v || json_is_null(v)) {
-            if (f->required) {
-                json_decref(obj);
-                return native_fail(e, path, f->name, "is required");
-            }
-            continue;
-        }
-        json_t *copy = check_field(v, f, path, e);
-        if (!copy || json_object_set_new(obj, f->name, copy) < 0) {
-            json_decref(obj);
-            return -1;
-        }
-    }
-    *out = obj;
-    return 0;
-}
-
-/* ---- ts: RFC 3339, loosely ---- */
-
-static int take_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-static int take_char(const char **p, const char *accepted)
-{
-    if (!**p || !strchr(accepted, **p))
-        return -1;
-    (*p)++;
-    return 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* Fraction digits after '.', as milliseconds (extra digits truncated). */
-static int take_fraction(const char **p, int *ms)
-{
-    int n = 0, v = 0;
-    *ms = 0;
-    if (**p != '.')
-        return 0;
-    (*p)++;
-    for (; isdigit((unsigned char)**p); (*p)++, n++)
-        if (n < 3)
-            v = v * 10 + (**p - '0');
-    if (n == 0)
-        return -1;
-    for (int i = n; i < 3; i++)
-        v *= 10;
-    *ms = v;
-    return 0;
-}
-
-/* Offset east of UTC in seconds: Z or +HH:MM / -HH:MM. */
-static int take_offset(const char **p, int *secs)
-{
-    int h, m;
-    if (take_char(p, "Zz") == 0) {
-        *secs = 0;
-        return 0;
-    }
-    char sign = **p;
-    if (take_char(p, "+-") < 0 || take_digits(p, 2, &h) < 0 || take_char(p, ":") < 0 ||
-        take_digits(p, 2, &m) < 0 || h > 23 || m > 59)
-        return -1;
-    *secs = (sign == '-' ? -1 : 1) * (h * 3600 + m * 60);
-    return 0;
-}
-
-static int parse_rfc3339(const char *s, int64_t *unix_ms)
-{
-    struct tm tm = {0};
-    int y, mo, d, h, mi, sec, ms, off;
-    const char *p = s;
-    if (take_digits(&p, 4, &y) < 0 || take_char(&p, "-") < 0 || take_digits(&p, 2, &mo) < 0 ||
-        take_char(&p, "-") < 0 || take_digits(&p, 2, &d) < 0 || take_char(&p, "Tt") < 0 ||
-        take_digits(&p, 2, &h) < 0 || take_char(&p, ":") < 0 || take_digits(&p, 2, &mi) < 0 ||
-        take_char(&p, ":") < 0 || take_digits(&p, 2, &sec) < 0 || take_fraction(&p, &ms) < 0 ||
-        take_offset(&p, &off) < 0 || *p)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *unix_ms = ((int64_t)timegm(&tm) - off) * 1000 + ms;
-    return 0;
-}
-
-/* ---- one event ---- */
-
-static int set_users(const json_t *src, const char *path, json_t *ev, adapter_error *e)
-{
-    const json_t *user = json_object_get(src, "user");
-    const json_t *users = json_object_get(src, "users");
-    static const char bad_ext[] = "must be an extension: 1 to 64 of A-Z a-z 0-9 _ . + -";
-    if (user && users)
-        return native_fail(e, path, "users", "give either user or users, not both");
-    if (!user && !users)
-        return native_fail(e, path, "user", "is required (or users)");
-    if (user) {
-        if (!name_extension_valid(json_string_value(user)))
-            return native_fail(e, path, "user", "%s", bad_ext);
-        return json_object_set_new(ev, "users", json_pack("[O]", user));
-    }
-    size_t n = json_array_size(users);
-    if (!json_is_array(users) || n < 1 || n > NATIVE_MAX_USERS)
-        return native_fail(e, path, "users", "must be an array of 1 to %d extensions",
-                           NATIVE_MAX_USERS);
-    for (size_t i = 0; i < n; i++) {
-        if (!name_extension_valid(json_string_value(json_array_get(users, i)))) {
-            char name[32];
-            snprintf(name, sizeof name, "users[%zu]", i);
-            return native_fail(e, path, name, "%s", bad_ext);
-        }
-    }
-    return json_object_set_new(ev, "users", json_deep_copy(users));
-}
-
-static int set_ts(const json_t *src, const char *path, json_t *ev, adapter_error *e)
-{
-    const json_t *ts = json_object_get(src, "ts");
-    int64_t ms;
-    if (!ts || json_is_null(ts))
-        return 0;
-    if (!json_is_string(ts) || parse_rfc3339(json_string_value(ts), &ms) < 0)
-        return native_fail(e, path, "ts",
-                           "must be an RFC 3339 time such as 2026-11-23T18:00:00.123Z");
-    char buf[32];
-    event_format_ts(ms, buf, sizeof buf);
-    return json_object_set_new(ev, "ts", json_string(buf));
-}
-
-static int set_scalar(const json_t *src, const struct field *f, const char *path, json_t *ev,
-                      adapter_error *e)
-{
-    const json_t *v = json_object_get(src, f->name);
-    if (!v || json_is_null(v))
-        return f->required ? native_fail(e, path, f->name, "is required") : 0;
-    json_t *copy = check_field(v, f, path, e);
-    return copy ? json_object_set_new(ev, f->name, copy) : -1;
-}
-
-static int set_kind_object(const json_t *src, const char *kind, const char *path, json_t *ev,
-                           adapter_error *e)
-{
-    const json_t *v = json_object_get(src, kind);
-    json_t *obj = NULL;
-    char sub[128];
-    if (!v || json_is_null(v))
-        return native_fail(e, path, kind, "is required for kind %s", kind);
-    if (!json_is_object(v))
-        return native_fail(e, path, kind, "must be an object");
-    join_path(sub, sizeof sub, path, kind);
-    if (copy_object(v, kind_fields(kind), sub, &obj, e) < 0)
-        return -1;
-    return json_object_set_new(ev, kind, obj);
-}
-
-static const struct field kind_field = {
-    .name = "kind", .type = F_ENUM, .required = true, .values = kinds};
-static const struct field call_id_field = {
-    .name = "call_id", .type = F_STR, .required = true, .minlen = 1, .maxlen = NATIVE_MAX_STR};
-static const struct field key_field = {
-    .name = "key", .type = F_STR, .minlen = 1, .maxlen = EVENT_KEY_MAX};
-
-static json_t *native_event(const json_t *src, const char *path, adapter_error *e)
-{
-    if (!json_is_object(src)) {
-        native_fail(e, path, "", "must be an event object");
-        return NULL;
-    }
-    json_t *ev = json_object();
-    if (!ev || set_scalar(src, &kind_field, path, ev, e) < 0 || set_users(src, path, ev, e) < 0 ||
-        set_scalar(src, &call_id_field, path, ev, e) < 0 ||
-        set_kind_object(src, json_string_value(json_object_get(ev, "kind")), path, ev, e) < 0 ||
-        set_ts(src, path, ev, e) < 0 || set_scalar(src, &key_field, path, ev, e) < 0) {
-        if (!*e->message)
-            native_fail(e, path, "", "out of memory");
-        json_decref(ev);
-        return NULL;
-    }
-    const json_t *raw = json_object_get(src, "raw");
-    if (raw && !json_is_null(raw))
-        json_object_set_new(ev, "raw", json_deep_copy(raw));
-    return ev;
 }
 
 /* ---- the adapter ---- */
@@ -461,7 +55,7 @@ static int parse_array(const json_t *body, json_t *events, adapter_error *e)
     for (size_t i = 0; i < n; i++) {
         char path[32];
         snprintf(path, sizeof path, "events[%zu]", i);
-        json_t *ev = native_event(json_array_get(body, i), path, e);
+        json_t *ev = event_check_copy(json_array_get(body, i), path, e);
         if (!ev || json_array_append_new(events, ev) < 0)
             return -1;
     }
@@ -474,17 +68,17 @@ static int parse_body(const adapter_request *req, json_t *body, json_t *events, 
         return parse_array(body, events, e);
     if (!json_is_object(body))
         return native_fail(e, "", "", "the body must be an event object or an array of events");
-    json_t *ev = native_event(body, "", e);
+    json_t *ev = event_check_copy(body, "", e);
     if (!ev)
         return -1;
     key_from_webhook_id(req, ev);
     return json_array_append_new(events, ev);
 }
 
-static enum adapter_status native_parse(const adapter_request *req, const json_t *settings,
+static enum adapter_status native_parse(const adapter_ctx *ctx, const adapter_request *req,
                                         json_t *out, adapter_error *err)
 {
-    (void)settings;
+    (void)ctx;
     memset(err, 0, sizeof *err);
     if (req->subpath && *req->subpath && strcmp(req->subpath, "/") != 0) {
         native_fail(err, "", "", "native takes POST /v1/hooks/INTEGRATION/native only");
@@ -523,14 +117,14 @@ static const char *stdwh_field(enum stdwh_status st, const adapter_request *req)
     }
 }
 
-static enum adapter_status native_verify(const adapter_request *req, const json_t *settings,
+static enum adapter_status native_verify(const adapter_ctx *ctx, const adapter_request *req,
                                          adapter_error *err)
 {
     memset(err, 0, sizeof *err);
     const char *sig = header(req, "webhook-signature");
     if (!sig)
         return ADAPTER_NO_SIGNATURE;
-    const char *secret = json_string_value(json_object_get(settings, "webhook_secret"));
+    const char *secret = json_string_value(json_object_get(ctx->settings, "webhook_secret"));
     if (!secret || !*secret) {
         native_fail(err, "", "webhook-signature",
                     "the request is signed but this integration has no webhook_secret");
@@ -538,15 +132,41 @@ static enum adapter_status native_verify(const adapter_request *req, const json_
     }
     enum stdwh_status st =
         stdwh_verify(secret, header(req, "webhook-id"), header(req, "webhook-timestamp"), sig,
-                     req->body, req->body_len, req->now);
+                     req->body, req->body_len, ctx->now);
     if (st == STDWH_OK)
         return ADAPTER_OK;
     native_fail(err, "", stdwh_field(st, req), "%s", stdwh_status_text(st));
     return ADAPTER_BAD_SIGNATURE;
 }
 
+static int native_check_settings(const json_t *settings, adapter_error *err)
+{
+    const json_t *v = json_object_get(settings, "webhook_secret");
+    const char *s = json_string_value(v);
+    memset(err, 0, sizeof *err);
+    if (!v || (s && strncmp(s, "whsec_", 6) == 0 && strlen(s) > 6))
+        return 0;
+    return native_fail(err, "", "webhook_secret", "must be \"whsec_\" + base64");
+}
+
+static int native_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_answer *out)
+{
+    char body[160];
+    (void)ctx;
+    int n = snprintf(body, sizeof body,
+                     "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
+                     "\"duplicates\":%u,\"ignored\":%u}",
+                     c->accepted, c->duplicates, c->ignored);
+    *out = (adapter_answer){.status = 200, .content_type = "application/json"};
+    out->body = strndup(body, (size_t)n);
+    out->body_len = (size_t)n;
+    return out->body ? 0 : -1;
+}
+
 const adapter adapter_native = {
     .name = "native",
+    .check_settings = native_check_settings,
     .parse = native_parse,
     .verify = native_verify,
+    .answer = native_answer,
 };

@@ -43,13 +43,23 @@ static bool check_adapter(http_req *r, const json_t *v)
     return false;
 }
 
-static bool check_settings(http_req *r, const json_t *settings)
+static bool check_settings(http_req *r, const adapter *a, const json_t *settings)
 {
     char field[128], msg[256];
-    if (integrations_settings_valid(settings, field, sizeof field, msg, sizeof msg) == 0)
+    if (integrations_settings_valid(a, settings, field, sizeof field, msg, sizeof msg) == 0)
         return true;
     http_reply_error(r, 400, RC_INVALID_FIELD, field, "%s", msg);
     return false;
+}
+
+/* A new adapter checks the settings it would get, given or kept. */
+static bool check_update_settings(http_req *r, const integration *in, const json_t *dialect,
+                                  const json_t *settings)
+{
+    const json_t *s = settings ? settings : in->settings;
+    if (!s || (!settings && !dialect))
+        return true;
+    return check_settings(r, dialect ? adapter_find(json_string_value(dialect)) : in->adapter, s);
 }
 
 static void on_put(redisReply *reply, void *ud)
@@ -103,8 +113,9 @@ void api_integration_create(http_req *r)
     if (!body)
         return;
     json_t *settings = json_object_get(body, "settings");
-    if (check_adapter(r, json_object_get(body, "adapter")) &&
-        (!settings || check_settings(r, settings))) {
+    json_t *dialect = json_object_get(body, "adapter");
+    if (check_adapter(r, dialect) &&
+        (!settings || check_settings(r, adapter_find(json_string_value(dialect)), settings))) {
         admin_op *op = calloc(1, sizeof *op);
         if (!op || token_generate(op->token) != 0) {
             free(op);
@@ -138,7 +149,7 @@ void api_integration_update(http_req *r)
     if (!in) {
         http_reply_error(r, 404, RC_NOT_FOUND, "name", "no integration %s", name);
     } else if ((!dialect || check_adapter(r, dialect)) &&
-               (!settings || check_settings(r, settings))) {
+               check_update_settings(r, in, dialect, settings)) {
         admin_op *op = calloc(1, sizeof *op);
         json_t *rec = json_deep_copy(in->record);
         if (!op || !rec) {

@@ -3,9 +3,11 @@
  * the ingest script. The PBX gets its 2xx only after Redis answered. */
 #include "api.h"
 #include "cidr.h"
+#include "event_check.h"
 #include "ingest.h"
 #include "ingest_plan.h"
 #include "integrations.h"
+#include "log.h"
 #include "metrics.h"
 #include "result.h"
 #include "store.h"
@@ -17,19 +19,7 @@
 
 static const char *header(const adapter_request *q, const char *name)
 {
-    const http_req *r = q->header_ctx;
-    const char *v = NULL;
-    if (strcmp(name, "webhook-id") == 0)
-        v = r->webhook_id;
-    else if (strcmp(name, "webhook-timestamp") == 0)
-        v = r->webhook_timestamp;
-    else if (strcmp(name, "webhook-signature") == 0)
-        v = r->webhook_signature;
-    else if (strcmp(name, "content-type") == 0)
-        v = r->content_type;
-    else if (strcmp(name, "authorization") == 0)
-        v = r->authorization;
-    return v && *v ? v : NULL;
+    return http_header(q->header_ctx, name);
 }
 
 /* Splits /v1/hooks/INTEGRATION/ADAPTER[/MORE]; answers 404 and returns NULL on no match. */
@@ -116,7 +106,8 @@ int api_head_check(http_req *r, head_refusal *why)
     return 0;
 }
 
-static bool authenticate(http_req *r, const integration *in, const adapter_request *q)
+static bool authenticate(http_req *r, const integration *in, const adapter_ctx *ctx,
+                         const adapter_request *q)
 {
     char buf[512];
     if (r->token_of[0] && strcmp(r->token_of, in->name) == 0)
@@ -126,7 +117,7 @@ static bool authenticate(http_req *r, const integration *in, const adapter_reque
         return true;
     adapter_error err = {{0}, {0}};
     enum adapter_status s =
-        in->adapter->verify ? in->adapter->verify(q, in->settings, &err) : ADAPTER_NO_SIGNATURE;
+        in->adapter->verify ? in->adapter->verify(ctx, q, &err) : ADAPTER_NO_SIGNATURE;
     if (s == ADAPTER_OK)
         return true;
     if (s == ADAPTER_NO_SIGNATURE)
@@ -138,6 +129,37 @@ static bool authenticate(http_req *r, const integration *in, const adapter_reque
     return false;
 }
 
+/* The answer is the adapter's: it waits for Redis, by when the integration may have been
+ * reloaded, so the adapter's table entry and the integration's name are what is kept. */
+typedef struct hook_state {
+    const adapter *adapter;
+    char integration[NAME_MAX_LEN + 1];
+} hook_state;
+
+static void answer(http_req *r, const adapter_ctx *ctx, const adapter *a, const adapter_counts *c)
+{
+    adapter_answer out = {0};
+    if (!a->answer) {
+        http_reply_ok(r, json_pack("{s:i,s:i,s:i}", "accepted", c->accepted, "duplicates",
+                                   c->duplicates, "ignored", c->ignored));
+    } else if (a->answer(ctx, c, &out) != 0) {
+        free(out.body);
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+    } else {
+        http_reply_raw(r, out.status, out.content_type, out.body, out.body_len);
+    }
+}
+
+static void answer_stored(http_req *r, const adapter_counts *c)
+{
+    const hook_state *h = r->state;
+    const integration *in = integrations_by_name(h->integration);
+    adapter_ctx ctx = {.integration = h->integration, .now = (int64_t)time(NULL)};
+    if (in && in->adapter == h->adapter)
+        ctx = integrations_adapter_ctx(in, ctx.now);
+    answer(r, &ctx, h->adapter, c);
+}
+
 static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsigned duplicates,
                       unsigned ignored)
 {
@@ -147,15 +169,10 @@ static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsign
     } else if (st == INGEST_FAILED) {
         http_reply_error(r, 500, RC_INTERNAL, NULL, "storage error");
     } else {
-        char body[160];
-        int n = snprintf(body, sizeof body,
-                         "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
-                         "\"duplicates\":%u,\"ignored\":%u}",
-                         accepted, duplicates, ignored);
         METRIC_ADD(events_accepted, accepted);
         METRIC_ADD(events_duplicate, duplicates);
         METRIC_ADD(events_ignored, ignored);
-        http_reply_raw(r, 200, "application/json", strndup(body, (size_t)n), (size_t)n);
+        answer_stored(r, &(adapter_counts){accepted, duplicates, ignored});
     }
     http_req_release(r);
 }
@@ -196,11 +213,52 @@ static bool within_bounds(http_req *r, const json_t *events)
 
 static void submit(http_req *r, const integration *in, const json_t *events)
 {
+    hook_state *h = malloc(sizeof *h);
+    if (!h) {
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    h->adapter = in->adapter;
+    snprintf(h->integration, sizeof h->integration, "%s", in->name);
+    r->state = h;
+    r->free_state = free;
     http_req_hold(r);
     if (ingest_submit(in, events, on_stored, r) != 0) {
         http_req_release(r);
         http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
     }
+}
+
+/* An adapter's mistake is ours, not the PBX's: 500, and a log line for whoever maintains it. */
+static bool contract_kept(http_req *r, const integration *in, const json_t *events)
+{
+    adapter_error err;
+    if (event_check_all(events, &err) == 0)
+        return true;
+    log_error("adapter output breaks the event contract", "{s:s,s:s,s:s,s:s}", "adapter",
+              in->adapter->name, "integration", in->name, "field", err.field, "detail",
+              err.message);
+    http_reply_error(r, 500, RC_INTERNAL, NULL,
+                     "adapter %s produced an invalid event (%s: %s); nothing was stored",
+                     in->adapter->name, err.field, err.message);
+    return false;
+}
+
+static void translate(http_req *r, const integration *in, const adapter_ctx *ctx,
+                      const adapter_request *q)
+{
+    json_t *events = json_array();
+    adapter_error err = {{0}, {0}};
+    if (!events)
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
+    else if (in->adapter->parse(ctx, q, events, &err) != ADAPTER_OK)
+        http_reply_error(r, 400, err.field[0] ? RC_INVALID_FIELD : RC_BAD_REQUEST, err.field, "%s",
+                         err.message[0] ? err.message : "invalid request");
+    else if (json_array_size(events) == 0)
+        answer(r, ctx, in->adapter, &(adapter_counts){0, 0, 0});
+    else if (contract_kept(r, in, events) && within_bounds(r, events))
+        submit(r, in, events);
+    json_decref(events);
 }
 
 void api_hook(http_req *r)
@@ -223,18 +281,9 @@ void api_hook(http_req *r)
         .body_len = r->body_len,
         .header = header,
         .header_ctx = r,
-        .now = (int64_t)time(NULL),
     };
-    if (!authenticate(r, in, &q) || !api_require_store(r))
+    adapter_ctx ctx = integrations_adapter_ctx(in, (int64_t)time(NULL));
+    if (!authenticate(r, in, &ctx, &q) || !api_require_store(r))
         return;
-    json_t *events = json_array();
-    adapter_error err = {{0}, {0}};
-    if (in->adapter->parse(&q, in->settings, events, &err) != ADAPTER_OK)
-        http_reply_error(r, 400, err.field[0] ? RC_INVALID_FIELD : RC_BAD_REQUEST, err.field, "%s",
-                         err.message[0] ? err.message : "invalid request");
-    else if (json_array_size(events) == 0)
-        http_reply_ok(r, json_pack("{s:i,s:i,s:i}", "accepted", 0, "duplicates", 0, "ignored", 0));
-    else if (within_bounds(r, events))
-        submit(r, in, events);
-    json_decref(events);
+    translate(r, in, &ctx, &q);
 }

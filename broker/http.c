@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "result.h"
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,22 @@ static void reading_remove(http_req *r)
 
 void http_req_hold(http_req *r) { r->refs++; }
 
+struct http_hdr {
+    http_hdr *next;
+    char *name, *value;
+};
+
+static void headers_free(http_req *r)
+{
+    for (http_hdr *h = r->looked_up, *next; h; h = next) {
+        next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+    }
+    r->looked_up = NULL;
+}
+
 /* Requests are large (copied headers) and made per webhook: a few are kept for reuse, so
  * that malloc does not consolidate its free lists on every request. */
 #define SPARE_MAX 64
@@ -101,6 +118,7 @@ void http_req_release(http_req *r)
     reading_remove(r);
     H.buffered -= r->reserved;
     free(r->webhook_signature);
+    headers_free(r);
     free(r->body);
     free(r->resp);
     if (n_spare < SPARE_MAX)
@@ -320,6 +338,79 @@ static int on_http_writeable(struct lws *wsi, pss *s)
 }
 
 /* ---- helpers for handlers ---- */
+
+/* lws keeps known headers in its token table and the others as custom headers; both are
+ * looked up by the lowercase name with its colon. */
+static int header_length(struct lws *wsi, const char *key, int *token)
+{
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const char *s = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+        if (s && strcmp(s, key) == 0) {
+            *token = t;
+            return lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        }
+    }
+    *token = -1;
+    return lws_hdr_custom_length(wsi, key, (int)strlen(key));
+}
+
+static char *header_copy(struct lws *wsi, const char *key)
+{
+    int token, n = header_length(wsi, key, &token);
+    char *v = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!v)
+        return NULL;
+    int got = token >= 0 ? lws_hdr_copy(wsi, v, n + 1, (enum lws_token_indexes)token)
+                         : lws_hdr_custom_copy(wsi, v, n + 1, key, (int)strlen(key));
+    if (got <= 0) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static const char *header_copied(http_req *r, const char *key)
+{
+    if (strcmp(key, "webhook-id:") == 0)
+        return r->webhook_id;
+    if (strcmp(key, "webhook-timestamp:") == 0)
+        return r->webhook_timestamp;
+    if (strcmp(key, "webhook-signature:") == 0)
+        return r->webhook_signature ? r->webhook_signature : "";
+    if (strcmp(key, "content-type:") == 0)
+        return r->content_type;
+    if (strcmp(key, "authorization:") == 0)
+        return r->authorization;
+    return NULL;
+}
+
+const char *http_header(http_req *r, const char *name)
+{
+    char key[128];
+    size_t n = strlen(name);
+    if (n == 0 || n + 2 > sizeof key)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        key[i] = (char)tolower((unsigned char)name[i]);
+    memcpy(key + n, ":", 2);
+    const char *v = header_copied(r, key);
+    if (v)
+        return *v ? v : NULL;
+    for (http_hdr *h = r->looked_up; h; h = h->next)
+        if (strcmp(h->name, key) == 0)
+            return h->value;
+    if (!r->wsi)
+        return NULL;
+    http_hdr *h = calloc(1, sizeof *h);
+    if (!h || !(h->name = strdup(key))) {
+        free(h);
+        return NULL;
+    }
+    h->value = header_copy(r->wsi, key);
+    h->next = r->looked_up;
+    r->looked_up = h;
+    return h->value;
+}
 
 const char *http_peer(http_req *r)
 {

@@ -14,6 +14,8 @@
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_OTHER };
 
+typedef struct http_hdr http_hdr; /* a header looked up by name, kept until the request ends */
+
 typedef struct http_req {
     uint32_t magic;
     int refs;
@@ -27,6 +29,7 @@ typedef struct http_req {
     char content_type[128];
     char webhook_id[256], webhook_timestamp[64];
     char *webhook_signature;            /* up to HTTP_SIGNATURE_MAX; NULL when absent */
+    http_hdr *looked_up;                /* see http_header */
     const char *too_long;               /* a header longer than its copy allows: 431 */
     char integration[NAME_MAX_LEN + 1]; /* set by authentication */
     char token_of[NAME_MAX_LEN + 1];    /* whose token the head carried, once checked */
@@ -73,6 +76,9 @@ const char *http_token(http_req *r, const json_t *body, char *buf, size_t size);
 bool http_retry_after_refresh(http_req *r);
 /* The client's address, looked up on first use (a system call). */
 const char *http_peer(http_req *r);
+/* Any request header by name, case-insensitive; NULL when absent or empty, or once the
+ * connection is gone. The value lives as long as the request. */
+const char *http_header(http_req *r, const char *name);
 /* A decoded query argument; returns its length or -1. */
 int http_query_arg(http_req *r, const char *name, char *buf, size_t size);
 /* Parses the body as a JSON object, or answers 400 and returns NULL. */

@@ -85,6 +85,8 @@ void integrations_stop(void)
 
 static void integration_free(integration *in)
 {
+    if (in->compiled && in->adapter->free_compiled)
+        in->adapter->free_compiled(in->compiled);
     json_decref(in->record);
     free(in);
 }
@@ -96,6 +98,16 @@ static void remove_name(const char *name)
         return;
     strmap_del(&I.by_token, old->token_hash);
     integration_free(old);
+}
+
+static int compile(integration *in)
+{
+    adapter_error err = {{0}, {0}};
+    if (!in->adapter->compile || in->adapter->compile(in->settings, &in->compiled, &err) == 0)
+        return 0;
+    log_error("integration settings do not compile: ignored", "{s:s,s:s,s:s}", "integration",
+              in->name, "field", err.field, "detail", err.message);
+    return -1;
 }
 
 void integrations_apply(const char *name, const char *record_json)
@@ -119,6 +131,10 @@ void integrations_apply(const char *name, const char *record_json)
     in->adapter = adapter_find(dialect);
     in->record = rec;
     in->settings = json_object_get(rec, "settings");
+    if (compile(in) != 0) {
+        integration_free(in);
+        return;
+    }
     strmap_put(&I.by_name, in->name, in);
     strmap_put(&I.by_token, in->token_hash, in);
 }
@@ -247,16 +263,29 @@ static bool is_whsec(const json_t *v)
     return s && strncmp(s, "whsec_", 6) == 0 && strlen(s) > 6;
 }
 
-int integrations_settings_valid(const json_t *settings, char *field, size_t fsize, char *msg,
-                                size_t msize)
+adapter_ctx integrations_adapter_ctx(const integration *in, int64_t now)
+{
+    return (adapter_ctx){
+        .integration = in->name, .settings = in->settings, .compiled = in->compiled, .now = now};
+}
+
+static int adapter_settings_valid(const adapter *a, const json_t *settings, char *field,
+                                  size_t fsize, char *msg, size_t msize)
+{
+    adapter_error err = {{0}, {0}};
+    if (!a || !a->check_settings || a->check_settings(settings, &err) == 0)
+        return 0;
+    return bad(field, fsize, msg, msize, err.field, err.message[0] ? err.message : "invalid");
+}
+
+int integrations_settings_valid(const adapter *a, const json_t *settings, char *field, size_t fsize,
+                                char *msg, size_t msize)
 {
     if (!json_is_object(settings))
         return bad(field, fsize, msg, msize, "", "must be an object");
     const json_t *v;
-    static const char *const secrets[] = {"webhook_secret", "notify_secret"};
-    for (int i = 0; i < 2; i++)
-        if ((v = json_object_get(settings, secrets[i])) && !is_whsec(v))
-            return bad(field, fsize, msg, msize, secrets[i], "must be \"whsec_\" + base64");
+    if ((v = json_object_get(settings, "notify_secret")) && !is_whsec(v))
+        return bad(field, fsize, msg, msize, "notify_secret", "must be \"whsec_\" + base64");
     if ((v = json_object_get(settings, "allowed_networks"))) {
         if (!json_is_array(v))
             return bad(field, fsize, msg, msize, "allowed_networks", "must be a list of CIDRs");
@@ -278,5 +307,5 @@ int integrations_settings_valid(const json_t *settings, char *field, size_t fsiz
             return bad(field, fsize, msg, msize, objects[i], "must be an object");
     if ((v = json_object_get(settings, "notify")) && !json_is_array(v))
         return bad(field, fsize, msg, msize, "notify", "must be a list of rules");
-    return 0;
+    return adapter_settings_valid(a, settings, field, fsize, msg, msize);
 }

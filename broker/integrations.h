@@ -14,6 +14,7 @@ typedef struct integration {
     char name[NAME_MAX_LEN + 1];
     const adapter *adapter;
     json_t *settings;
+    void *compiled; /* the adapter's compiled settings, freed with the integration */
     char token_hash[TOKEN_HASH_LEN + 1];
     json_t *record; /* as stored: adapter, settings, token_sha256, created */
 } integration;
@@ -36,8 +37,11 @@ bool integrations_loaded(void);
 int integrations_refresh(void (*cb)(void *ud), void *ud);
 const integration *integrations_by_name(const char *name);
 const integration *integrations_by_token(const char *token);
-/* Checks the settings an integrator may give; on error fills field and message. */
-int integrations_settings_valid(const json_t *settings, char *field, size_t fsize, char *msg,
-                                size_t msize);
+/* Checks the settings an integrator may give: the common ones here, the dialect's own by its
+ * adapter. On error fills field ("settings.NAME") and message. */
+int integrations_settings_valid(const adapter *a, const json_t *settings, char *field, size_t fsize,
+                                char *msg, size_t msize);
+/* The context an adapter's hooks get for a request to in. */
+adapter_ctx integrations_adapter_ctx(const integration *in, int64_t now);
 
 #endif

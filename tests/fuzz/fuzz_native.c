@@ -6,6 +6,7 @@
 
 #include "adapter.h"
 #include "event.h"
+#include "event_check.h"
 #include "stdwebhooks.h"
 #include "ticket.h"
 
@@ -21,7 +22,7 @@ static const char *fuzz_header(const adapter_request *req, const char *name)
     return NULL;
 }
 
-/* Every event that parses must also prepare. */
+/* Every event that parses must keep the contract and prepare. */
 static void prepare_all(const json_t *events)
 {
     size_t i;
@@ -29,6 +30,9 @@ static void prepare_all(const json_t *events)
     json_array_foreach(events, i, ev)
     {
         event_prepared p;
+        adapter_error e;
+        if (event_check(ev, "", &e) != 0)
+            abort();
         if (event_prepare(ev, "fuzz", "native", 1795456800123LL, &p) != 0)
             abort();
         event_prepared_free(&p);
@@ -45,17 +49,18 @@ static void fuzz_parse(const char *body, size_t len, const char *text)
                            .body = body,
                            .body_len = len,
                            .header = fuzz_header,
-                           .header_ctx = headers,
-                           .now = 1795456800};
+                           .header_ctx = headers};
+    adapter_ctx ctx = {.integration = "fuzz", .now = 1795456800};
     adapter_error err;
     json_t *out = json_array();
-    if (a->parse(&req, NULL, out, &err) == ADAPTER_OK)
+    if (a->parse(&ctx, &req, out, &err) == ADAPTER_OK)
         prepare_all(out);
     else if (json_array_size(out) != 0)
         abort();
     json_t *settings =
         json_pack("{ss}", "webhook_secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    a->verify(&req, settings, &err);
+    ctx.settings = settings;
+    a->verify(&ctx, &req, &err);
     json_decref(settings);
     json_decref(out);
 }

@@ -279,3 +279,16 @@ def test_bad_allowed_networks_refused_at_create(env):
     r = env.broker.admin("/v1/integration/create", {"name": "x", "adapter": "native",
                                                     "settings": {"allowed_networks": ["not-a-cidr"]}})
     assert_result(r, 400, 3101)
+
+
+def test_bad_webhook_secret_refused_at_create_and_update(env):
+    """The native adapter checks its own setting; the field is named in full."""
+    bad = {"webhook_secret": "plain-text"}
+    r = env.broker.admin("/v1/integration/create", {"name": "x", "adapter": "native", "settings": bad})
+    body = assert_result(r, 400, 3101)
+    assert body["field"] == "settings.webhook_secret"
+    assert "settings.webhook_secret" in body["result"]["message"]
+    env.provision("y")
+    r = env.broker.admin("/v1/integration/update", {"name": "y", "settings": bad})
+    body = assert_result(r, 400, 3101)
+    assert body["field"] == "settings.webhook_secret"

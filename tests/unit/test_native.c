@@ -44,10 +44,11 @@ static adapter_request request(const char *body, size_t len, const struct hdr *h
                          .body = body,
                          .body_len = len,
                          .header = lookup,
-                         .header_ctx = (void *)headers,
-                         .now = NOW};
+                         .header_ctx = (void *)headers};
     return r;
 }
+
+static const adapter_ctx CTX = {.integration = "acme", .now = NOW};
 
 /* Parses a body; returns the events array (ADAPTER_OK expected). */
 static json_t *parse_ok(const char *body, size_t len, const struct hdr *headers)
@@ -55,7 +56,7 @@ static json_t *parse_ok(const char *body, size_t len, const struct hdr *headers)
     adapter_request r = request(body, len, headers);
     adapter_error e;
     json_t *out = json_array();
-    enum adapter_status st = adapter_native.parse(&r, NULL, out, &e);
+    enum adapter_status st = adapter_native.parse(&CTX, &r, out, &e);
     if (st != ADAPTER_OK)
         print_error("unexpected error: field \"%s\": %s\n", e.field, e.message);
     assert_int_equal(st, ADAPTER_OK);
@@ -85,7 +86,7 @@ static void expect_error(const char *body, size_t len, const char *field, const 
     adapter_request r = request(body, len, NULL);
     adapter_error e;
     json_t *out = json_array();
-    assert_int_equal(adapter_native.parse(&r, NULL, out, &e), ADAPTER_INVALID);
+    assert_int_equal(adapter_native.parse(&CTX, &r, out, &e), ADAPTER_INVALID);
     assert_string_equal(e.field, field);
     if (message)
         assert_string_equal(e.message, message);
@@ -215,7 +216,7 @@ static void appends_to_existing_output(void **state)
     adapter_request r = request(body, len, NULL);
     adapter_error e;
     json_t *out = json_pack("[s]", "already there");
-    assert_int_equal(adapter_native.parse(&r, NULL, out, &e), ADAPTER_OK);
+    assert_int_equal(adapter_native.parse(&CTX, &r, out, &e), ADAPTER_OK);
     assert_int_equal(json_array_size(out), 3);
     assert_string_equal(json_string_value(json_array_get(out, 0)), "already there");
     json_decref(out);
@@ -440,7 +441,7 @@ static void other_subpath_refused(void **state)
     r.subpath = "/events/call";
     adapter_error e;
     json_t *out = json_array();
-    assert_int_equal(adapter_native.parse(&r, NULL, out, &e), ADAPTER_INVALID);
+    assert_int_equal(adapter_native.parse(&CTX, &r, out, &e), ADAPTER_INVALID);
     assert_string_equal(e.message, "native takes POST /v1/hooks/INTEGRATION/native only");
     json_decref(out);
 }
@@ -453,7 +454,8 @@ static enum adapter_status verify(const char *body, const struct hdr *h, const j
                                   adapter_error *e)
 {
     adapter_request r = request(body, strlen(body), h);
-    return adapter_native.verify(&r, settings, e);
+    adapter_ctx ctx = {.integration = "acme", .settings = settings, .now = NOW};
+    return adapter_native.verify(&ctx, &r, e);
 }
 
 static void verify_signatures(void **state)
@@ -501,6 +503,45 @@ static void verify_signatures(void **state)
     json_decref(settings);
     json_decref(no_secret);
     json_decref(bad_secret);
+}
+
+/* ---- settings and the answer ---- */
+
+static void settings_checked(void **state)
+{
+    (void)state;
+    adapter_error e;
+    json_t *good = json_pack("{ss}", "webhook_secret", SECRET);
+    json_t *none = json_pack("{ss}", "company_id", "1");
+    json_t *bad = json_pack("{ss}", "webhook_secret", "plain-text");
+    json_t *num = json_pack("{si}", "webhook_secret", 7);
+    assert_int_equal(adapter_native.check_settings(good, &e), 0);
+    assert_int_equal(adapter_native.check_settings(none, &e), 0);
+    assert_int_equal(adapter_native.check_settings(bad, &e), -1);
+    assert_string_equal(e.field, "webhook_secret");
+    assert_string_equal(e.message, "must be \"whsec_\" + base64");
+    assert_int_equal(adapter_native.check_settings(num, &e), -1);
+    assert_null(adapter_native.compile);
+    assert_null(adapter_native.build_command);
+    assert_null(adapter_native.poll);
+    json_decref(good);
+    json_decref(none);
+    json_decref(bad);
+    json_decref(num);
+}
+
+static void answer_counts(void **state)
+{
+    (void)state;
+    adapter_answer a;
+    adapter_counts c = {.accepted = 2, .duplicates = 1, .ignored = 0};
+    assert_int_equal(adapter_native.answer(&CTX, &c, &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(a.content_type, "application/json");
+    assert_string_equal(a.body, "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":2,"
+                                "\"duplicates\":1,\"ignored\":0}");
+    assert_int_equal(a.body_len, strlen(a.body));
+    free(a.body);
 }
 
 /* What the broker stores for a fixture: native's output through event_prepare. */
@@ -577,6 +618,8 @@ int main(void)
         cmocka_unit_test(limits),
         cmocka_unit_test(other_subpath_refused),
         cmocka_unit_test(verify_signatures),
+        cmocka_unit_test(settings_checked),
+        cmocka_unit_test(answer_counts),
         cmocka_unit_test(stored_form),
         cmocka_unit_test(reordered_retry_same_key),
         cmocka_unit_test(registry),
