@@ -7,7 +7,6 @@
 #include "hub.h"
 #include "frame.h"
 #include "held.h"
-#include "http.h"
 #include "integrations.h"
 #include "log.h"
 #include "metrics.h"
@@ -79,6 +78,7 @@ static struct {
     const cr_config *cfg;
     strmap users;
     char retention_ms[32];
+    bool draining; /* shutting down: no new tabs, and each tab is closed with 1001 */
 } hub;
 
 /* ---- sessions ---- */
@@ -145,7 +145,7 @@ static void cull(session *s)
  * for writability itself; anything later queues behind it. */
 static bool write_now(session *s, frame *f)
 {
-    if (s->q_len || http_draining() || lws_partial_buffered(s->wsi))
+    if (s->q_len || hub.draining || lws_partial_buffered(s->wsi))
         return false;
     int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
     if (n < (int)f->len) {
@@ -688,7 +688,7 @@ static int authenticate(struct lws *wsi, ws_auth *a)
     char path[64], buf[TICKET_MAX_LEN + 1];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/v1/ws"))
         return 404;
-    if (http_draining())
+    if (hub.draining)
         return 503;
     const char *v;
     a->ticket_sig[0] = 0;
@@ -902,7 +902,7 @@ int hub_writeable(struct lws *wsi, void **slot)
             return 0;
         }
     }
-    if (http_draining())
+    if (hub.draining)
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     if (s->close_code)
         return close_with(wsi, s->close_code, s->close_reason);
@@ -956,8 +956,12 @@ static void wake_each(const char *key, void *value, void *ud)
             lws_callback_on_writable(s->wsi);
 }
 
-/* Draining is already set: each session's next writable callback closes it with 1001. */
-void hub_close_all(void) { strmap_each(&hub.users, wake_each, NULL); }
+/* Each session's next writable callback closes it with 1001. */
+void hub_close_all(void)
+{
+    hub.draining = true;
+    strmap_each(&hub.users, wake_each, NULL);
+}
 
 int hub_init(const cr_config *cfg)
 {
