@@ -83,6 +83,26 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_retry(c);
 }
 
+/* "integration NAME", published by the integration scripts. */
+static void on_control(const char *payload, size_t len)
+{
+    static const char prefix[] = "integration ";
+    if (len <= sizeof prefix - 1 || len > 200 || memcmp(payload, prefix, sizeof prefix - 1))
+        return;
+    char name[201];
+    snprintf(name, sizeof name, "%.*s", (int)(len - (sizeof prefix - 1)),
+             payload + sizeof prefix - 1);
+    st.hooks.on_integration_changed(name);
+}
+
+static void on_message(const char *channel, const char *payload, size_t len)
+{
+    if (strcmp(channel, st.chan_events) == 0)
+        st.hooks.on_wakeup(payload, len);
+    else if (strcmp(channel, st.chan_control) == 0)
+        on_control(payload, len);
+}
+
 static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
@@ -101,7 +121,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
         if (st.hooks.on_pubsub_ready)
             st.hooks.on_pubsub_ready();
     } else if (strcmp(type, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
-        st.hooks.on_message(reply->element[1]->str, reply->element[2]->str, reply->element[2]->len);
+        on_message(reply->element[1]->str, reply->element[2]->str, reply->element[2]->len);
     }
 }
 

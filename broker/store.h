@@ -21,10 +21,13 @@ enum store_script {
 /* reply is NULL when the command could not complete (connection lost or closing). */
 typedef void (*store_cb)(redisReply *reply, void *ud);
 
+/* The store hands each pub/sub message to its consumer: wake-ups to the hub, changes of an
+ * integration to the cache of integrations. */
 typedef struct store_hooks {
     void (*on_connected)(void);    /* command connection (re)established */
     void (*on_pubsub_ready)(void); /* subscribed again: callers resync */
-    void (*on_message)(const char *channel, const char *payload, size_t len);
+    void (*on_wakeup)(const char *payload, size_t len);
+    void (*on_integration_changed)(const char *name); /* created, updated or deleted */
 } store_hooks;
 
 int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks);
