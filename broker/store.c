@@ -372,6 +372,7 @@ void store_stop(void)
     st.chan_events = st.chan_control = NULL;
 }
 
+const cr_config *store_config(void) { return st.cfg; }
 bool store_connected(void) { return st.cmd.connected; }
 bool store_pubsub_connected(void) { return st.sub.subscribed; }
 unsigned store_in_flight(void) { return st.in_flight; }
@@ -481,6 +482,36 @@ int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int narg
     snprintf(nk, sizeof nk, "%d", nkeys);
     const char *head[3] = {"EVALSHA", st.sha[s], nk};
     return job_submit(job_new(cb, ud, s, 3, head, nargs, args, lens));
+}
+
+#define CALL_MAX_ARGS 8
+
+int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, int n,
+                   const char **args)
+{
+    size_t lens[CALL_MAX_ARGS];
+    store_call *c = n <= CALL_MAX_ARGS ? malloc(sizeof *c) : NULL;
+    int rc = c ? 0 : -1;
+    for (int i = 0; !rc && i < n; i++)
+        rc = args[i] ? (lens[i] = strlen(args[i]), 0) : -1;
+    if (!rc) {
+        *c = (store_call){cb, ud};
+        rc = s < 0 ? store_command(done, c, n, args, lens)
+                   : store_script((enum store_script)s, done, c, nkeys, n, args, lens);
+    }
+    if (rc)
+        free(c);
+    return rc;
+}
+
+store_outcome store_outcome_of(const redisReply *r, bool well_formed)
+{
+    if (!r)
+        return (store_outcome){STORE_UNAVAILABLE, NULL};
+    if (!well_formed)
+        return (store_outcome){STORE_FAILED,
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"};
+    return (store_outcome){STORE_OK, NULL};
 }
 
 /* ---- keys ---- */

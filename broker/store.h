@@ -3,6 +3,7 @@
 #ifndef CR_STORE_H
 #define CR_STORE_H
 #include "config.h"
+#include "store_outcome.h"
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <uv.h>
@@ -32,6 +33,7 @@ typedef struct store_hooks {
 
 int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks);
 void store_stop(void);
+const cr_config *store_config(void);
 bool store_connected(void);
 bool store_pubsub_connected(void);
 /* Commands queued and not yet answered; callers refuse new work above a bound. */
@@ -42,6 +44,19 @@ unsigned store_in_flight(void);
 int store_command(store_cb cb, void *ud, int argc, const char **argv, const size_t *lens);
 int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int nargs,
                  const char **args, const size_t *lens);
+
+/* For the domain calls (store_users.c, store_integrations.c): the caller's callback and its
+ * data, carried through one Redis call. */
+typedef struct store_call {
+    void (*cb)(void);
+    void *ud;
+} store_call;
+/* Queues script s (a plain command when s < 0) with C-string arguments, NULL for lack of
+ * memory; done receives a store_call that it frees. Returns 0 or -1 as store_command. */
+int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, int n,
+                   const char **args);
+/* What a reply came to: well_formed says whether it has the shape the call expects. */
+store_outcome store_outcome_of(const redisReply *r, bool well_formed);
 
 /* Keys. Each returns a malloc'd string. */
 char *store_key_integrations(void);
