@@ -2,6 +2,7 @@
  * or script call and turns its reply into domain values before the caller sees it. */
 #include "store_users.h"
 #include "store.h"
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,5 +179,101 @@ int store_session_open(const char *integration, const char *ext, const char *tic
                             ticket ? 2 : 1, ticket ? 4 : 2, ticket ? with : without);
     free(users);
     free(ticket);
+    return rc;
+}
+
+/* ---- users: a hash of extension -> {"name"} ---- */
+
+static void on_put(redisReply *r, void *ud)
+{
+    store_call *c = ud;
+    ((store_done_cb)c->cb)(store_outcome_of(r, r && r->type != REDIS_REPLY_ERROR), c->ud);
+    free(c);
+}
+
+int store_user_put(const char *integration, const char *ext, const char *name, store_done_cb cb,
+                   void *ud)
+{
+    json_t *stored = json_pack("{s:s}", "name", name);
+    char *value = stored ? json_dumps(stored, JSON_COMPACT) : NULL;
+    char *key = store_key_users(integration);
+    const char *argv[] = {"HSET", key, ext, value};
+    int rc = store_call_run(-1, on_put, (void (*)(void))cb, ud, 0, 4, argv);
+    free(key);
+    free(value);
+    json_decref(stored);
+    return rc;
+}
+
+static void on_found(redisReply *r, void *ud)
+{
+    store_call *c = ud;
+    store_outcome o = store_outcome_of(r, r && r->type == REDIS_REPLY_INTEGER);
+    ((store_found_cb)c->cb)(o, o.status == STORE_OK && r->integer != 0, c->ud);
+    free(c);
+}
+
+int store_user_delete(const char *integration, const char *ext, store_found_cb cb, void *ud)
+{
+    char *users = store_key_users(integration);
+    char *stream = store_key_stream(integration, ext);
+    char *cursor = store_key_cursor(integration, ext);
+    const char *args[] = {users, stream, cursor, ext};
+    int rc = store_call_run(SCRIPT_USER_DELETE, on_found, (void (*)(void))cb, ud, 3, 4, args);
+    free(users);
+    free(stream);
+    free(cursor);
+    return rc;
+}
+
+int store_user_exists(const char *integration, const char *ext, store_found_cb cb, void *ud)
+{
+    char *key = store_key_users(integration);
+    const char *argv[] = {"HEXISTS", key, ext};
+    int rc = store_call_run(-1, on_found, (void (*)(void))cb, ud, 0, 3, argv);
+    free(key);
+    return rc;
+}
+
+static int by_extension(const void *a, const void *b)
+{
+    return strcmp(((const store_user *)a)->extension, ((const store_user *)b)->extension);
+}
+
+/* HGETALL's reply, as users; their names live in the decoded values, freed by the caller. */
+static store_user *users_parse(const redisReply *r, json_t **values, size_t n)
+{
+    store_user *u = calloc(n ? n : 1, sizeof *u);
+    for (size_t i = 0; u && i < n; i++) {
+        values[i] = json_loads(r->element[2 * i + 1]->str, 0, NULL);
+        const char *name = json_string_value(json_object_get(values[i], "name"));
+        u[i] = (store_user){r->element[2 * i]->str, name ? name : ""};
+    }
+    if (u)
+        qsort(u, n, sizeof *u, by_extension);
+    return u;
+}
+
+static void on_users(redisReply *r, void *ud)
+{
+    store_call *c = ud;
+    store_outcome o = store_outcome_of(r, r && r->type == REDIS_REPLY_ARRAY);
+    size_t n = o.status == STORE_OK ? r->elements / 2 : 0;
+    json_t **values = calloc(n ? n : 1, sizeof *values);
+    store_user *u = o.status == STORE_OK && values ? users_parse(r, values, n) : NULL;
+    ((store_users_cb)c->cb)(o, u, u ? n : 0, c->ud);
+    for (size_t i = 0; values && i < n; i++)
+        json_decref(values[i]);
+    free(values);
+    free(u);
+    free(c);
+}
+
+int store_users_list(const char *integration, store_users_cb cb, void *ud)
+{
+    char *key = store_key_users(integration);
+    const char *argv[] = {"HGETALL", key};
+    int rc = store_call_run(-1, on_users, (void (*)(void))cb, ud, 0, 2, argv);
+    free(key);
     return rc;
 }

@@ -57,4 +57,20 @@ int store_ack(const char *integration, const char *ext, streamid id, store_ack_c
 int store_session_open(const char *integration, const char *ext, const char *ticket_sig,
                        long long ticket_expires, store_session_cb cb, void *ud);
 
+typedef struct store_user {
+    const char *extension;
+    const char *name; /* "" when none was given */
+} store_user;
+
+/* users sorted by extension */
+typedef void (*store_users_cb)(store_outcome o, const store_user *users, size_t n, void *ud);
+
+/* Creates the user, or renames it when it exists. */
+int store_user_put(const char *integration, const char *ext, const char *name, store_done_cb cb,
+                   void *ud);
+/* Deletes the user with its stream and cursor (user_delete.lua). */
+int store_user_delete(const char *integration, const char *ext, store_found_cb cb, void *ud);
+int store_user_exists(const char *integration, const char *ext, store_found_cb cb, void *ud);
+int store_users_list(const char *integration, store_users_cb cb, void *ud);
+
 #endif
