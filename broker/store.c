@@ -504,16 +504,6 @@ int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, 
     return rc;
 }
 
-store_outcome store_outcome_of(const redisReply *r, bool well_formed)
-{
-    if (!r)
-        return (store_outcome){STORE_UNAVAILABLE, NULL};
-    if (!well_formed)
-        return (store_outcome){STORE_FAILED,
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"};
-    return (store_outcome){STORE_OK, NULL};
-}
-
 /* ---- keys ---- */
 
 char *store_key_integrations(void) { return join(st.cfg->key_prefix, "integrations", NULL); }
