@@ -3,7 +3,6 @@
 #ifndef CR_STORE_H
 #define CR_STORE_H
 #include "config.h"
-#include "store_outcome.h"
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <uv.h>
@@ -55,8 +54,6 @@ typedef struct store_call {
  * memory; done receives a store_call that it frees. Returns 0 or -1 as store_command. */
 int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, int n,
                    const char **args);
-/* What a reply came to: well_formed says whether it has the shape the call expects. */
-store_outcome store_outcome_of(const redisReply *r, bool well_formed);
 
 /* Keys. Each returns a malloc'd string. */
 char *store_key_integrations(void);

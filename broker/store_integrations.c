@@ -2,6 +2,7 @@
  * call and turns its reply into domain values before the caller sees it. */
 #include "store_integrations.h"
 #include "store.h"
+#include "store_reply.h"
 #include <stdlib.h>
 
 static void on_found(redisReply *r, void *ud)

@@ -2,6 +2,7 @@
  * or script call and turns its reply into domain values before the caller sees it. */
 #include "store_users.h"
 #include "store.h"
+#include "store_reply.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

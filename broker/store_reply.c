@@ -1,5 +1,6 @@
-/* store_outcome.c — what a Redis reply came to, for the store's domain calls. */
-#include "store.h"
+/* store_reply.c — what a Redis reply came to, for the store's domain calls. */
+#include "store_reply.h"
+#include <stddef.h>
 
 store_outcome store_outcome_of(const redisReply *r, bool well_formed)
 {
