@@ -6,7 +6,7 @@
 #include "http.h"
 #include "http_head.h"
 #include "names.h"
-#include "store.h"
+#include "store_outcome.h"
 
 void api_integration_create(http_req *r);
 void api_integration_update(http_req *r);
@@ -43,11 +43,10 @@ bool api_require_store(http_req *r);
  * (`rule` says what is allowed). Returns the body, or NULL when it answered already. */
 json_t *api_named_body(http_req *r, bool admin, const char *field, bool (*valid)(const char *),
                        const char *rule, char out[NAME_MAX_LEN + 1]);
-/* Sends a command (s < 0) or runs a script for r, its arguments C strings; r is held until
- * cb runs. When nothing could be queued (Redis down, or an argument NULL for lack of memory),
- * answers 503 itself and cb will not run. */
-void api_redis(http_req *r, int s, store_cb cb, int nkeys, int argc, const char **argv);
-/* Common answer to a Redis reply that is NULL or an error: 503 or 500. */
-void api_reply_store_failure(http_req *r, const void *reply);
+/* After a call of the store's domain API for r: rc 0 holds r until its callback runs; otherwise
+ * answers 503. */
+void api_store_wait(http_req *r, int rc);
+/* Common answer to a store call that did not succeed: 503 or 500. */
+void api_reply_store_outcome(http_req *r, store_outcome o);
 
 #endif

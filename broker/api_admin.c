@@ -3,9 +3,8 @@
 #include "integrations.h"
 #include "log.h"
 #include "result.h"
-#include "store.h"
+#include "store_integrations.h"
 #include "token.h"
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,14 +61,14 @@ static bool check_update_settings(http_req *r, const integration *in, const json
     return check_settings(r, dialect ? adapter_find(json_string_value(dialect)) : in->adapter, s);
 }
 
-static void on_put(redisReply *reply, void *ud)
+static void on_put(store_outcome o, bool done, void *ud)
 {
     http_req *r = ud;
     admin_op *op = r->state;
     bool create = strcmp(r->path, "/v1/integration/create") == 0;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        api_reply_store_failure(r, reply);
-    } else if (reply->integer == 0) {
+    if (o.status != STORE_OK) {
+        api_reply_store_outcome(r, o);
+    } else if (!done) {
         if (create)
             http_reply_error(r, 409, RC_EXISTS, "name", "integration %s already exists", op->name);
         else
@@ -86,16 +85,14 @@ static void on_put(redisReply *reply, void *ud)
     http_req_release(r);
 }
 
-static void put(http_req *r, admin_op *op, json_t *record, const char *mode)
+static void put(http_req *r, admin_op *op, json_t *record, bool create)
 {
     op->record = json_dumps(record, JSON_COMPACT);
     json_decref(record);
     r->state = op;
     r->free_state = admin_op_free;
-    char *key = store_key_integrations();
-    const char *args[] = {key, op->name, op->record, mode, store_channel_control()};
-    api_redis(r, SCRIPT_INTEGRATION_PUT, on_put, 1, 5, args);
-    free(key);
+    api_store_wait(r, op->record ? store_integration_put(op->name, op->record, create, on_put, r)
+                                 : -1);
 }
 
 static void now_text(char *buf, size_t size)
@@ -130,7 +127,7 @@ void api_integration_create(http_req *r)
                 json_pack("{s:O,s:o,s:s,s:s,s:s}", "adapter", json_object_get(body, "adapter"),
                           "settings", settings ? json_deep_copy(settings) : json_object(),
                           "token_sha256", hash, "created", created, "epoch", epoch);
-            put(r, op, rec, "create");
+            put(r, op, rec, true);
         }
     }
     json_decref(body);
@@ -168,18 +165,18 @@ void api_integration_update(http_req *r)
             token_hash(op->token, hash);
             json_object_set_new(rec, "token_sha256", json_string(hash));
         }
-        put(r, op, rec, "update");
+        put(r, op, rec, false);
     }
     json_decref(body);
 }
 
-static void on_deleted(redisReply *reply, void *ud)
+static void on_deleted(store_outcome o, bool found, void *ud)
 {
     http_req *r = ud;
     const char *name = r->state;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        api_reply_store_failure(r, reply);
-    } else if (reply->integer == 0) {
+    if (o.status != STORE_OK) {
+        api_reply_store_outcome(r, o);
+    } else if (!found) {
         http_reply_error(r, 404, RC_NOT_FOUND, "name", "no integration %s", name);
     } else {
         integrations_apply(name, NULL);
@@ -197,32 +194,26 @@ void api_integration_delete(http_req *r)
         return;
     r->state = strdup(name);
     r->free_state = free;
-    char *key = store_key_integrations(), *users = store_key_users(name),
-         *prefix = store_key_integration_prefix(name);
-    const char *args[] = {key, users, name, prefix, store_channel_control()};
-    api_redis(r, SCRIPT_INTEGRATION_DELETE, on_deleted, 2, 5, args);
-    free(key);
-    free(users);
-    free(prefix);
+    api_store_wait(r, r->state ? store_integration_delete(name, on_deleted, r) : -1);
     json_decref(body);
 }
 
-static void on_listed(redisReply *reply, void *ud)
+static void on_listed(store_outcome o, const store_integration *v, size_t n, void *ud)
 {
     http_req *r = ud;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        api_reply_store_failure(r, reply);
+    if (o.status != STORE_OK) {
+        api_reply_store_outcome(r, o);
         http_req_release(r);
         return;
     }
     json_t *list = json_array();
-    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        json_t *rec = json_loads(reply->element[i + 1]->str, 0, NULL);
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_loads(v[i].record, 0, NULL);
         if (!rec)
             continue;
         json_object_del(rec, "token_sha256");
         json_object_del(rec, "epoch");
-        json_object_set_new(rec, "name", json_string(reply->element[i]->str));
+        json_object_set_new(rec, "name", json_string(v[i].name));
         json_array_append_new(list, rec);
     }
     http_reply_ok(r, json_pack("{s:o}", "integrations", list));
@@ -233,8 +224,5 @@ void api_integration_list(http_req *r)
 {
     if (!api_require_admin(r, NULL) || !api_require_store(r))
         return;
-    char *key = store_key_integrations();
-    const char *argv[] = {"HGETALL", key};
-    api_redis(r, -1, on_listed, 0, 2, argv);
-    free(key);
+    api_store_wait(r, store_integrations_list(on_listed, r));
 }

@@ -5,7 +5,6 @@
 #include "result.h"
 #include "store.h"
 #include "token.h"
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -131,30 +130,18 @@ json_t *api_named_body(http_req *r, bool admin, const char *field, bool (*valid)
     return body;
 }
 
-#define API_MAX_ARGS 8
-
-void api_redis(http_req *r, int s, store_cb cb, int nkeys, int argc, const char **argv)
+void api_store_wait(http_req *r, int rc)
 {
-    size_t lens[API_MAX_ARGS];
-    int rc = argc <= API_MAX_ARGS ? 0 : -1;
-    for (int i = 0; !rc && i < argc; i++)
-        rc = argv[i] ? (lens[i] = strlen(argv[i]), 0) : -1;
-    http_req_hold(r);
-    if (!rc)
-        rc = s < 0 ? store_command(cb, r, argc, argv, lens)
-                   : store_script((enum store_script)s, cb, r, nkeys, argc, argv, lens);
-    if (rc) {
-        http_req_release(r);
-        api_reply_store_failure(r, NULL);
-    }
+    if (rc == 0)
+        http_req_hold(r);
+    else
+        api_reply_store_outcome(r, (store_outcome){STORE_UNAVAILABLE, NULL});
 }
 
-void api_reply_store_failure(http_req *r, const void *reply)
+void api_reply_store_outcome(http_req *r, store_outcome o)
 {
-    const redisReply *rr = reply;
-    if (!rr)
+    if (o.status == STORE_UNAVAILABLE)
         http_reply_error(r, 503, RC_UNAVAILABLE, NULL, "storage unavailable, retry later");
     else
-        http_reply_error(r, 500, RC_INTERNAL, NULL, "storage error: %s",
-                         rr->type == REDIS_REPLY_ERROR ? rr->str : "unexpected reply");
+        http_reply_error(r, 500, RC_INTERNAL, NULL, "storage error: %s", o.error);
 }

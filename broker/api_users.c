@@ -2,9 +2,8 @@
 #include "api.h"
 #include "names.h"
 #include "result.h"
-#include "store.h"
+#include "store_users.h"
 #include "ticket.h"
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +17,11 @@ static json_t *read_extension(http_req *r, char ext[NAME_MAX_LEN + 1])
                           "1-64 of A-Z a-z 0-9 _ . + -", ext);
 }
 
-static void on_created(redisReply *reply, void *ud)
+static void on_created(store_outcome o, void *ud)
 {
     http_req *r = ud;
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
-        api_reply_store_failure(r, reply);
+    if (o.status != STORE_OK)
+        api_reply_store_outcome(r, o);
     else
         http_reply_ok(r, json_pack("{s:O}", "user", (json_t *)r->state));
     http_req_release(r);
@@ -44,23 +43,17 @@ void api_users_create(http_req *r)
         json_pack("{s:s,s:s}", "extension", ext, "name", jn ? json_string_value(jn) : "");
     r->state = user;
     r->free_state = (void (*)(void *))json_decref;
-    json_t *stored = json_pack("{s:O}", "name", json_object_get(user, "name"));
-    char *value = stored ? json_dumps(stored, JSON_COMPACT) : NULL;
-    char *key = store_key_users(r->integration);
-    const char *argv[] = {"HSET", key, ext, value};
-    api_redis(r, -1, on_created, 0, 4, argv);
-    free(key);
-    free(value);
-    json_decref(stored);
+    const char *name = json_string_value(json_object_get(user, "name"));
+    api_store_wait(r, name ? store_user_put(r->integration, ext, name, on_created, r) : -1);
     json_decref(body);
 }
 
-static void on_deleted(redisReply *reply, void *ud)
+static void on_deleted(store_outcome o, bool found, void *ud)
 {
     http_req *r = ud;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER)
-        api_reply_store_failure(r, reply);
-    else if (reply->integer == 0)
+    if (o.status != STORE_OK)
+        api_reply_store_outcome(r, o);
+    else if (!found)
         http_reply_error(r, 404, RC_NOT_FOUND, "extension", "no such user");
     else
         http_reply_ok(r, NULL);
@@ -73,48 +66,22 @@ void api_users_delete(http_req *r)
     json_t *body = read_extension(r, ext);
     if (!body)
         return;
-    char *users = store_key_users(r->integration);
-    char *stream = store_key_stream(r->integration, ext);
-    char *cursor = store_key_cursor(r->integration, ext);
-    const char *args[] = {users, stream, cursor, ext};
-    api_redis(r, SCRIPT_USER_DELETE, on_deleted, 3, 4, args);
-    free(users);
-    free(stream);
-    free(cursor);
+    api_store_wait(r, store_user_delete(r->integration, ext, on_deleted, r));
     json_decref(body);
 }
 
-static int by_extension(const void *a, const void *b)
-{
-    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "extension"));
-    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "extension"));
-    return strcmp(x, y);
-}
-
-static void on_listed(redisReply *reply, void *ud)
+static void on_listed(store_outcome o, const store_user *users, size_t n, void *ud)
 {
     http_req *r = ud;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        api_reply_store_failure(r, reply);
+    if (o.status != STORE_OK) {
+        api_reply_store_outcome(r, o);
         http_req_release(r);
         return;
     }
-    size_t n = reply->elements / 2;
-    json_t **items = calloc(n ? n : 1, sizeof *items);
-    for (size_t i = 0; items && i < n; i++) {
-        json_t *v = json_loads(reply->element[2 * i + 1]->str, 0, NULL);
-        const char *name = json_string_value(json_object_get(v, "name"));
-        items[i] = json_pack("{s:s,s:s}", "extension", reply->element[2 * i]->str, "name",
-                             name ? name : "");
-        json_decref(v);
-    }
     json_t *list = json_array();
-    if (items) {
-        qsort(items, n, sizeof *items, by_extension);
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, items[i]);
-    }
-    free(items);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            list, json_pack("{s:s,s:s}", "extension", users[i].extension, "name", users[i].name));
     http_reply_ok(r, json_pack("{s:o}", "users", list));
     http_req_release(r);
 }
@@ -123,10 +90,7 @@ void api_users_list(http_req *r)
 {
     if (!api_require_integration(r, NULL) || !api_require_store(r))
         return;
-    char *key = store_key_users(r->integration);
-    const char *argv[] = {"HGETALL", key};
-    api_redis(r, -1, on_listed, 0, 2, argv);
-    free(key);
+    api_store_wait(r, store_users_list(r->integration, on_listed, r));
 }
 
 /* ---- channel ---- */
@@ -151,13 +115,13 @@ static void channel_url(http_req *r, const char *ticket, char *out, size_t size)
     snprintf(out, size, "%s://%.*s/v1/ws?ticket=%s", scheme, (int)len, rest, ticket);
 }
 
-static void on_user_checked(redisReply *reply, void *ud)
+static void on_user_checked(store_outcome o, bool found, void *ud)
 {
     http_req *r = ud;
     const char *ext = r->state;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        api_reply_store_failure(r, reply);
-    } else if (reply->integer == 0) {
+    if (o.status != STORE_OK) {
+        api_reply_store_outcome(r, o);
+    } else if (!found) {
         http_reply_error(r, 404, RC_NOT_FOUND, "extension", "no user %s in integration %s", ext,
                          r->integration);
     } else {
@@ -179,12 +143,9 @@ void api_channel(http_req *r)
         return;
     r->state = strdup(ext);
     r->free_state = free;
-    char *key = store_key_users(r->integration);
-    const char *argv[] = {"HEXISTS", key, ext};
     if (r->state)
-        api_redis(r, -1, on_user_checked, 0, 3, argv);
+        api_store_wait(r, store_user_exists(r->integration, ext, on_user_checked, r));
     else
         http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
-    free(key);
     json_decref(body);
 }

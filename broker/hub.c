@@ -7,13 +7,12 @@
 #include "hub.h"
 #include "frame.h"
 #include "held.h"
-#include "http.h"
 #include "integrations.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
 #include "result.h"
-#include "store.h"
+#include "store_users.h"
 #include "streamid.h"
 #include "strmap.h"
 #include "ticket.h"
@@ -78,7 +77,7 @@ struct hub_user {
 static struct {
     const cr_config *cfg;
     strmap users;
-    char retention_ms[32];
+    bool draining; /* shutting down: no new tabs, and each tab is closed with 1001 */
 } hub;
 
 /* ---- sessions ---- */
@@ -145,7 +144,7 @@ static void cull(session *s)
  * for writability itself; anything later queues behind it. */
 static bool write_now(session *s, frame *f)
 {
-    if (s->q_len || http_draining() || lws_partial_buffered(s->wsi))
+    if (s->q_len || hub.draining || lws_partial_buffered(s->wsi))
         return false;
     int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
     if (n < (int)f->len) {
@@ -320,38 +319,23 @@ static void resync_request(hub_user *u)
         resync_read(u);
 }
 
-static bool entry_valid(const redisReply *e)
-{
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
-        e->element[1]->elements != 2)
-        return false;
-    const redisReply *json = e->element[1]->element[1];
-    return json->type == REDIS_REPLY_STRING && json->len >= 2 && json->str[0] == '{';
-}
-
-static void on_resync_reply(redisReply *r, void *ud)
+static void on_resync_read(const store_entries *e, void *ud)
 {
     hub_user *u = ud;
     u->resync_inflight = false;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (e->outcome.status != STORE_OK) {
         resync_failed(u);
         user_release(u);
         return;
     }
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *e = r->element[i];
-        streamid sid;
-        if (!entry_valid(e) || !streamid_parse(e->element[0]->str, &sid))
-            continue;
-        redisReply *json = e->element[1]->element[1];
-        frame *f = frame_event(e->element[0]->str, json->str, json->len);
+    for (size_t i = 0; i < e->n; i++) {
+        frame *f = frame_event(e->v[i].id_text, e->v[i].json, e->v[i].json_len);
         if (f) {
-            deliver_now(u, sid, f);
+            deliver_now(u, e->v[i].id, f);
             frame_unref(f);
         }
     }
-    if (u->sessions && (r->elements == RESYNC_BATCH || u->rerange || u->held.lost)) {
+    if (u->sessions && (e->read == RESYNC_BATCH || u->rerange || u->held.lost)) {
         u->rerange = false;
         if (u->held.lost) {
             u->held.lost = false; /* this read covers what was dropped */
@@ -380,24 +364,15 @@ static void resync_read(hub_user *u)
         resync_finish(u);
         return;
     }
-    char start[STREAMID_MAX_LEN + 2], count[16];
-    start[0] = '(';
-    streamid_format(from, start + 1);
-    snprintf(count, sizeof count, "%d", RESYNC_BATCH);
-    char *key = store_key_stream(u->integration, u->extension);
-    const char *argv[] = {"XRANGE", key ? key : "", start, "+", "COUNT", count};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
-        lens[i] = strlen(argv[i]);
     u->resyncing = true;
     u->refs++;
-    if (key && store_command(on_resync_reply, u, 6, argv, lens) == 0) {
+    if (store_stream_read_after(u->integration, u->extension, from, RESYNC_BATCH, on_resync_read,
+                                u) == 0) {
         u->resync_inflight = true;
     } else {
         u->refs--;
         resync_failed(u);
     }
-    free(key);
 }
 
 static void resync_feed_lost(const char *key, void *value, void *ud)
@@ -432,49 +407,30 @@ static json_t *result(int code, const char *message)
     return json_pack("{s:i,s:s}", "code", code, "message", message);
 }
 
-static frame *page_frame(redisReply *entries)
+static frame *page_frame(const store_page *p)
 {
     size_t cap = 128;
-    for (size_t i = 0; i < entries->elements; i++) {
-        redisReply *e = entries->element[i];
-        cap += e->element[0]->len + e->element[1]->element[1]->len + 16;
-    }
+    for (size_t i = 0; i < p->n; i++)
+        cap += strlen(p->v[i].id_text) + p->v[i].json_len + 16;
     frame *f = frame_new(cap);
     if (!f)
         return NULL;
-    char *p = frame_text(f);
-    int code = entries->elements ? RC_OK : RC_NO_MORE_EVENTS;
-    size_t n = (size_t)sprintf(p,
+    char *t = frame_text(f);
+    int code = p->n ? RC_OK : RC_NO_MORE_EVENTS;
+    size_t n = (size_t)sprintf(t,
                                "{\"op\":\"register\",\"result\":{\"code\":%d,\"message\":\"%s\"},"
                                "\"events\":[",
                                code, code ? "no more missed events" : "ok");
-    for (size_t i = 0; i < entries->elements; i++) {
-        redisReply *e = entries->element[i];
-        redisReply *json = e->element[1]->element[1];
+    for (size_t i = 0; i < p->n; i++) {
         if (i)
-            p[n++] = ',';
-        n += event_text(p + n, e->element[0]->str, json->str, json->len);
+            t[n++] = ',';
+        n += event_text(t + n, p->v[i].id_text, p->v[i].json, p->v[i].json_len);
     }
-    p[n++] = ']';
-    p[n++] = '}';
+    t[n++] = ']';
+    t[n++] = '}';
     f->len = n;
-    f->n_events = (unsigned)entries->elements;
+    f->n_events = (unsigned)p->n;
     return f;
-}
-
-static bool page_reply_valid(const redisReply *r)
-{
-    streamid top;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        r->element[0]->type != REDIS_REPLY_STRING || !streamid_parse(r->element[0]->str, &top) ||
-        r->element[2]->type != REDIS_REPLY_ARRAY || r->element[3]->type != REDIS_REPLY_STRING)
-        return false;
-    const redisReply *entries = r->element[2];
-    for (size_t i = 0; i < entries->elements; i++)
-        if (!entry_valid(entries->element[i]) ||
-            !streamid_parse(entries->element[i]->element[0]->str, &top))
-            return false;
-    return true;
 }
 
 /* Paging reached code 109: the live events held meanwhile follow the last page. */
@@ -507,28 +463,25 @@ static void register_undo(session *s, bool was_registered, bool was_paging)
     s->held.lost = false;
 }
 
-static void page_apply(session *s, redisReply *r)
+static void page_apply(session *s, const store_page *p)
 {
-    redisReply *entries = r->element[2];
-    streamid top;
-    streamid_parse(r->element[0]->str, &top);
-    if (entries->elements) {
-        const char *last = entries->element[entries->elements - 1]->element[0]->str;
-        snprintf(s->page_from, sizeof s->page_from, "%s", last);
-        snprintf(s->page_commit, sizeof s->page_commit, "%s", last);
-        streamid_parse(last, &s->last_sent);
-        held_prune(&s->held, top);
+    if (p->n) {
+        const store_entry *last = &p->v[p->n - 1];
+        snprintf(s->page_from, sizeof s->page_from, "%s", last->id_text);
+        snprintf(s->page_commit, sizeof s->page_commit, "%s", last->id_text);
+        s->last_sent = last->id;
+        held_prune(&s->held, p->top);
     } else {
         s->page_commit[0] = 0;
-        if (streamid_cmp(top, s->last_sent) > 0)
-            s->last_sent = top;
+        if (streamid_cmp(p->top, s->last_sent) > 0)
+            s->last_sent = p->top;
     }
-    frame *f = page_frame(entries);
+    frame *f = page_frame(p);
     if (f) {
         enqueue(s, f);
         frame_unref(f);
     }
-    if (!entries->elements && s->registered)
+    if (!p->n && s->registered)
         page_end(s);
 }
 
@@ -537,25 +490,24 @@ typedef struct page_call {
     bool was_registered, was_paging;
 } page_call;
 
-static void on_page(redisReply *r, void *ud)
+static void on_page(const store_page *p, void *ud)
 {
     page_call *c = ud;
     session *s = c->s;
+    bool failed = p->outcome.status == STORE_FAILED;
     s->page_busy = false;
     if (!s->wsi || s->close_code) {
-    } else if (!page_reply_valid(r)) {
-        if (r)
-            log_error("page script failed", "{s:s}", "error",
-                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    } else if (p->outcome.status != STORE_OK) {
+        if (failed)
+            log_error("page script failed", "{s:s}", "error", p->outcome.error);
         register_undo(s, c->was_registered, c->was_paging);
-        send_error(s, r ? RC_INTERNAL : RC_UNAVAILABLE, "%s",
-                   r ? "storage error" : "storage unavailable, try again");
-    } else if (strcmp(r->element[3]->str, "beyond") == 0) {
+        send_error(s, failed ? RC_INTERNAL : RC_UNAVAILABLE, "%s",
+                   failed ? "storage error" : "storage unavailable, try again");
+    } else if (p->beyond) {
         register_undo(s, c->was_registered, c->was_paging);
-        send_error(s, RC_INVALID_FIELD, "since: after the last stored event (%s)",
-                   r->element[0]->str);
+        send_error(s, RC_INVALID_FIELD, "since: after the last stored event (%s)", p->top_text);
     } else {
-        page_apply(s, r);
+        page_apply(s, p);
     }
     free(c);
     session_release(s);
@@ -582,23 +534,15 @@ static void op_register(session *s, const ws_frame *f)
         return;
     }
     page_call *c = malloc(sizeof *c);
-    char *stream = store_key_stream(s->integration, s->extension);
-    char *cursor = store_key_cursor(s->integration, s->extension);
-    char from[STREAMID_MAX_LEN], commit[STREAMID_MAX_LEN], lim[16];
+    char from[STREAMID_MAX_LEN], commit[STREAMID_MAX_LEN];
     page_position(s, f, from, commit);
-    snprintf(lim, sizeof lim, "%d", f->limit);
-    const char *args[] = {stream ? stream : "", cursor ? cursor : "", commit, from, lim,
-                          hub.retention_ms};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
-        lens[i] = strlen(args[i]);
     if (c) {
         *c = (page_call){s, s->registered, s->paging};
         s->registered = s->paging = true;
         s->refs++;
         s->page_busy = true;
     }
-    if (!c || !stream || !cursor || store_script(SCRIPT_PAGE, on_page, c, 2, 6, args, lens) != 0) {
+    if (!c || store_page_read(s->integration, s->extension, commit, from, f->limit, on_page, c)) {
         if (c) {
             s->refs--;
             s->page_busy = false;
@@ -607,43 +551,30 @@ static void op_register(session *s, const ws_frame *f)
         free(c);
         send_error(s, RC_UNAVAILABLE, "storage unavailable, try again");
     }
-    free(stream);
-    free(cursor);
 }
 
-static void on_ack(redisReply *r, void *ud)
+static void on_ack(store_outcome o, store_ack_result a, void *ud)
 {
     session *s = ud;
     if (!s->wsi || s->close_code) {
-    } else if (!r) {
+    } else if (o.status == STORE_UNAVAILABLE) {
         send_error(s, RC_UNAVAILABLE, "ack: storage unavailable, try again");
-    } else if (r->type == REDIS_REPLY_INTEGER && r->integer < 0) {
-        send_error(s, RC_INVALID_FIELD, "id: after the last stored event");
-    } else if (r->type != REDIS_REPLY_INTEGER) {
-        log_error("ack script failed", "{s:s}", "error",
-                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    } else if (o.status == STORE_FAILED) {
+        log_error("ack script failed", "{s:s}", "error", o.error);
         send_error(s, RC_INTERNAL, "ack: storage error");
+    } else if (a == STORE_ACK_BEYOND) {
+        send_error(s, RC_INVALID_FIELD, "id: after the last stored event");
     }
     session_release(s);
 }
 
 static void op_ack(session *s, const ws_frame *f)
 {
-    char id[STREAMID_MAX_LEN];
-    streamid_format(f->id, id);
-    char *cursor = store_key_cursor(s->integration, s->extension);
-    char *stream = store_key_stream(s->integration, s->extension);
-    const char *args[] = {cursor ? cursor : "", stream ? stream : "", id, hub.retention_ms};
-    size_t lens[4];
-    for (int i = 0; i < 4; i++)
-        lens[i] = strlen(args[i]);
     s->refs++;
-    if (!cursor || !stream || store_script(SCRIPT_ACK, on_ack, s, 2, 4, args, lens) != 0) {
+    if (store_ack(s->integration, s->extension, f->id, on_ack, s) != 0) {
         s->refs--;
         send_error(s, RC_UNAVAILABLE, "ack: storage unavailable, try again");
     }
-    free(cursor);
-    free(stream);
 }
 
 static void op_unregister(session *s)
@@ -688,7 +619,7 @@ static int authenticate(struct lws *wsi, ws_auth *a)
     char path[64], buf[TICKET_MAX_LEN + 1];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/v1/ws"))
         return 404;
-    if (http_draining())
+    if (hub.draining)
         return 503;
     const char *v;
     a->ticket_sig[0] = 0;
@@ -733,19 +664,18 @@ static void early_run(session *s)
     early_drop(s);
 }
 
-static void on_session_open(redisReply *r, void *ud)
+static void on_session_open(store_outcome o, store_session_result r, void *ud)
 {
     session *s = ud;
     if (!s->wsi || s->close_code) {
-    } else if (!r || r->type != REDIS_REPLY_INTEGER) {
-        if (r)
-            log_error("session_open script failed", "{s:s}", "error",
-                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    } else if (o.status != STORE_OK) {
+        if (o.status == STORE_FAILED)
+            log_error("session_open script failed", "{s:s}", "error", o.error);
         session_close(s, CLOSE_TRY_AGAIN_LATER, "storage unavailable, try again", true);
-    } else if (r->integer == 0) {
+    } else if (r == STORE_SESSION_NO_USER) {
         send_error(s, RC_NOT_FOUND, "no user %s in integration %s", s->extension, s->integration);
         session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no such user", false);
-    } else if (r->integer == 2) {
+    } else if (r == STORE_SESSION_TICKET_USED) {
         session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                       "ticket already used: ask /v1/channel for a new one", true);
     } else {
@@ -758,25 +688,12 @@ static void on_session_open(redisReply *r, void *ud)
 /* The user may be gone since the ticket was issued, and a ticket opens one connection. */
 static void session_open(session *s)
 {
-    char *users = store_key_users(s->integration);
-    char *ticket = s->ticket_sig[0] ? store_key_ticket(s->integration, s->ticket_sig) : NULL;
-    char expires[24];
-    snprintf(expires, sizeof expires, "%lld", (long long)s->ticket_expires);
-    const char *with[] = {users, ticket, s->extension, expires};
-    const char *without[] = {users, s->extension};
-    const char **args = ticket ? with : without;
-    int nkeys = ticket ? 2 : 1, n = ticket ? 4 : 2;
-    size_t lens[4];
-    bool ok = users && (ticket || !s->ticket_sig[0]);
-    for (int i = 0; ok && i < n; i++)
-        lens[i] = strlen(args[i]);
     s->refs++;
-    if (!ok || store_script(SCRIPT_SESSION_OPEN, on_session_open, s, nkeys, n, args, lens) != 0) {
+    if (store_session_open(s->integration, s->extension, s->ticket_sig,
+                           (long long)s->ticket_expires, on_session_open, s) != 0) {
         s->refs--;
         session_close(s, CLOSE_TRY_AGAIN_LATER, "storage unavailable, try again", true);
     }
-    free(users);
-    free(ticket);
 }
 
 int hub_established(struct lws *wsi, void **slot)
@@ -902,7 +819,7 @@ int hub_writeable(struct lws *wsi, void **slot)
             return 0;
         }
     }
-    if (http_draining())
+    if (hub.draining)
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     if (s->close_code)
         return close_with(wsi, s->close_code, s->close_reason);
@@ -956,13 +873,16 @@ static void wake_each(const char *key, void *value, void *ud)
             lws_callback_on_writable(s->wsi);
 }
 
-/* Draining is already set: each session's next writable callback closes it with 1001. */
-void hub_close_all(void) { strmap_each(&hub.users, wake_each, NULL); }
+/* Each session's next writable callback closes it with 1001. */
+void hub_close_all(void)
+{
+    hub.draining = true;
+    strmap_each(&hub.users, wake_each, NULL);
+}
 
 int hub_init(const cr_config *cfg)
 {
     hub.cfg = cfg;
-    snprintf(hub.retention_ms, sizeof hub.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
     return strmap_init(&hub.users);
 }
 

@@ -25,7 +25,7 @@ void hub_on_wakeup(const char *payload, size_t len);
 void hub_on_pubsub_ready(void);
 /* The command connection is back: users whose resync failed read their streams again. */
 void hub_on_store_connected(void);
-/* Close every websocket with 1001 (going away). */
+/* Shutting down: refuse new websockets and close every one with 1001 (going away). */
 void hub_close_all(void);
 
 #endif

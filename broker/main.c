@@ -55,25 +55,6 @@ static void usage(FILE *f)
           f);
 }
 
-static void on_control(const char *payload, size_t len)
-{
-    static const char prefix[] = "integration ";
-    if (len <= sizeof prefix - 1 || len > 200 || memcmp(payload, prefix, sizeof prefix - 1))
-        return;
-    char name[201];
-    snprintf(name, sizeof name, "%.*s", (int)(len - (sizeof prefix - 1)),
-             payload + sizeof prefix - 1);
-    integrations_reload(name);
-}
-
-static void on_message(const char *channel, const char *payload, size_t len)
-{
-    if (strcmp(channel, store_channel_events()) == 0)
-        hub_on_wakeup(payload, len);
-    else if (strcmp(channel, store_channel_control()) == 0)
-        on_control(payload, len);
-}
-
 static void on_final_stop(uv_timer_t *t)
 {
     (void)t;
@@ -141,7 +122,8 @@ static int start(void)
     static const store_hooks hooks = {
         .on_connected = on_connected,
         .on_pubsub_ready = hub_on_pubsub_ready,
-        .on_message = on_message,
+        .on_wakeup = hub_on_wakeup,
+        .on_integration_changed = integrations_reload,
     };
     if (integrations_init(M.loop) || hub_init(&M.cfg) || ingest_init(M.loop, &M.cfg) ||
         store_start(M.loop, &M.cfg, &hooks)) {

@@ -83,6 +83,26 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_retry(c);
 }
 
+/* "integration NAME", published by the integration scripts. */
+static void on_control(const char *payload, size_t len)
+{
+    static const char prefix[] = "integration ";
+    if (len <= sizeof prefix - 1 || len > 200 || memcmp(payload, prefix, sizeof prefix - 1))
+        return;
+    char name[201];
+    snprintf(name, sizeof name, "%.*s", (int)(len - (sizeof prefix - 1)),
+             payload + sizeof prefix - 1);
+    st.hooks.on_integration_changed(name);
+}
+
+static void on_message(const char *channel, const char *payload, size_t len)
+{
+    if (strcmp(channel, st.chan_events) == 0)
+        st.hooks.on_wakeup(payload, len);
+    else if (strcmp(channel, st.chan_control) == 0)
+        on_control(payload, len);
+}
+
 static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
@@ -101,7 +121,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
         if (st.hooks.on_pubsub_ready)
             st.hooks.on_pubsub_ready();
     } else if (strcmp(type, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
-        st.hooks.on_message(reply->element[1]->str, reply->element[2]->str, reply->element[2]->len);
+        on_message(reply->element[1]->str, reply->element[2]->str, reply->element[2]->len);
     }
 }
 
@@ -352,6 +372,7 @@ void store_stop(void)
     st.chan_events = st.chan_control = NULL;
 }
 
+const cr_config *store_config(void) { return st.cfg; }
 bool store_connected(void) { return st.cmd.connected; }
 bool store_pubsub_connected(void) { return st.sub.subscribed; }
 unsigned store_in_flight(void) { return st.in_flight; }
@@ -461,6 +482,26 @@ int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int narg
     snprintf(nk, sizeof nk, "%d", nkeys);
     const char *head[3] = {"EVALSHA", st.sha[s], nk};
     return job_submit(job_new(cb, ud, s, 3, head, nargs, args, lens));
+}
+
+#define CALL_MAX_ARGS 8
+
+int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, int n,
+                   const char **args)
+{
+    size_t lens[CALL_MAX_ARGS];
+    store_call *c = n <= CALL_MAX_ARGS ? malloc(sizeof *c) : NULL;
+    int rc = c ? 0 : -1;
+    for (int i = 0; !rc && i < n; i++)
+        rc = args[i] ? (lens[i] = strlen(args[i]), 0) : -1;
+    if (!rc) {
+        *c = (store_call){cb, ud};
+        rc = s < 0 ? store_command(done, c, n, args, lens)
+                   : store_script((enum store_script)s, done, c, nkeys, n, args, lens);
+    }
+    if (rc)
+        free(c);
+    return rc;
 }
 
 /* ---- keys ---- */

@@ -21,14 +21,18 @@ enum store_script {
 /* reply is NULL when the command could not complete (connection lost or closing). */
 typedef void (*store_cb)(redisReply *reply, void *ud);
 
+/* The store hands each pub/sub message to its consumer: wake-ups to the hub, changes of an
+ * integration to the cache of integrations. */
 typedef struct store_hooks {
     void (*on_connected)(void);    /* command connection (re)established */
     void (*on_pubsub_ready)(void); /* subscribed again: callers resync */
-    void (*on_message)(const char *channel, const char *payload, size_t len);
+    void (*on_wakeup)(const char *payload, size_t len);
+    void (*on_integration_changed)(const char *name); /* created, updated or deleted */
 } store_hooks;
 
 int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks);
 void store_stop(void);
+const cr_config *store_config(void);
 bool store_connected(void);
 bool store_pubsub_connected(void);
 /* Commands queued and not yet answered; callers refuse new work above a bound. */
@@ -39,6 +43,17 @@ unsigned store_in_flight(void);
 int store_command(store_cb cb, void *ud, int argc, const char **argv, const size_t *lens);
 int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int nargs,
                  const char **args, const size_t *lens);
+
+/* For the domain calls (store_users.c, store_integrations.c): the caller's callback and its
+ * data, carried through one Redis call. */
+typedef struct store_call {
+    void (*cb)(void);
+    void *ud;
+} store_call;
+/* Queues script s (a plain command when s < 0) with C-string arguments, NULL for lack of
+ * memory; done receives a store_call that it frees. Returns 0 or -1 as store_command. */
+int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, int n,
+                   const char **args);
 
 /* Keys. Each returns a malloc'd string. */
 char *store_key_integrations(void);

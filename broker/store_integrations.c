@@ -1,0 +1,59 @@
+/* store_integrations.c — the calls on integrations' records: builds each command or script
+ * call and turns its reply into domain values before the caller sees it. */
+#include "store_integrations.h"
+#include "store.h"
+#include "store_reply.h"
+#include <stdlib.h>
+
+static void on_found(redisReply *r, void *ud)
+{
+    store_call *c = ud;
+    store_outcome o = store_outcome_of(r, r && r->type == REDIS_REPLY_INTEGER);
+    ((store_found_cb)c->cb)(o, o.status == STORE_OK && r->integer != 0, c->ud);
+    free(c);
+}
+
+int store_integration_put(const char *name, const char *record, bool create, store_found_cb cb,
+                          void *ud)
+{
+    char *key = store_key_integrations();
+    const char *args[] = {key, name, record, create ? "create" : "update", store_channel_control()};
+    int rc = store_call_run(SCRIPT_INTEGRATION_PUT, on_found, (void (*)(void))cb, ud, 1, 5, args);
+    free(key);
+    return rc;
+}
+
+int store_integration_delete(const char *name, store_found_cb cb, void *ud)
+{
+    char *key = store_key_integrations(), *users = store_key_users(name),
+         *prefix = store_key_integration_prefix(name);
+    const char *args[] = {key, users, name, prefix, store_channel_control()};
+    int rc =
+        store_call_run(SCRIPT_INTEGRATION_DELETE, on_found, (void (*)(void))cb, ud, 2, 5, args);
+    free(key);
+    free(users);
+    free(prefix);
+    return rc;
+}
+
+static void on_listed(redisReply *r, void *ud)
+{
+    store_call *c = ud;
+    store_outcome o = store_outcome_of(r, r && r->type == REDIS_REPLY_ARRAY);
+    size_t n = o.status == STORE_OK ? r->elements / 2 : 0;
+    store_integration *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = (store_integration){r->element[2 * i]->str, r->element[2 * i + 1]->str};
+    ((store_integrations_cb)c->cb)(o, v, v ? n : 0, c->ud);
+    free(v);
+    free(c);
+}
+
+int store_integrations_list(store_integrations_cb cb, void *ud)
+{
+    char *key = store_key_integrations();
+    const char *argv[] = {"HGETALL", key};
+    int rc = store_call_run(-1, on_listed, (void (*)(void))cb, ud, 0, 2, argv);
+    free(key);
+    return rc;
+}

@@ -1,0 +1,11 @@
+/* store_reply.h — for the store's own files: what a Redis reply came to, as the outcome that
+ * callers of the domain API see instead of the reply. */
+#ifndef CR_STORE_REPLY_H
+#define CR_STORE_REPLY_H
+#include "store_outcome.h"
+#include <hiredis/hiredis.h>
+
+/* well_formed says whether the reply has the shape the call expects. */
+store_outcome store_outcome_of(const redisReply *r, bool well_formed);
+
+#endif
