@@ -35,7 +35,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # The Lua scripts are embedded as C strings: scripts.h declares one per file.
-$(BUILD)/gen/scripts.c $(BUILD)/gen/scripts.h: $(LUA) $(wildcard broker/redis/lib/*.lua) tools/embed_lua.sh
+$(BUILD)/gen/scripts.c $(BUILD)/gen/scripts.h &: $(LUA) $(wildcard broker/redis/lib/*.lua) tools/embed_lua.sh
 	@mkdir -p $(BUILD)/gen
 	sh tools/embed_lua.sh $(BUILD)/gen $(LUA)
 $(BUILD)/gen/scripts.o: $(BUILD)/gen/scripts.c
