@@ -27,6 +27,8 @@ void api_metrics(http_req *r);
 /* What a request's head alone decides, before its body is read: 0 read the body, -1 refused
  * (*why says how), 1 the webhook names an integration unknown here (reload, then ask again). */
 int api_head_check(http_req *r, head_refusal *why);
+/* The routes and the head check, for http_start. */
+extern const http_api api_http;
 /* A Bearer token in the head of a provisioning call must be the admin token. */
 int api_admin_head_check(http_req *r, head_refusal *why);
 /* A Bearer token in the head of a users or channel call must be an integration's. */

@@ -1,8 +1,7 @@
 /* http.c — libwebsockets on the broker's libuv loop (foreign loop), one protocol serving
- * both HTTP and websockets on one port, and the route table. */
+ * both HTTP and websockets on one port; the API's routes are handed in by main. */
 #include "http.h"
 #include "redact.h"
-#include "api.h"
 #include "connguard.h"
 #include "http_head.h"
 #include "hub.h"
@@ -29,31 +28,9 @@ typedef struct pss {
     void *session;
 } pss;
 
-typedef struct route {
-    enum http_method method;
-    const char *path;
-    bool prefix;
-    void (*handler)(http_req *r);
-} route;
-
-static const route routes[] = {
-    {HTTP_POST, "/v1/integration/create", false, api_integration_create},
-    {HTTP_POST, "/v1/integration/update", false, api_integration_update},
-    {HTTP_POST, "/v1/integration/delete", false, api_integration_delete},
-    {HTTP_GET, "/v1/integration/list", false, api_integration_list},
-    {HTTP_POST, "/v1/users/create", false, api_users_create},
-    {HTTP_POST, "/v1/users/delete", false, api_users_delete},
-    {HTTP_GET, "/v1/users", false, api_users_list},
-    {HTTP_POST, "/v1/channel", false, api_channel},
-    {HTTP_POST, "/v1/hooks/", true, api_hook},
-    {HTTP_GET, "/healthz", false, api_healthz},
-    {HTTP_GET, "/readyz", false, api_readyz},
-    {HTTP_GET, "/metrics", false, api_metrics},
-    {HTTP_OTHER, NULL, false, NULL},
-};
-
 static struct {
     const cr_config *cfg;
+    const http_api *api;
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     void *loops[1];
@@ -471,7 +448,7 @@ json_t *http_body_object(http_req *r)
 static void dispatch(http_req *r)
 {
     bool path_known = false;
-    for (const route *rt = routes; rt->path; rt++) {
+    for (const http_route *rt = H.api->routes; rt->path; rt++) {
         bool match = rt->prefix ? strncmp(r->path, rt->path, strlen(rt->path)) == 0
                                 : strcmp(r->path, rt->path) == 0;
         if (!match)
@@ -607,7 +584,7 @@ static void on_head_refreshed(void *ud)
 static bool head_accepted(http_req *r)
 {
     head_refusal why;
-    int rc = api_head_check(r, &why);
+    int rc = H.api->head_check(r, &why);
     if (rc > 0 && !r->refreshed) {
         r->refreshed = true;
         r->head_waiting = true;
@@ -808,8 +785,9 @@ static void lws_log(int level, const char *line)
     log_write(level == LLL_ERR ? "error" : "warn", "libwebsockets", "{s:s}", "detail", msg);
 }
 
-int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd)
+int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_api *api)
 {
+    H.api = api;
     struct lws_context_creation_info info;
     H.cfg = cfg;
     H.loops[0] = loop;

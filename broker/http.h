@@ -3,6 +3,7 @@
 #ifndef CR_HTTP_H
 #define CR_HTTP_H
 #include "config.h"
+#include "http_head.h"
 #include "names.h"
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -53,7 +54,21 @@ typedef struct http_req {
 } http_req;
 
 /* listen_fd: from listener_open, shared by every worker. */
-int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd);
+/* The API served: its routes, ended by a NULL path (a prefix route matches every path that
+ * starts with it), and what a request's head alone decides before its body is read (0 read
+ * it, -1 refused as *why says, 1 ask again after one reload of the integrations). */
+typedef struct http_route {
+    enum http_method method;
+    const char *path;
+    bool prefix;
+    void (*handler)(http_req *r);
+} http_route;
+typedef struct http_api {
+    const http_route *routes;
+    int (*head_check)(http_req *r, head_refusal *why);
+} http_api;
+
+int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_api *api);
 /* Stop accepting and close every connection (websockets with 1001). */
 void http_drain(void);
 void http_stop(void);

@@ -1,5 +1,6 @@
 /* main.c — one process, one libuv loop: start, run, and stop in the order lws, hiredis and
  * libuv need on a shared loop. */
+#include "api.h"
 #include "config.h"
 #include "http.h"
 #include "hub.h"
@@ -130,7 +131,7 @@ static int start(void)
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
     }
-    if (http_start(M.loop, &M.cfg, M.listen_fd[metrics_worker]) != 0) {
+    if (http_start(M.loop, &M.cfg, M.listen_fd[metrics_worker], &api_http) != 0) {
         fprintf(stderr, "callrelay: cannot start the HTTP server (libwebsockets)\n");
         return -1;
     }

@@ -1,0 +1,20 @@
+/* api_routes.c — what the API serves, handed to http.c by main. */
+#include "api.h"
+
+static const http_route routes[] = {
+    {HTTP_POST, "/v1/integration/create", false, api_integration_create},
+    {HTTP_POST, "/v1/integration/update", false, api_integration_update},
+    {HTTP_POST, "/v1/integration/delete", false, api_integration_delete},
+    {HTTP_GET, "/v1/integration/list", false, api_integration_list},
+    {HTTP_POST, "/v1/users/create", false, api_users_create},
+    {HTTP_POST, "/v1/users/delete", false, api_users_delete},
+    {HTTP_GET, "/v1/users", false, api_users_list},
+    {HTTP_POST, "/v1/channel", false, api_channel},
+    {HTTP_POST, "/v1/hooks/", true, api_hook},
+    {HTTP_GET, "/healthz", false, api_healthz},
+    {HTTP_GET, "/readyz", false, api_readyz},
+    {HTTP_GET, "/metrics", false, api_metrics},
+    {HTTP_OTHER, NULL, false, NULL},
+};
+
+const http_api api_http = {routes, api_head_check};
