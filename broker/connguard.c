@@ -129,9 +129,8 @@ static void refuse(int fd, const http_head *why)
 /* A head refused behind requests not answered yet: those get their answers with
  * Connection: close, and the refused one none (the client sends it again, as HTTP/1.1
  * expects when a server closes). What the client sends meanwhile is read and dropped. */
-static ssize_t refuse_later(watched *w, const http_head *why)
+static ssize_t refuse_later(watched *w)
 {
-    (void)why;
     w->closing = true;
     if (w->scan.bad_at)
         return (ssize_t)w->scan.bad_at;
@@ -153,7 +152,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     bool was_unmasked = w->scan.ws.unmasked;
     if (!connscan_feed(&w->scan, buf, (size_t)n, &why)) {
         if (w->scan.heads > w->answered)
-            return refuse_later(w, &why);
+            return refuse_later(w);
         refuse(fd, &why);
     } else if (was_unmasked || !w->scan.ws.unmasked || !w->owner || !G.on_unmasked(w->owner)) {
         return n;

@@ -134,7 +134,7 @@ static void copy_signature(http_req *r)
     int n = lws_hdr_custom_length(r->wsi, name, (int)sizeof name - 1);
     if (n <= 0)
         return;
-    if (n > HTTP_SIGNATURE_MAX) { /* the gate refuses these; lws may still hold one */
+    if (n > HTTP_SIGNATURE_MAX) { /* connguard refuses these first; a guard */
         r->too_long = name;
         return;
     }
