@@ -4,6 +4,7 @@
  * An adapter is pure translation: no Redis, no sockets, no clock of its own (now is passed in). */
 #ifndef CR_ADAPTER_H
 #define CR_ADAPTER_H
+#include "field_error.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,10 +40,7 @@ enum adapter_status {
 
 /* The error an adapter reports: which field (JSON-path-like, "events[2].call.state"; empty
  * when not about a field) and a message an integrator can act on. */
-typedef struct adapter_error {
-    char field[128];
-    char message[256];
-} adapter_error;
+typedef field_error adapter_error;
 
 /* What the ingest of a request's events did, for the answer. */
 typedef struct adapter_counts {

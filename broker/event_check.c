@@ -94,10 +94,10 @@ static void join_path(char *out, size_t size, const char *path, const char *name
         snprintf(out, size, "%s", *path ? path : name);
 }
 
-static int check_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
+static int check_fail(field_error *e, const char *path, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int check_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
+static int check_fail(field_error *e, const char *path, const char *name, const char *fmt, ...)
 {
     join_path(e->field, sizeof e->field, path, name);
     va_list ap;
@@ -126,7 +126,7 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-static int check_str(const json_t *v, const struct field *f, const char *path, adapter_error *e)
+static int check_str(const json_t *v, const struct field *f, const char *path, field_error *e)
 {
     if (!json_is_string(v))
         return check_fail(e, path, f->name, "must be a string");
@@ -137,7 +137,7 @@ static int check_str(const json_t *v, const struct field *f, const char *path, a
     return 0;
 }
 
-static int check_enum(const json_t *v, const struct field *f, const char *path, adapter_error *e)
+static int check_enum(const json_t *v, const struct field *f, const char *path, field_error *e)
 {
     const char *s = json_string_value(v);
     for (size_t i = 0; s && f->values[i]; i++)
@@ -148,7 +148,7 @@ static int check_enum(const json_t *v, const struct field *f, const char *path, 
     return check_fail(e, path, f->name, "must be one of %s", list);
 }
 
-static int check_int(const json_t *v, const struct field *f, const char *path, adapter_error *e)
+static int check_int(const json_t *v, const struct field *f, const char *path, field_error *e)
 {
     if (json_is_integer(v) && json_integer_value(v) >= f->min && json_integer_value(v) <= f->max)
         return 0;
@@ -172,11 +172,11 @@ static int put(json_t *ev, const char *name, json_t *value)
 }
 
 static int copy_object(const json_t *src, const struct field *fields, const char *path,
-                       json_t **out, adapter_error *e);
+                       json_t **out, field_error *e);
 
 /* A party object, or a bare string taken as the extension (route/async names one). */
 static json_t *party_or_string(const json_t *v, const struct field *f, const char *path, bool copy,
-                               adapter_error *e)
+                               field_error *e)
 {
     json_t *out = NULL;
     char sub[128];
@@ -198,7 +198,7 @@ static json_t *party_or_string(const json_t *v, const struct field *f, const cha
 
 /* Checks v against f; returns the value to store (see keep) or NULL. */
 static json_t *check_field(const json_t *v, const struct field *f, const char *path, bool copy,
-                           adapter_error *e)
+                           field_error *e)
 {
     json_t *out = NULL;
     char sub[128];
@@ -237,7 +237,7 @@ static json_t *check_field(const json_t *v, const struct field *f, const char *p
 /* Copies the known fields of src into a new object *out (or only checks them when out is
  * NULL); absent or null means not given. */
 static int copy_object(const json_t *src, const struct field *fields, const char *path,
-                       json_t **out, adapter_error *e)
+                       json_t **out, field_error *e)
 {
     json_t *obj = out ? json_object() : NULL;
     if (out && !obj)
@@ -351,7 +351,7 @@ static int parse_rfc3339(const char *s, int64_t *unix_ms)
 
 /* ---- one event ---- */
 
-static int set_users(const json_t *src, const char *path, json_t *ev, adapter_error *e)
+static int set_users(const json_t *src, const char *path, json_t *ev, field_error *e)
 {
     const json_t *user = json_object_get(src, "user");
     const json_t *users = json_object_get(src, "users");
@@ -379,7 +379,7 @@ static int set_users(const json_t *src, const char *path, json_t *ev, adapter_er
     return ev ? json_object_set_new(ev, "users", json_deep_copy(users)) : 0;
 }
 
-static int set_ts(const json_t *src, const char *path, json_t *ev, adapter_error *e)
+static int set_ts(const json_t *src, const char *path, json_t *ev, field_error *e)
 {
     const json_t *ts = json_object_get(src, "ts");
     int64_t ms;
@@ -396,7 +396,7 @@ static int set_ts(const json_t *src, const char *path, json_t *ev, adapter_error
 }
 
 static int set_scalar(const json_t *src, const struct field *f, const char *path, json_t *ev,
-                      adapter_error *e)
+                      field_error *e)
 {
     const json_t *v = json_object_get(src, f->name);
     if (!v || json_is_null(v))
@@ -405,7 +405,7 @@ static int set_scalar(const json_t *src, const struct field *f, const char *path
 }
 
 static int set_kind_object(const json_t *src, const char *kind, const char *path, json_t *ev,
-                           adapter_error *e)
+                           field_error *e)
 {
     const json_t *v = json_object_get(src, kind);
     json_t *obj = NULL;
@@ -428,7 +428,7 @@ static const struct field key_field = {
     .name = "key", .type = F_STR, .minlen = 1, .maxlen = EVENT_KEY_MAX};
 
 /* Checks src; with ev, copies what it checked into it. */
-static int walk_event(const json_t *src, const char *path, json_t *ev, adapter_error *e)
+static int walk_event(const json_t *src, const char *path, json_t *ev, field_error *e)
 {
     if (!json_is_object(src))
         return check_fail(e, path, "", "must be an event object");
@@ -443,7 +443,7 @@ static int walk_event(const json_t *src, const char *path, json_t *ev, adapter_e
     return 0;
 }
 
-json_t *event_check_copy(const json_t *src, const char *path, adapter_error *e)
+json_t *event_check_copy(const json_t *src, const char *path, field_error *e)
 {
     json_t *ev = json_object();
     if (ev && walk_event(src, path, ev, e) == 0)
@@ -455,7 +455,7 @@ json_t *event_check_copy(const json_t *src, const char *path, adapter_error *e)
 }
 
 /* An adapter's output: an event as event_check_copy gives it, with "users" (never "user"). */
-int event_check(const json_t *ev, const char *path, adapter_error *e)
+int event_check(const json_t *ev, const char *path, field_error *e)
 {
     memset(e, 0, sizeof *e);
     if (json_is_object(ev) && !json_is_array(json_object_get(ev, "users")))
@@ -464,7 +464,7 @@ int event_check(const json_t *ev, const char *path, adapter_error *e)
     return walk_event(ev, path, NULL, e);
 }
 
-int event_check_all(const json_t *events, adapter_error *e)
+int event_check_all(const json_t *events, field_error *e)
 {
     char path[32];
     memset(e, 0, sizeof *e);

@@ -1,10 +1,10 @@
 /* event_check.h — the one description of the normalized event an adapter hands the broker
- * (schemas/event.schema.json plus "users" and "key", see adapter.h). */
+ * (schemas/event.schema.json plus "users" and "key"). */
 #ifndef CR_EVENT_CHECK_H
 #define CR_EVENT_CHECK_H
 #include <jansson.h>
 
-#include "adapter.h"
+#include "field_error.h"
 
 #define EVENT_MAX_USERS 100
 #define EVENT_MAX_STR 200
@@ -12,10 +12,10 @@
 /* Checks src field by field and returns a new event with its known fields only ("user" becomes
  * "users"; ts rewritten as UTC with milliseconds), or NULL with e naming the field under path
  * ("events[2].call.state"). For input a PBX sends in the normalized form. */
-json_t *event_check_copy(const json_t *src, const char *path, adapter_error *e);
+json_t *event_check_copy(const json_t *src, const char *path, field_error *e);
 /* Checks an adapter's output event as it is; 0, or -1 with e set. */
-int event_check(const json_t *ev, const char *path, adapter_error *e);
+int event_check(const json_t *ev, const char *path, field_error *e);
 /* Checks every event of an adapter's output array; e->field starts with "events[I]". */
-int event_check_all(const json_t *events, adapter_error *e);
+int event_check_all(const json_t *events, field_error *e);
 
 #endif
