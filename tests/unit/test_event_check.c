@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../../broker/event_check.c"
+#include "adapter.h"
 
 #define GOOD                                                                                       \
     "{\"kind\":\"call\",\"users\":[\"101\"],\"call_id\":\"c1\",\"ts\":\"2026-11-23T18:00:00."      \
