@@ -29,6 +29,7 @@ static const char *const kinds[] = {"call", "record", "ivr", "route_result", NUL
 static const char *const states[] = {"appeared", "connected", "on_hold", "disconnected", NULL};
 static const char *const directions[] = {"inbound", "outbound", "internal", NULL};
 static const char *const rec_statuses[] = {"available", "failed", NULL};
+static const char *const targets[] = {"one_online", "call_parties", "command", NULL};
 
 static const struct field party_fields[] = {
     {.name = "number", .type = F_STR, .maxlen = 64},
@@ -64,6 +65,11 @@ static const struct field ivr_fields[] = {
     {.name = "from", .type = F_OBJ, .sub = party_fields},
     {.name = "to", .type = F_OBJ, .sub = party_fields},
     {.name = "line", .type = F_STR, .maxlen = 64},
+    {0},
+};
+static const struct field order_fields[] = {
+    {.name = "key", .type = F_STR, .required = true, .minlen = 1, .maxlen = EVENT_MAX_STR},
+    {.name = "seq", .type = F_INT, .required = true, .min = 0, .max = EVENT_MAX_SEQ},
     {0},
 };
 static const struct field route_result_fields[] = {
@@ -351,15 +357,11 @@ static int parse_rfc3339(const char *s, int64_t *unix_ms)
 
 /* ---- one event ---- */
 
-static int set_users(const json_t *src, const char *path, json_t *ev, field_error *e)
+static int set_user_list(const json_t *src, const char *path, json_t *ev, field_error *e)
 {
     const json_t *user = json_object_get(src, "user");
     const json_t *users = json_object_get(src, "users");
     static const char bad_ext[] = "must be an extension: 1 to 64 of A-Z a-z 0-9 _ . + -";
-    if (user && users)
-        return check_fail(e, path, "users", "give either user or users, not both");
-    if (!user && !users)
-        return check_fail(e, path, "user", "is required (or users)");
     if (user) {
         if (!name_extension_valid(json_string_value(user)))
             return check_fail(e, path, "user", "%s", bad_ext);
@@ -377,6 +379,26 @@ static int set_users(const json_t *src, const char *path, json_t *ev, field_erro
         }
     }
     return ev ? json_object_set_new(ev, "users", json_deep_copy(users)) : 0;
+}
+
+static const struct field target_field = {.name = "target", .type = F_ENUM, .values = targets};
+
+/* Who the event is for: named users (user or users), or a target the broker resolves. */
+static int set_audience(const json_t *src, const char *path, json_t *ev, field_error *e)
+{
+    const json_t *user = json_object_get(src, "user");
+    const json_t *users = json_object_get(src, "users");
+    const json_t *target = json_object_get(src, "target");
+    if (json_is_null(target))
+        target = NULL;
+    if (!!user + !!users + !!target > 1)
+        return check_fail(e, path, target ? "target" : "users",
+                          "give one of user, users and target");
+    if (!user && !users && !target)
+        return check_fail(e, path, "user", "is required (or users, or target)");
+    if (!target)
+        return set_user_list(src, path, ev, e);
+    return put(ev, "target", check_field(target, &target_field, path, ev != NULL, e));
 }
 
 static int set_ts(const json_t *src, const char *path, json_t *ev, field_error *e)
@@ -426,14 +448,28 @@ static const struct field call_id_field = {
     .name = "call_id", .type = F_STR, .required = true, .minlen = 1, .maxlen = EVENT_MAX_STR};
 static const struct field key_field = {
     .name = "key", .type = F_STR, .minlen = 1, .maxlen = EVENT_KEY_MAX};
+static const struct field order_field = {.name = "order", .type = F_OBJ, .sub = order_fields};
+
+/* A command's result names no call: the broker takes it from the command. */
+static int set_call_id(const json_t *src, const char *path, json_t *ev, field_error *e)
+{
+    const char *target = json_string_value(json_object_get(src, "target"));
+    const json_t *v = json_object_get(src, "call_id");
+    if (target && strcmp(target, "command") == 0 && (!v || json_is_null(v))) {
+        if (json_object_get(src, "order"))
+            return check_fail(e, path, "order", "needs a call_id");
+        return 0;
+    }
+    return set_scalar(src, &call_id_field, path, ev, e);
+}
 
 /* Checks src; with ev, copies what it checked into it. */
 static int walk_event(const json_t *src, const char *path, json_t *ev, field_error *e)
 {
     if (!json_is_object(src))
         return check_fail(e, path, "", "must be an event object");
-    if (set_scalar(src, &kind_field, path, ev, e) < 0 || set_users(src, path, ev, e) < 0 ||
-        set_scalar(src, &call_id_field, path, ev, e) < 0 ||
+    if (set_scalar(src, &kind_field, path, ev, e) < 0 || set_audience(src, path, ev, e) < 0 ||
+        set_call_id(src, path, ev, e) < 0 || set_scalar(src, &order_field, path, ev, e) < 0 ||
         set_kind_object(src, json_string_value(json_object_get(src, "kind")), path, ev, e) < 0 ||
         set_ts(src, path, ev, e) < 0 || set_scalar(src, &key_field, path, ev, e) < 0)
         return -1;
@@ -454,13 +490,13 @@ json_t *event_check_copy(const json_t *src, const char *path, field_error *e)
     return NULL;
 }
 
-/* An adapter's output: an event as event_check_copy gives it, with "users" (never "user"). */
+/* An adapter's output: an event as event_check_copy gives it, with "users" (never "user")
+ * or "target". */
 int event_check(const json_t *ev, const char *path, field_error *e)
 {
     memset(e, 0, sizeof *e);
-    if (json_is_object(ev) && !json_is_array(json_object_get(ev, "users")))
-        return check_fail(e, path, "users", "must be an array of 1 to %d extensions",
-                          EVENT_MAX_USERS);
+    if (json_is_object(ev) && json_object_get(ev, "user"))
+        return check_fail(e, path, "user", "an adapter names its users with \"users\"");
     return walk_event(ev, path, NULL, e);
 }
 

@@ -49,7 +49,7 @@ static void names_the_broken_field(void **state)
     expect_checked("[]", "events[3]", "must be an event object");
     expect_checked("{\"kind\":\"call\",\"user\":\"101\",\"call_id\":\"c1\",\"call\":{\"state\":"
                    "\"connected\"}}",
-                   "events[3].users", "must be an array of 1 to 100 extensions");
+                   "events[3].user", "an adapter names its users with \"users\"");
     expect_checked("{\"kind\":\"call\",\"users\":[],\"call_id\":\"c1\",\"call\":{\"state\":"
                    "\"connected\"}}",
                    "events[3].users", NULL);
@@ -71,6 +71,36 @@ static void names_the_broken_field(void **state)
     expect_checked("{\"kind\":\"call\",\"users\":[\"101\"],\"call_id\":\"c1\",\"key\":\"\","
                    "\"call\":{\"state\":\"connected\"}}",
                    "events[3].key", NULL);
+}
+
+/* Declarations: a target instead of users; an order needs a call. */
+static void checks_target_and_order(void **state)
+{
+    (void)state;
+    expect_checked("{\"kind\":\"ivr\",\"target\":\"one_online\",\"call_id\":\"c1\","
+                   "\"order\":{\"key\":\"leg1\",\"seq\":3},\"ivr\":{\"state\":\"appeared\"}}",
+                   NULL, NULL);
+    expect_checked("{\"kind\":\"route_result\",\"target\":\"command\","
+                   "\"route_result\":{\"command_id\":\"k\",\"result\":0}}",
+                   NULL, NULL);
+    expect_checked("{\"kind\":\"ivr\",\"target\":\"anyone\",\"call_id\":\"c1\","
+                   "\"ivr\":{\"state\":\"appeared\"}}",
+                   "events[3].target", "must be one of one_online, call_parties, command");
+    expect_checked("{\"kind\":\"ivr\",\"target\":\"one_online\",\"users\":[\"101\"],"
+                   "\"call_id\":\"c1\",\"ivr\":{\"state\":\"appeared\"}}",
+                   "events[3].target", "give one of user, users and target");
+    expect_checked("{\"kind\":\"ivr\",\"target\":\"one_online\","
+                   "\"ivr\":{\"state\":\"appeared\"}}",
+                   "events[3].call_id", "is required");
+    expect_checked("{\"kind\":\"call\",\"users\":[\"101\"],\"call_id\":\"c1\","
+                   "\"order\":{\"key\":\"leg1\",\"seq\":-1},\"call\":{\"state\":\"connected\"}}",
+                   "events[3].order.seq", NULL);
+    expect_checked("{\"kind\":\"call\",\"users\":[\"101\"],\"call_id\":\"c1\","
+                   "\"order\":{\"seq\":1},\"call\":{\"state\":\"connected\"}}",
+                   "events[3].order.key", "is required");
+    expect_checked("{\"kind\":\"route_result\",\"target\":\"command\",\"order\":{\"key\":"
+                   "\"k\",\"seq\":1},\"route_result\":{\"command_id\":\"k\",\"result\":0}}",
+                   "events[3].order", "needs a call_id");
 }
 
 /* What native produces from its fixtures keeps the contract it shares. */
@@ -125,6 +155,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_a_normalized_event),
         cmocka_unit_test(names_the_broken_field),
+        cmocka_unit_test(checks_target_and_order),
         cmocka_unit_test(native_output_keeps_the_contract),
         cmocka_unit_test(broken_adapter_output_is_caught),
     };

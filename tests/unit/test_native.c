@@ -232,7 +232,7 @@ static void invalid_fixtures(void **state)
                          "must be one of appeared, connected, on_hold, disconnected");
     expect_fixture_error("invalid_batch_state.json", "events[3].call.state",
                          "must be one of appeared, connected, on_hold, disconnected");
-    expect_fixture_error("invalid_both_users.json", "users", "give either user or users, not both");
+    expect_fixture_error("invalid_both_users.json", "users", "give one of user, users and target");
     expect_fixture_error("invalid_users_entry.json", "users[1]",
                          "must be an extension: 1 to 64 of A-Z a-z 0-9 _ . + -");
     expect_fixture_error("invalid_missing_call.json", "call", "is required for kind call");
@@ -263,7 +263,7 @@ static void every_rule(void **state)
         {"[42]", "events[0]", "must be an event object"},
         {"{\"user\":\"101\",\"call_id\":\"c\"}", "kind", "is required"},
         {"{\"kind\":7,\"user\":\"101\"}", "kind", "must be one of call, record, ivr, route_result"},
-        {"{\"kind\":\"call\",\"call_id\":\"c\"}", "user", "is required (or users)"},
+        {"{\"kind\":\"call\",\"call_id\":\"c\"}", "user", "is required (or users, or target)"},
         {"{\"kind\":\"call\",\"user\":101}", "user", NULL},
         {"{\"kind\":\"call\",\"user\":\"\"}", "user", NULL},
         {"{\"kind\":\"call\",\"users\":[]}", "users", "must be an array of 1 to 100 extensions"},
