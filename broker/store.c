@@ -541,6 +541,19 @@ char *store_key_users(const char *integration)
 char *store_key_stream(const char *i, const char *ext) { return per_integration(i, "s:", ext); }
 char *store_key_cursor(const char *i, const char *ext) { return per_integration(i, "c:", ext); }
 char *store_key_ticket(const char *i, const char *sig) { return per_integration(i, "t:", sig); }
+char *store_key_call(const char *i, const char *call_id)
+{
+    return per_integration(i, "call:", call_id);
+}
+char *store_key_user_calls(const char *i, const char *ext)
+{
+    return per_integration(i, "uc:", ext);
+}
+char *store_key_online(const char *i) { return per_integration(i, "on", NULL); }
+char *store_key_command(const char *i, const char *command_id)
+{
+    return per_integration(i, "cmd:", command_id);
+}
 char *store_key_dedupe(const char *i, const char *epoch, const char *key)
 {
     size_t n = strlen(epoch) + strlen(key) + 2;
