@@ -36,6 +36,7 @@ enum adapter_status {
     ADAPTER_INVALID,       /* the request is malformed or an event is invalid: 400 */
     ADAPTER_NO_SIGNATURE,  /* verify: the request carries no signature of this dialect */
     ADAPTER_BAD_SIGNATURE, /* verify: a signature is present but wrong or stale: 401 */
+    ADAPTER_NOT_FOUND,     /* parse: the dialect never posts to this subpath: 404 */
 };
 
 /* The error an adapter reports: which field (JSON-path-like, "events[2].call.state"; empty

@@ -249,9 +249,13 @@ static void translate(http_req *r, const integration *in, const adapter_ctx *ctx
 {
     json_t *events = json_array();
     adapter_error err = {{0}, {0}};
+    enum adapter_status st = events ? in->adapter->parse(ctx, q, events, &err) : ADAPTER_OK;
     if (!events)
         http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
-    else if (in->adapter->parse(ctx, q, events, &err) != ADAPTER_OK)
+    else if (st == ADAPTER_NOT_FOUND)
+        http_reply_error(r, 404, RC_NOT_FOUND, NULL, "%s",
+                         err.message[0] ? err.message : "no such path for this adapter");
+    else if (st != ADAPTER_OK)
         http_reply_error(r, 400, err.field[0] ? RC_INVALID_FIELD : RC_BAD_REQUEST, err.field, "%s",
                          err.message[0] ? err.message : "invalid request");
     else if (json_array_size(events) == 0)

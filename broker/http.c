@@ -1,6 +1,7 @@
 /* http.c — libwebsockets on the broker's libuv loop (foreign loop), one protocol serving
  * both HTTP and websockets on one port; the API's routes are handed in by main. */
 #include "http.h"
+#include "credentials.h"
 #include "redact.h"
 #include "connguard.h"
 #include "http_head.h"
@@ -412,18 +413,15 @@ int http_query_arg(http_req *r, const char *name, char *buf, size_t size)
 
 const char *http_token(http_req *r, const json_t *body, char *buf, size_t size)
 {
-    if (strncasecmp(r->authorization, "Bearer ", 7) == 0) {
-        snprintf(buf, size, "%s", r->authorization + 7);
-        return buf;
-    }
-    const char *t = body ? json_string_value(json_object_get(body, "token")) : NULL;
+    const char *t = credentials_from_header(r->authorization, buf, size);
+    if (t)
+        return t;
+    t = body ? json_string_value(json_object_get(body, "token")) : NULL;
     if (t) {
         snprintf(buf, size, "%s", t);
         return buf;
     }
-    if (http_query_arg(r, "token", buf, size) > 0)
-        return buf;
-    return NULL;
+    return credentials_from_query(r->query, buf, size);
 }
 
 json_t *http_body_object(http_req *r)
