@@ -54,7 +54,7 @@ static bool source_allowed(const integration *in, http_req *r)
     const json_t *nets = json_object_get(in->settings, "allowed_networks");
     if (!json_array_size(nets))
         return true;
-    const char *peer = http_peer(r);
+    const char *peer = http_client_address(r);
     size_t i;
     const json_t *c;
     json_array_foreach(nets, i, c) if (cidr_contains(json_string_value(c), peer)) return true;
@@ -273,7 +273,7 @@ void api_hook(http_req *r)
         return;
     if (!source_allowed(in, r)) {
         http_reply_error(r, 403, RC_FORBIDDEN, NULL, "source address %s is not allowed",
-                         http_peer(r));
+                         http_client_address(r));
         return;
     }
     adapter_request q = {

@@ -1,6 +1,7 @@
 /* config.c — settings from a file and from CALLRELAY_* variables; every value is checked
  * here so that a bad configuration stops the process with one line naming the setting. */
 #include "config.h"
+#include "cidr.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -430,6 +431,43 @@ static int set_workers(cr_config *c, const char *env, const char *v, char *err, 
     return 0;
 }
 
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* CIDRs separated by commas or spaces. */
+static int set_trusted_proxies(cr_config *c, const char *env, const char *v, char *err,
+                               size_t errlen)
+{
+    char **list = NULL, item[64];
+    size_t n = 0;
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, ", \t");
+        if (len) {
+            snprintf(item, sizeof item, "%.*s", (int)len, p);
+            char **grown = realloc(list, (n + 1) * sizeof *list);
+            if (len >= sizeof item || !cidr_valid(item) || !grown) {
+                free_list(grown ? grown : list, n);
+                return cfg_fail(err, errlen, "%s: \"%.*s\" is not a CIDR such as 10.0.0.0/8", env,
+                                (int)len, p);
+            }
+            list = grown;
+            if (!(list[n++] = strdup(item))) {
+                free_list(list, n - 1);
+                return cfg_fail(err, errlen, "out of memory");
+            }
+        }
+        p += len + (p[len] != '\0');
+    }
+    free_list(c->trusted_proxies, c->n_trusted_proxies);
+    c->trusted_proxies = list;
+    c->n_trusted_proxies = n;
+    return 0;
+}
+
 static const struct setting settings[] = {
     {"listen", set_listen},
     {"redis_url", set_redis_url},
@@ -444,6 +482,7 @@ static const struct setting settings[] = {
     {"max_deliveries", set_max_deliveries},
     {"max_buffered", set_max_buffered},
     {"body_timeout", set_body_timeout},
+    {"trusted_proxies", set_trusted_proxies},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -582,5 +621,6 @@ void config_free(cr_config *c)
     free(c->admin_token);
     free(c->public_url);
     free(c->key_prefix);
+    free_list(c->trusted_proxies, c->n_trusted_proxies);
     memset(c, 0, sizeof *c);
 }

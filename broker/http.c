@@ -2,6 +2,7 @@
  * both HTTP and websockets on one port; the API's routes are handed in by main. */
 #include "http.h"
 #include "credentials.h"
+#include "forwarded.h"
 #include "redact.h"
 #include "connguard.h"
 #include "http_head.h"
@@ -395,6 +396,22 @@ const char *http_peer(http_req *r)
     if (!r->peer[0] && r->wsi)
         lws_get_peer_simple(r->wsi, r->peer, sizeof r->peer);
     return r->peer;
+}
+
+const char *http_client_address(http_req *r)
+{
+    const cr_config *c = http_config();
+    if (!c->n_trusted_proxies)
+        return http_peer(r);
+    if (!r->client[0]) {
+        const char *peer = http_peer(r);
+        const char *got =
+            forwarded_client(peer, http_header(r, "x-forwarded-for"), c->trusted_proxies,
+                             c->n_trusted_proxies, r->client, sizeof r->client);
+        if (got != r->client)
+            snprintf(r->client, sizeof r->client, "%s", got);
+    }
+    return r->client;
 }
 
 int http_query_arg(http_req *r, const char *name, char *buf, size_t size)

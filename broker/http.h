@@ -25,6 +25,7 @@ typedef struct http_req {
     char path[256];
     char query[1024];
     char peer[64];
+    char client[64]; /* the client behind trusted proxies (http_client_address) */
     char host[256];
     char authorization[512];
     char content_type[128];
@@ -91,6 +92,9 @@ const char *http_token(http_req *r, const json_t *body, char *buf, size_t size);
 bool http_retry_after_refresh(http_req *r);
 /* The client's address, looked up on first use (a system call). */
 const char *http_peer(http_req *r);
+/* The client's address: the peer, or, when the peer is a trusted proxy, what X-Forwarded-For
+ * says (forwarded.h). */
+const char *http_client_address(http_req *r);
 /* Any request header by name, case-insensitive; NULL when absent or empty, or once the
  * connection is gone. The value lives as long as the request. */
 const char *http_header(http_req *r, const char *name);
