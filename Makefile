@@ -17,7 +17,7 @@ PURE_SRC := broker/digest.c broker/strmap.c broker/cidr.c broker/streamid.c brok
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/redis_uv.c broker/store.c broker/store_users.c broker/store_integrations.c \
             broker/integrations.c broker/listener.c broker/connguard.c broker/http.c \
-            broker/api_admin.c broker/api_users.c broker/ingest.c broker/api_hooks.c broker/api_ops.c \
+            broker/api_admin.c broker/api_users.c broker/ingest.c broker/api_hooks.c broker/api_ops.c broker/api_auth.c \
             broker/api_routes.c \
             broker/hub.c broker/main.c
 LUA      := $(wildcard broker/redis/*.lua)

@@ -1,10 +1,12 @@
 /* api.h — the REST handlers, one file per group:
  * api_admin.c (provisioning), api_users.c (users, channel), api_hooks.c (PBX webhooks),
- * api_ops.c (health, readiness, metrics). Each handler answers exactly once. */
+ * api_ops.c (health, readiness, metrics), api_auth.c (who a request is: admin, integration
+ * token, signature, source network). Each handler answers exactly once. */
 #ifndef CR_API_H
 #define CR_API_H
 #include "http.h"
 #include "http_head.h"
+#include "integrations.h"
 #include "names.h"
 #include "store_outcome.h"
 
@@ -38,6 +40,11 @@ int api_integration_head_check(http_req *r, head_refusal *why);
 bool api_require_admin(http_req *r, const json_t *body);
 /* Finds the integration of the request's token; fills r->integration. */
 bool api_require_integration(http_req *r, const json_t *body);
+/* The integration's allowed_networks hold the client's address (behind trusted proxies). */
+bool api_source_allowed(const integration *in, http_req *r);
+/* A webhook: the integration's token, else the adapter's signature (verify); answers 401. */
+bool api_authenticate_hook(http_req *r, const integration *in, const adapter_ctx *ctx,
+                           const adapter_request *q);
 /* 503 when Redis is not connected or too much is in flight. */
 bool api_require_store(http_req *r);
 /* The start of most handlers: parses the body, checks the admin or the integration token and

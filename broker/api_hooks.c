@@ -1,8 +1,7 @@
 /* api_hooks.c — PBX webhooks: POST /v1/hooks/INTEGRATION/ADAPTER[/MORE]. The adapter
- * translates and verifies; this file authenticates, and stores the events with one call of
- * the ingest script. The PBX gets its 2xx only after Redis answered. */
+ * translates and verifies (api_auth.c checks who is posting); this file stores the events with one
+ * call of the ingest script. The PBX gets its 2xx only after Redis answered. */
 #include "api.h"
-#include "cidr.h"
 #include "event_check.h"
 #include "ingest.h"
 #include "ingest_plan.h"
@@ -47,86 +46,6 @@ static const integration *route(http_req *r, const char **subpath)
     }
     *subpath = rest ? rest : "";
     return in;
-}
-
-static bool source_allowed(const integration *in, http_req *r)
-{
-    const json_t *nets = json_object_get(in->settings, "allowed_networks");
-    if (!json_array_size(nets))
-        return true;
-    const char *peer = http_client_address(r);
-    size_t i;
-    const json_t *c;
-    json_array_foreach(nets, i, c) if (cidr_contains(json_string_value(c), peer)) return true;
-    return false;
-}
-
-/* The token of the head only: Bearer, or ?token=. */
-static const char *head_token(http_req *r, char *buf, size_t size)
-{
-    return http_token(r, NULL, buf, size);
-}
-
-static int hook_head_check(http_req *r, head_refusal *why)
-{
-    char name[NAME_MAX_LEN + 1], dialect[NAME_MAX_LEN + 1], buf[512];
-    const char *subpath;
-    if (!http_hook_path(r->path, name, dialect, &subpath))
-        return 0; /* the handler answers 404 */
-    const integration *in = integrations_by_name(name);
-    if (!in && !r->refreshed)
-        return 1;
-    const char *t = head_token(r, buf, sizeof buf);
-    const integration *owner = t ? integrations_by_token(t) : NULL;
-    if (owner) /* the handler need not hash the token again */
-        snprintf(r->token_of, sizeof r->token_of, "%s", owner->name);
-    hook_head h = {
-        .integration_known = in != NULL,
-        .adapter_matches = in && strcmp(in->adapter->name, dialect) == 0,
-        .source_allowed = in && source_allowed(in, r),
-        .token_given = t != NULL,
-        .token_valid = owner && owner == in,
-        .signs = in && in->adapter->verify != NULL,
-        .id = r->webhook_id[0] ? r->webhook_id : NULL,
-        .timestamp = r->webhook_timestamp[0] ? r->webhook_timestamp : NULL,
-        .signature = r->webhook_signature,
-        .now = (int64_t)time(NULL),
-    };
-    return http_hook_head_ok(&h, why) ? 0 : -1;
-}
-
-int api_head_check(http_req *r, head_refusal *why)
-{
-    if (strncmp(r->path, "/v1/hooks/", 10) == 0)
-        return hook_head_check(r, why);
-    if (strncmp(r->path, "/v1/integration/", 16) == 0)
-        return api_admin_head_check(r, why);
-    if (strncmp(r->path, "/v1/users", 9) == 0 || strcmp(r->path, "/v1/channel") == 0)
-        return api_integration_head_check(r, why);
-    return 0;
-}
-
-static bool authenticate(http_req *r, const integration *in, const adapter_ctx *ctx,
-                         const adapter_request *q)
-{
-    char buf[512];
-    if (r->token_of[0] && strcmp(r->token_of, in->name) == 0)
-        return true;
-    const char *t = r->token_of[0] ? NULL : http_token(r, NULL, buf, sizeof buf);
-    if (t && integrations_by_token(t) == in)
-        return true;
-    adapter_error err = {{0}, {0}};
-    enum adapter_status s =
-        in->adapter->verify ? in->adapter->verify(ctx, q, &err) : ADAPTER_NO_SIGNATURE;
-    if (s == ADAPTER_OK)
-        return true;
-    if (s == ADAPTER_NO_SIGNATURE)
-        http_reply_error(r, 401, RC_UNAUTHORIZED, NULL,
-                         "neither the integration token nor a webhook signature was given");
-    else
-        http_reply_error(r, 401, RC_BAD_SIGNATURE, err.field, "%s",
-                         err.message[0] ? err.message : "signature does not match");
-    return false;
 }
 
 /* The answer is the adapter's: it waits for Redis, by when the integration may have been
@@ -271,7 +190,7 @@ void api_hook(http_req *r)
     const integration *in = route(r, &subpath);
     if (!in)
         return;
-    if (!source_allowed(in, r)) {
+    if (!api_source_allowed(in, r)) {
         http_reply_error(r, 403, RC_FORBIDDEN, NULL, "source address %s is not allowed",
                          http_client_address(r));
         return;
@@ -287,7 +206,7 @@ void api_hook(http_req *r)
         .header_ctx = r,
     };
     adapter_ctx ctx = integrations_adapter_ctx(in, (int64_t)time(NULL));
-    if (!authenticate(r, in, &ctx, &q) || !api_require_store(r))
+    if (!api_authenticate_hook(r, in, &ctx, &q) || !api_require_store(r))
         return;
     translate(r, in, &ctx, &q);
 }

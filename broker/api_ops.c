@@ -4,10 +4,8 @@
 #include "metrics.h"
 #include "result.h"
 #include "store.h"
-#include "token.h"
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #define MAX_IN_FLIGHT 20000
 
@@ -34,70 +32,6 @@ void api_metrics(http_req *r)
         return;
     }
     http_reply_raw(r, 200, "text/plain; version=0.0.4", text, len);
-}
-
-bool api_require_admin(http_req *r, const json_t *body)
-{
-    const char *admin = http_config()->admin_token;
-    char buf[512];
-    const char *t = http_token(r, body, buf, sizeof buf);
-    if (!admin) {
-        http_reply_error(r, 403, RC_FORBIDDEN, NULL,
-                         "provisioning is disabled: CALLRELAY_ADMIN_TOKEN is not set");
-        return false;
-    }
-    if (!t || !token_equal(t, admin)) {
-        http_reply_error(r, 401, RC_UNAUTHORIZED, NULL, "admin token missing or wrong");
-        return false;
-    }
-    return true;
-}
-
-int api_admin_head_check(http_req *r, head_refusal *why)
-{
-    const char *admin = http_config()->admin_token;
-    if (strncasecmp(r->authorization, "Bearer ", 7) != 0)
-        return 0; /* the token may be in the body */
-    if (!admin)
-        *why = (head_refusal){403, RC_FORBIDDEN,
-                              "provisioning is disabled: CALLRELAY_ADMIN_TOKEN is not set"};
-    else if (!token_equal(r->authorization + 7, admin))
-        *why = (head_refusal){401, RC_UNAUTHORIZED, "admin token missing or wrong"};
-    else
-        return 0;
-    return -1;
-}
-
-int api_integration_head_check(http_req *r, head_refusal *why)
-{
-    if (strncasecmp(r->authorization, "Bearer ", 7) != 0)
-        return 0; /* the token may be in the body */
-    const integration *in = integrations_by_token(r->authorization + 7);
-    if (in) { /* the handler need not hash it again */
-        snprintf(r->token_of, sizeof r->token_of, "%s", in->name);
-        return 0;
-    }
-    if (!r->refreshed)
-        return 1; /* created a moment ago on another instance? */
-    *why = (head_refusal){401, RC_UNAUTHORIZED, "integration token missing or wrong"};
-    return -1;
-}
-
-bool api_require_integration(http_req *r, const json_t *body)
-{
-    char buf[512];
-    const char *t = r->token_of[0] ? NULL : http_token(r, body, buf, sizeof buf);
-    const integration *in = r->token_of[0] ? integrations_by_name(r->token_of)
-                            : t            ? integrations_by_token(t)
-                                           : NULL;
-    if (!in && t && http_retry_after_refresh(r))
-        return false;
-    if (!in) {
-        http_reply_error(r, 401, RC_UNAUTHORIZED, NULL, "integration token missing or wrong");
-        return false;
-    }
-    strcpy(r->integration, in->name);
-    return true;
 }
 
 bool api_require_store(http_req *r)
