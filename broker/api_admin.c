@@ -1,6 +1,7 @@
 /* api_admin.c — provisioning with the admin token: integrations and their tokens. */
 #include "api.h"
 #include "integrations.h"
+#include "settings_check.h"
 #include "log.h"
 #include "result.h"
 #include "store_integrations.h"
@@ -45,7 +46,7 @@ static bool check_adapter(http_req *r, const json_t *v)
 static bool check_settings(http_req *r, const adapter *a, const json_t *settings)
 {
     char field[128], msg[256];
-    if (integrations_settings_valid(a, settings, field, sizeof field, msg, sizeof msg) == 0)
+    if (settings_check(a, settings, field, sizeof field, msg, sizeof msg) == 0)
         return true;
     http_reply_error(r, 400, RC_INVALID_FIELD, field, "%s", msg);
     return false;

@@ -1,8 +1,7 @@
 /* integrations.c — the in-memory table of integrations, by name and by token hash. */
 #include "integrations.h"
-#include "cidr.h"
 #include "log.h"
-#include "store.h"
+#include "store_integrations.h"
 #include "strmap.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,17 +161,17 @@ void integrations_free(void)
     strmap_free(&I.by_token);
 }
 
-static void on_all(redisReply *r, void *ud)
+static void on_all(store_outcome o, const store_integration *v, size_t n, void *ud)
 {
     (void)ud;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (o.status != STORE_OK) {
         log_warn("could not load integrations", NULL);
         refresh_done();
         return;
     }
     clear();
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        integrations_apply(r->element[i]->str, r->element[i + 1]->str);
+    for (size_t i = 0; i < n; i++)
+        integrations_apply(v[i].name, v[i].record);
     bool first = !I.loaded;
     I.loaded = true;
     if (first)
@@ -182,11 +181,7 @@ static void on_all(redisReply *r, void *ud)
 
 static int start_reload(void)
 {
-    char *key = store_key_integrations();
-    const char *argv[] = {"HGETALL", key};
-    size_t lens[2] = {7, key ? strlen(key) : 0};
-    int rc = key ? store_command(on_all, NULL, 2, argv, lens) : -1;
-    free(key);
+    int rc = store_integrations_list(on_all, NULL);
     if (rc == 0)
         I.refreshing = true;
     return rc;
@@ -216,26 +211,14 @@ void integrations_load_all(void)
         integrations_refresh(nothing, NULL); /* what changed while Redis was away */
 }
 
-static void on_one(redisReply *r, void *ud)
+static void on_one(store_outcome o, const store_integration *v, size_t n, void *ud)
 {
-    char *name = ud;
-    if (r && r->type == REDIS_REPLY_STRING)
-        integrations_apply(name, r->str);
-    else if (r && r->type == REDIS_REPLY_NIL)
-        integrations_apply(name, NULL);
-    free(name);
+    (void)ud;
+    if (o.status == STORE_OK)
+        integrations_apply(v->name, n ? v->record : NULL);
 }
 
-void integrations_reload(const char *name)
-{
-    char *key = store_key_integrations();
-    char *copy = strdup(name);
-    const char *argv[] = {"HGET", key, name};
-    size_t lens[3] = {4, strlen(key), strlen(name)};
-    if (!copy || store_command(on_one, copy, 3, argv, lens) != 0)
-        free(copy);
-    free(key);
-}
+void integrations_reload(const char *name) { store_integration_get(name, on_one, NULL); }
 
 bool integrations_loaded(void) { return I.loaded; }
 const integration *integrations_by_name(const char *name) { return strmap_get(&I.by_name, name); }
@@ -248,64 +231,8 @@ const integration *integrations_by_token(const char *token)
     return in && token_equal(in->token_hash, hash) ? in : NULL;
 }
 
-/* ---- settings ---- */
-
-static int bad(char *field, size_t fsize, char *msg, size_t msize, const char *f, const char *m)
-{
-    snprintf(field, fsize, "settings.%s", f);
-    snprintf(msg, msize, "settings.%s: %s", f, m);
-    return -1;
-}
-
-static bool is_whsec(const json_t *v)
-{
-    const char *s = json_string_value(v);
-    return s && strncmp(s, "whsec_", 6) == 0 && strlen(s) > 6;
-}
-
 adapter_ctx integrations_adapter_ctx(const integration *in, int64_t now)
 {
     return (adapter_ctx){
         .integration = in->name, .settings = in->settings, .compiled = in->compiled, .now = now};
-}
-
-static int adapter_settings_valid(const adapter *a, const json_t *settings, char *field,
-                                  size_t fsize, char *msg, size_t msize)
-{
-    adapter_error err = {{0}, {0}};
-    if (!a || !a->check_settings || a->check_settings(settings, &err) == 0)
-        return 0;
-    return bad(field, fsize, msg, msize, err.field, err.message[0] ? err.message : "invalid");
-}
-
-int integrations_settings_valid(const adapter *a, const json_t *settings, char *field, size_t fsize,
-                                char *msg, size_t msize)
-{
-    if (!json_is_object(settings))
-        return bad(field, fsize, msg, msize, "", "must be an object");
-    const json_t *v;
-    if ((v = json_object_get(settings, "notify_secret")) && !is_whsec(v))
-        return bad(field, fsize, msg, msize, "notify_secret", "must be \"whsec_\" + base64");
-    if ((v = json_object_get(settings, "allowed_networks"))) {
-        if (!json_is_array(v))
-            return bad(field, fsize, msg, msize, "allowed_networks", "must be a list of CIDRs");
-        size_t i;
-        const json_t *c;
-        json_array_foreach(v, i, c) if (!json_is_string(c) ||
-                                        !cidr_valid(json_string_value(
-                                            c))) return bad(field, fsize, msg, msize,
-                                                            "allowed_networks", "not a CIDR");
-    }
-    if ((v = json_object_get(settings, "fallback_extension")) &&
-        (!json_is_string(v) || !name_extension_valid(json_string_value(v))))
-        return bad(field, fsize, msg, msize, "fallback_extension", "must be an extension");
-    if ((v = json_object_get(settings, "company_id")) && !json_is_string(v) && !json_is_integer(v))
-        return bad(field, fsize, msg, msize, "company_id", "must be a string");
-    static const char *const objects[] = {"mango", "twilio", "zaas", "finaz"};
-    for (int i = 0; i < 4; i++)
-        if ((v = json_object_get(settings, objects[i])) && !json_is_object(v))
-            return bad(field, fsize, msg, msize, objects[i], "must be an object");
-    if ((v = json_object_get(settings, "notify")) && !json_is_array(v))
-        return bad(field, fsize, msg, msize, "notify", "must be a list of rules");
-    return adapter_settings_valid(a, settings, field, fsize, msg, msize);
 }

@@ -37,10 +37,6 @@ bool integrations_loaded(void);
 int integrations_refresh(void (*cb)(void *ud), void *ud);
 const integration *integrations_by_name(const char *name);
 const integration *integrations_by_token(const char *token);
-/* Checks the settings an integrator may give: the common ones here, the dialect's own by its
- * adapter. On error fills field ("settings.NAME") and message. */
-int integrations_settings_valid(const adapter *a, const json_t *settings, char *field, size_t fsize,
-                                char *msg, size_t msize);
 /* The context an adapter's hooks get for a request to in. */
 adapter_ctx integrations_adapter_ctx(const integration *in, int64_t now);
 

@@ -4,6 +4,7 @@
 #include "store.h"
 #include "store_reply.h"
 #include <stdlib.h>
+#include <string.h>
 
 static void on_found(redisReply *r, void *ud)
 {
@@ -54,6 +55,41 @@ int store_integrations_list(store_integrations_cb cb, void *ud)
     char *key = store_key_integrations();
     const char *argv[] = {"HGETALL", key};
     int rc = store_call_run(-1, on_listed, (void (*)(void))cb, ud, 0, 2, argv);
+    free(key);
+    return rc;
+}
+
+typedef struct got {
+    store_integrations_cb cb;
+    void *ud;
+    char name[];
+} got;
+
+static void on_got(redisReply *r, void *ud)
+{
+    got *g = ud;
+    bool ok = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL);
+    store_outcome o = store_outcome_of(r, ok);
+    store_integration v = {g->name, ok && r->type == REDIS_REPLY_STRING ? r->str : NULL};
+    g->cb(o, &v, v.record ? 1 : 0, g->ud);
+    free(g);
+}
+
+int store_integration_get(const char *name, store_integrations_cb cb, void *ud)
+{
+    size_t n = strlen(name);
+    got *g = malloc(sizeof *g + n + 1);
+    char *key = store_key_integrations();
+    int rc = -1;
+    if (g && key) {
+        *g = (got){cb, ud};
+        memcpy(g->name, name, n + 1);
+        const char *argv[] = {"HGET", key, name};
+        size_t lens[] = {4, strlen(key), n};
+        rc = store_command(on_got, g, 3, argv, lens);
+    }
+    if (rc != 0)
+        free(g);
     free(key);
     return rc;
 }

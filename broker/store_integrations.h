@@ -21,5 +21,7 @@ int store_integration_put(const char *name, const char *record, bool create, sto
 /* Deletes it with its users, streams and cursors (integration_delete.lua). */
 int store_integration_delete(const char *name, store_found_cb cb, void *ud);
 int store_integrations_list(store_integrations_cb cb, void *ud);
+/* One record: n is 0 when the integration does not exist. */
+int store_integration_get(const char *name, store_integrations_cb cb, void *ud);
 
 #endif

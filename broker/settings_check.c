@@ -1,0 +1,62 @@
+/* settings_check.c — the settings every integration may have (API.md, "Integration
+ * settings"); a dialect's own are checked by its adapter. Pure. */
+#include "settings_check.h"
+#include "cidr.h"
+#include "names.h"
+#include <stdio.h>
+#include <string.h>
+
+static int bad(char *field, size_t fsize, char *msg, size_t msize, const char *f, const char *m)
+{
+    snprintf(field, fsize, "settings%s%s", *f ? "." : "", f);
+    snprintf(msg, msize, "%s: %s", field, m);
+    return -1;
+}
+
+static bool is_whsec(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strncmp(s, "whsec_", 6) == 0 && strlen(s) > 6;
+}
+
+static int adapter_settings_valid(const adapter *a, const json_t *settings, char *field,
+                                  size_t fsize, char *msg, size_t msize)
+{
+    adapter_error err = {{0}, {0}};
+    if (!a || !a->check_settings || a->check_settings(settings, &err) == 0)
+        return 0;
+    return bad(field, fsize, msg, msize, err.field, err.message[0] ? err.message : "invalid");
+}
+
+int settings_check(const adapter *a, const json_t *settings, char *field, size_t fsize, char *msg,
+                   size_t msize)
+{
+    if (!json_is_object(settings))
+        return bad(field, fsize, msg, msize, "", "must be an object");
+    const json_t *v;
+    if ((v = json_object_get(settings, "notify_secret")) && !is_whsec(v))
+        return bad(field, fsize, msg, msize, "notify_secret", "must be \"whsec_\" + base64");
+    if ((v = json_object_get(settings, "allowed_networks"))) {
+        if (!json_is_array(v))
+            return bad(field, fsize, msg, msize, "allowed_networks", "must be a list of CIDRs");
+        size_t i;
+        const json_t *c;
+        json_array_foreach(v, i, c) if (!json_is_string(c) ||
+                                        !cidr_valid(json_string_value(
+                                            c))) return bad(field, fsize, msg, msize,
+                                                            "allowed_networks", "not a CIDR");
+    }
+    if ((v = json_object_get(settings, "fallback_extension")) &&
+        (!json_is_string(v) || !name_extension_valid(json_string_value(v))))
+        return bad(field, fsize, msg, msize, "fallback_extension", "must be an extension");
+    if ((v = json_object_get(settings, "company_id")) && !json_is_string(v) && !json_is_integer(v))
+        return bad(field, fsize, msg, msize, "company_id", "must be a string");
+    /* zaas and finaz have no adapter of their own yet; a dialect's own object is its adapter's */
+    static const char *const objects[] = {"zaas", "finaz"};
+    for (int i = 0; i < 2; i++)
+        if ((v = json_object_get(settings, objects[i])) && !json_is_object(v))
+            return bad(field, fsize, msg, msize, objects[i], "must be an object");
+    if ((v = json_object_get(settings, "notify")) && !json_is_array(v))
+        return bad(field, fsize, msg, msize, "notify", "must be a list of rules");
+    return adapter_settings_valid(a, settings, field, fsize, msg, msize);
+}
