@@ -54,8 +54,12 @@ test-unit: $(UNIT_TESTS)
 test-integration: $(BUILD)/callrelay
 	CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) $(PYTHON) -m pytest -q tests/integration
 
-# The whole suite: formatting, unit, integration, then both again under ASan+UBSan.
-test: format-check test-unit test-integration test-asan
+# The whole suite: formatting, unit, integration, then both again under ASan+UBSan, and every
+# fuzz target briefly from its seeds.
+test: format-check test-unit test-integration test-asan fuzz-smoke
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5)
 
 test-asan:
 	$(MAKE) BUILD=build-asan CC=gcc \
@@ -102,5 +106,5 @@ format-check:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test test-unit test-integration test-asan fuzz run format format-check clean
+.PHONY: all test test-unit test-integration test-asan fuzz fuzz-smoke run format format-check clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
