@@ -77,10 +77,16 @@ fuzz: $(FUZZ_TARGETS)
 	      tests/fuzz/corpus/$$n > $(BUILD)/fuzz/$$n.log 2>&1; then \
 	    tail -40 $(BUILD)/fuzz/$$n.log; exit 1; fi; \
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log; done
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE_SRC)
+# The pure code is compiled for fuzzing once (instrumented, not linked with libFuzzer's main);
+# each target links against it.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Iadapters $(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJ := $(PURE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ibroker -Iadapters \
-	  $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 # Load tool and benchmark against Nchan (tests/load/, README "Performance"). crbench is plain C11 + libc.
 $(BUILD)/crbench: tests/load/crbench.c
