@@ -209,3 +209,21 @@ def test_readme_config_is_what_the_tests_post(fs):
     for param in ('name="url"', 'name="cred"', 'name="auth-scheme" value="basic"',
                   'name="encode-values"', 'name="log-b-leg"'):
         assert param in readme, "README's mod_json_cdr configuration lacks %s" % param
+
+
+def test_large_cdr_with_expect_100_continue(fs, tmp_path):
+    """libcurl (as mod_json_cdr uses it) sends "Expect: 100-continue" before a large body; a
+    CDR with many variables is some hundred KiB."""
+    _, body = fixture("noanswer-json")
+    cdr = json.loads(body)
+    for i in range(3000):
+        cdr["variables"]["x_padding_%d" % i] = "v%2B" * 20
+    big = json.dumps(cdr).encode()
+    assert len(big) > 200000
+    tab = fs.tab("103")
+    status, answer = curl_post(fs.env.broker, tmp_path, "acme", big, "application/json",
+                               query="uuid=d4e0f5a7-4444-4f4f-8d8d-000000000103",
+                               user_pass="freeswitch:" + fs.token,
+                               headers={"Expect": "100-continue"})
+    assert status == 200, answer
+    assert tab.next_event()["call"]["state"] == "disconnected"
