@@ -6,6 +6,7 @@
 #define CR_ADAPTER_H
 #include "field_error.h"
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,9 @@ typedef struct adapter_http {
 
 typedef struct adapter {
     const char *name;
+    /* verify checks Standard Webhooks headers (webhook-id, -timestamp, -signature): the broker
+     * refuses a request that has neither them nor a token from its head, before its body. */
+    bool standard_webhooks;
     /* Checks the dialect's own settings (the broker checks the common ones) when an integration
      * is created or updated. err->field names the setting ("webhook_secret"), without the
      * "settings." prefix the broker adds. Returns 0, or -1 with err set. NULL: nothing to check. */

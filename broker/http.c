@@ -270,6 +270,15 @@ void http_reply_ok(http_req *r, json_t *extra)
 
 /* Headers and body leave in one write (one send() on HTTP/1). The Content-Length header is
  * added by name so that lws does not count the body against it: the body shares the write. */
+/* RFC 9110: a 401 names how to authenticate; HTTP clients such as FreeSWITCH's (curl with
+ * "any" authentication) send the token as a Basic password only after this challenge. */
+static int add_challenge(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    static const char v[] = "Bearer realm=\"callrelay\", Basic realm=\"callrelay\"";
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+                                       (const unsigned char *)v, (int)sizeof v - 1, p, end);
+}
+
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 512 + r->resp_len;
@@ -290,6 +299,7 @@ static int write_response(struct lws *wsi, http_req *r)
                                      n, &p, end) ||
         (r->status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
                                                          (const unsigned char *)"1", 1, &p, end)) ||
+        (r->status == 401 && add_challenge(wsi, &p, end)) ||
         (r->close_after &&
          lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
                                       &p, end)) ||

@@ -44,7 +44,7 @@ bool http_hook_path(const char *path, char integration[NAME_MAX_LEN + 1],
 typedef struct hook_head {
     bool integration_known, adapter_matches, source_allowed;
     bool token_given, token_valid;
-    bool signs; /* the adapter checks Standard Webhooks signatures (native) */
+    bool signs; /* the adapter checks Standard Webhooks signatures (adapter.standard_webhooks) */
     const char *id, *timestamp, *signature; /* webhook-* headers, NULL when absent */
     int64_t now;
 } hook_head;

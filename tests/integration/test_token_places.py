@@ -49,3 +49,18 @@ def test_users_api_takes_basic_too(acme, env):
     r = requests.get(b.base + "/v1/users", headers={"Authorization": basic("crm", "crt_wrong")},
                      timeout=10)
     assert_result(r, 401)
+
+
+def test_401_challenges_so_curl_anyauth_sends_the_token(acme, env):
+    """FreeSWITCH's mod_json_cdr (libcurl) with auth-scheme "any" sends credentials only after
+    a 401 that names a scheme it knows."""
+    import subprocess
+    r = hook(env, acme)
+    assert_result(r, 401)
+    assert "Basic" in r.headers.get("WWW-Authenticate", ""), r.headers
+    url = "%s/v1/hooks/%s/native" % (env.broker.base, acme.name)
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--anyauth",
+                          "-u", "freeswitch:" + acme.token, "-H", "Content-Type: application/json",
+                          "--data-binary", json.dumps(call_event("101")), url],
+                         capture_output=True, text=True, timeout=20)
+    assert out.stdout == "200", out
