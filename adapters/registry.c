@@ -5,10 +5,12 @@
 
 extern const adapter adapter_native;
 extern const adapter adapter_freeswitch;
+extern const adapter adapter_twilio;
 
 static const adapter *const adapters[] = {
     &adapter_native,
     &adapter_freeswitch,
+    &adapter_twilio,
     NULL,
 };
 
