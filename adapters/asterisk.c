@@ -218,7 +218,11 @@ static int add_user(json_t *users, const char *u)
     json_t *v;
     if (!name_extension_valid(u))
         return 0;
-    json_array_foreach(users, i, v) if (strcmp(json_string_value(v), u) == 0) return 0;
+    json_array_foreach(users, i, v)
+    {
+        if (strcmp(json_string_value(v), u) == 0)
+            return 0;
+    }
     return json_array_append_new(users, json_string(u));
 }
 
