@@ -8,7 +8,7 @@
 #include "adapter.h"
 #include "event.h"
 #include "event_check.h"
-#include "stdwebhooks.h"
+#include "stdwh_request.h"
 
 #define NATIVE_MAX_EVENTS 1000
 
@@ -102,43 +102,6 @@ static enum adapter_status native_parse(const adapter_ctx *ctx, const adapter_re
     return rc == 0 ? ADAPTER_OK : ADAPTER_INVALID;
 }
 
-static const char *stdwh_field(enum stdwh_status st, const adapter_request *req)
-{
-    switch (st) {
-    case STDWH_MISSING:
-        return header(req, "webhook-id") ? "webhook-timestamp" : "webhook-id";
-    case STDWH_BAD_TIMESTAMP:
-    case STDWH_STALE:
-        return "webhook-timestamp";
-    case STDWH_MISMATCH:
-        return "webhook-signature";
-    default:
-        return "";
-    }
-}
-
-static enum adapter_status native_verify(const adapter_ctx *ctx, const adapter_request *req,
-                                         adapter_error *err)
-{
-    memset(err, 0, sizeof *err);
-    const char *sig = header(req, "webhook-signature");
-    if (!sig)
-        return ADAPTER_NO_SIGNATURE;
-    const char *secret = json_string_value(json_object_get(ctx->settings, "webhook_secret"));
-    if (!secret || !*secret) {
-        native_fail(err, "", "webhook-signature",
-                    "the request is signed but this integration has no webhook_secret");
-        return ADAPTER_BAD_SIGNATURE;
-    }
-    enum stdwh_status st =
-        stdwh_verify(secret, header(req, "webhook-id"), header(req, "webhook-timestamp"), sig,
-                     req->body, req->body_len, ctx->now);
-    if (st == STDWH_OK)
-        return ADAPTER_OK;
-    native_fail(err, "", stdwh_field(st, req), "%s", stdwh_status_text(st));
-    return ADAPTER_BAD_SIGNATURE;
-}
-
 static int native_check_settings(const json_t *settings, adapter_error *err)
 {
     const json_t *v = json_object_get(settings, "webhook_secret");
@@ -168,6 +131,6 @@ const adapter adapter_native = {
     .standard_webhooks = true,
     .check_settings = native_check_settings,
     .parse = native_parse,
-    .verify = native_verify,
+    .verify = stdwh_verify_request,
     .answer = native_answer,
 };

@@ -6,12 +6,10 @@
 extern const adapter adapter_native;
 extern const adapter adapter_freeswitch;
 extern const adapter adapter_twilio;
+extern const adapter adapter_asterisk;
 
 static const adapter *const adapters[] = {
-    &adapter_native,
-    &adapter_freeswitch,
-    &adapter_twilio,
-    NULL,
+    &adapter_native, &adapter_freeswitch, &adapter_twilio, &adapter_asterisk, NULL,
 };
 
 const adapter *adapter_find(const char *name)
