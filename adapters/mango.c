@@ -141,11 +141,12 @@ static enum adapter_status check_sign(const adapter_ctx *ctx, const json_t *form
     if (!k && !s)
         return ADAPTER_NO_SIGNATURE;
     if (!json_is_string(k) || !json_is_string(s) || (js && !json_is_string(js))) {
+        const json_t *v = !json_is_string(k) ? k : !json_is_string(s) ? s : js;
         mango_fail(err,
-                   !json_is_string(k)   ? "vpbx_api_key"
-                   : !json_is_string(s) ? "sign"
-                                        : "json",
-                   "must be given once");
+                   v == k   ? "vpbx_api_key"
+                   : v == s ? "sign"
+                            : "json",
+                   "%s", v ? "must be given once" : "is required with vpbx_api_key and sign");
         return ADAPTER_BAD_SIGNATURE;
     }
     if (!key || !salt) {
@@ -298,6 +299,10 @@ static int set_ts(json_t *ev, int64_t epoch)
     event_format_ts(epoch * 1000, ts, sizeof ts);
     return json_object_set_new(ev, "ts", json_string(ts));
 }
+
+/* A result or completion code read by its class, as Mango asks of unknown codes (1090 means
+ * 1000); 1100 and up are call endings, so success is 1000..1099. */
+static bool mango_ok(int64_t code) { return code / 100 == 10; }
 
 /* ---- events/call ---- */
 
@@ -488,6 +493,7 @@ static int parse_call(const reader *r, json_t *events)
 /* ---- events/recording, events/record/added ---- */
 
 static const char *const recording_states[] = {"Started", "Continued", "Completed", NULL};
+enum { REC_COMPLETED = 2 };
 
 static json_t *record_event(const char *entry_id, const char *extension, int64_t ts, bool has_ts)
 {
@@ -520,7 +526,7 @@ static int parse_recording(const reader *r, json_t *events)
         read_int(r, "completion_code", 0, MANGO_CODE_MAX, &code) < 0 ||
         read_number(r, "extension", extension) < 0)
         return -1;
-    if (state != 2 || code == 1000)
+    if (state != REC_COMPLETED || mango_ok(code))
         return 0;
     if (!*entry)
         return bad(r, "entry_id", "is required when a recording fails");
@@ -569,8 +575,6 @@ static int parse_record_added(const reader *r, json_t *events)
 
 /* ---- result/<command...> ---- */
 
-/* An unknown code is read by its class (1090 means 1000); 1100 and up are call endings, not
- * success, so success is 1000..1099. */
 static int parse_result(const reader *r, bool route, json_t *events)
 {
     const char *command_id;
@@ -580,7 +584,7 @@ static int parse_result(const reader *r, bool route, json_t *events)
         return -1;
     if (!route)
         return 0;
-    json_int_t result = code / 100 == 10 ? 0 : (json_int_t)code;
+    json_int_t result = mango_ok(code) ? 0 : (json_int_t)code;
     return json_array_append_new(events,
                                  json_pack("{s:s,s:s,s:{s:s,s:I},s:s}", "kind", "route_result",
                                            "target", "command", "route_result", "command_id",
