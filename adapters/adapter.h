@@ -6,6 +6,7 @@
 #define CR_ADAPTER_H
 #include "field_error.h"
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,6 +88,10 @@ typedef struct adapter {
      * An invalid request gives ADAPTER_INVALID and out is left without partial events. */
     enum adapter_status (*parse)(const adapter_ctx *ctx, const adapter_request *req, json_t *out,
                                  adapter_error *err);
+    /* true: verify checks Standard Webhooks headers, so a request with neither them nor a token
+     * is refused before its body is read. false: the dialect signs its own way (Mango in the
+     * body, Twilio in its header), and verify alone decides once the body is in. */
+    bool stdwebhooks;
     /* Checks the dialect's signature with the integration's settings. NULL: no signatures. */
     enum adapter_status (*verify)(const adapter_ctx *ctx, const adapter_request *req,
                                   adapter_error *err);

@@ -167,6 +167,7 @@ const adapter adapter_native = {
     .name = "native",
     .check_settings = native_check_settings,
     .parse = native_parse,
+    .stdwebhooks = true,
     .verify = native_verify,
     .answer = native_answer,
 };

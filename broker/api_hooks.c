@@ -86,9 +86,7 @@ static int hook_head_check(http_req *r, head_refusal *why)
         .source_allowed = in && source_allowed(in, r),
         .token_given = t != NULL,
         .token_valid = owner && owner == in,
-        /* Standard Webhooks headers are checked before the body; Mango and Twilio sign their own
-         * way, which their verify reads once the body is in. */
-        .signs = in && in->adapter->verify && (r->webhook_id[0] || r->webhook_signature),
+        .signs = in && in->adapter->stdwebhooks,
         .id = r->webhook_id[0] ? r->webhook_id : NULL,
         .timestamp = r->webhook_timestamp[0] ? r->webhook_timestamp : NULL,
         .signature = r->webhook_signature,
