@@ -649,6 +649,9 @@ static json_t *load_json(const json_t *js, adapter_error *err)
     json_t *doc =
         json_loadb(json_string_value(js), json_string_length(js), JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
+        for (char *c = jerr.text; *c; c++) /* jansson quotes the input: keep the answer UTF-8 */
+            if (*c < 0x20 || *c >= 0x7f)
+                *c = '?';
         mango_fail(err, "json", "is not JSON: %s (column %d)", jerr.text, jerr.column);
         return NULL;
     }
@@ -692,6 +695,20 @@ static int parse_doc(mango_path p, const json_t *doc, json_t *events, adapter_er
     }
 }
 
+/* The path is echoed only when it is short printable ASCII: the message becomes JSON text. */
+static void not_found(const adapter_request *req, adapter_error *err)
+{
+    size_t n;
+    const char *s = subpath_of(req, &n);
+    bool echo = n <= 100;
+    for (size_t i = 0; echo && i < n; i++)
+        echo = s[i] > 0x20 && s[i] < 0x7f;
+    mango_fail(err, "",
+               "Mango never posts to /%.*s (it posts to events/call, events/summary, "
+               "events/recording, events/record/added, events/dtmf, events/sms, result/..., ping)",
+               echo ? (int)n : 3, echo ? s : "...");
+}
+
 static enum adapter_status mango_parse(const adapter_ctx *ctx, const adapter_request *req,
                                        json_t *out, adapter_error *err)
 {
@@ -699,13 +716,7 @@ static enum adapter_status mango_parse(const adapter_ctx *ctx, const adapter_req
     memset(err, 0, sizeof *err);
     mango_path p = path_of(req);
     if (p == P_UNKNOWN) {
-        size_t n;
-        const char *s = subpath_of(req, &n);
-        mango_fail(err, "",
-                   "Mango never posts to /%.*s (events/call, events/summary, "
-                   "events/recording, events/record/added, events/dtmf, events/sms, "
-                   "result/..., ping)",
-                   (int)(n > 100 ? 100 : n), s);
+        not_found(req, err);
         return ADAPTER_NOT_FOUND;
     }
     if (p == P_PING)

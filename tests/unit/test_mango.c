@@ -432,6 +432,20 @@ static void results_and_paths(void **state)
         done(&b);
     }
 
+    /* a path that is not printable ASCII is not echoed into the (JSON) answer */
+    build(&b, "events/\xff\xfe", "{}");
+    assert_int_equal(parse_of(&b), ADAPTER_NOT_FOUND);
+    assert_non_null(strstr(b.err.message, "/... "));
+    done(&b);
+
+    /* jansson's message quotes the input: what reaches the answer stays ASCII */
+    build(&b, "events/call", "{\"x\": \xd0\xb6\xd0\xb6\xd0\xb6}");
+    assert_int_equal(parse_of(&b), ADAPTER_INVALID);
+    assert_string_equal(b.err.field, "json");
+    for (const char *c = b.err.message; *c; c++)
+        assert_true(*c >= 0x20 && *c < 0x7f);
+    done(&b);
+
     /* a form that does not decode, a json given twice */
     build_raw(&b, "events/call", "json=%ZZ");
     assert_int_equal(parse_of(&b), ADAPTER_INVALID);
