@@ -70,7 +70,9 @@ typedef struct adapter_http {
 typedef struct adapter {
     const char *name;
     /* verify checks Standard Webhooks headers (webhook-id, -timestamp, -signature): the broker
-     * refuses a request that has neither them nor a token from its head, before its body. */
+     * refuses a request that has neither them nor a token from its head, before its body.
+     * false: the dialect signs its own way (Mango in the body, Twilio in its header), and
+     * verify alone decides once the body is in. */
     bool standard_webhooks;
     /* Checks the dialect's own settings (the broker checks the common ones) when an integration
      * is created or updated. err->field names the setting ("webhook_secret"), without the

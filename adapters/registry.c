@@ -1,16 +1,21 @@
-/* registry.c — the one table of PBX dialects. Adding a dialect adds one line here. */
+/* registry.c — the one table of PBX dialects. Adding a dialect adds its line here. */
 #include <string.h>
 
 #include "adapter.h"
 
-extern const adapter adapter_native;
-extern const adapter adapter_freeswitch;
-extern const adapter adapter_twilio;
-extern const adapter adapter_asterisk;
+extern const adapter adapter_native, adapter_mango, adapter_twilio, adapter_asterisk,
+    adapter_freeswitch;
 
+/* clang-format off */
 static const adapter *const adapters[] = {
-    &adapter_native, &adapter_freeswitch, &adapter_twilio, &adapter_asterisk, NULL,
+    &adapter_native,
+    &adapter_mango,
+    &adapter_twilio,
+    &adapter_asterisk,
+    &adapter_freeswitch,
+    NULL,
 };
+/* clang-format on */
 
 const adapter *adapter_find(const char *name)
 {
