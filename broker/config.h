@@ -30,6 +30,7 @@ typedef struct cr_config {
     int64_t dedupe_window_s;  /* default 86400 */
     size_t max_deliveries;    /* events x users one request may store, default 10000 */
     int workers;              /* processes sharing the port (SO_REUSEPORT), default 1 */
+    int presence_ttl_s;       /* a tab counts as online this long past a refresh, default 30 */
 } cr_config;
 
 /* Defaults everywhere; a random ticket secret. Returns 0 or -1 (RNG failure). */
@@ -37,7 +38,8 @@ int config_init(cr_config *c);
 /* File lines: "name = value" or "CALLRELAY_NAME=value"; '#' starts a comment; blank lines
  * ignored; names are the variable names with or without the CALLRELAY_ prefix, any case
  * (listen, redis_url, admin_token, ticket_secret, public_url, retention, key_prefix,
- * max_body, max_buffered, body_timeout, dedupe_window, max_deliveries, workers). On error
+ * max_body, max_buffered, body_timeout, dedupe_window, max_deliveries, workers,
+ * presence_ttl). On error
  * writes one line (no newline) into err and returns -1.
  */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);
