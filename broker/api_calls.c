@@ -16,10 +16,12 @@ static bool call_id_valid(const char *s)
     size_t n = strlen(s);
     if (!n || n > CALL_ID_MAX)
         return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '/')
             return false;
-    return true;
+    json_t *utf8 = json_string(s); /* NULL unless valid UTF-8 */
+    json_decref(utf8);
+    return utf8 != NULL;
 }
 
 static void on_call(store_outcome o, const call_fields *call, void *ud)
@@ -44,7 +46,8 @@ void api_call_get(http_req *r)
     const char *id = r->path + strlen(CALLS_PREFIX);
     if (!call_id_valid(id)) {
         http_reply_error(r, 400, RC_INVALID_FIELD, "call_id",
-                         "call_id: 1-%d characters after " CALLS_PREFIX ", no '/' or controls",
+                         "call_id: 1-%d UTF-8 characters after " CALLS_PREFIX
+                         ", no '/' or controls",
                          CALL_ID_MAX);
         return;
     }

@@ -78,8 +78,12 @@ def test_get_call_needs_the_token_and_an_id(env, acme):
     assert assert_result(r, 200, 0)["call"]["call_id"] == "c-1"
     body = assert_result(env.broker.get("/v1/calls/", token=acme.token), 400, 3101)
     assert error_field(body) == "call_id"
-    r = env.broker.get("/v1/calls/" + "x" * 201, token=acme.token)
-    assert_result(r, 400, 3101)
+    for bad in ("x" * 201, "%ff%fe", "a%2Fb", "a%01b"):
+        body = assert_result(env.broker.get("/v1/calls/" + bad, token=acme.token), 400)
+        assert body["result"]["code"] in (3100, 3101), body
+    put_call(env, acme, "a b:c=", connected_call())
+    r = env.broker.get("/v1/calls/a%20b:c=", token=acme.token)
+    assert assert_result(r, 200, 0)["call"]["call_id"] == "a b:c="
     assert env.broker.post("/v1/calls/c-1", {}, token=acme.token).status_code == 405
 
 
