@@ -38,7 +38,8 @@ end
 local CALLS_MAX = 50
 
 local function removed_after(from)
-    if #last == 0 then return 0 end
+    -- nothing to read (an empty stream, or a position at its end): nothing was missed either
+    if #last == 0 or (from ~= '' and streamid_cmp(from, top) >= 0) then return 0 end
     local info = redis.call('XINFO', 'STREAM', KEYS[1])
     local f = {}
     for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
