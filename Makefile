@@ -13,12 +13,14 @@ PURE_SRC := broker/digest.c broker/strmap.c broker/cidr.c broker/streamid.c brok
             broker/stdwebhooks.c broker/event.c broker/ingest_plan.c broker/redact.c broker/wakeup.c \
             broker/wsproto.c broker/wsscan.c broker/frame.c broker/held.c broker/http_head.c \
             broker/connscan.c broker/form.c broker/event_check.c broker/store_reply.c broker/credentials.c broker/forwarded.c broker/settings_check.c \
+            broker/call_state.c broker/online.c \
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/redis_uv.c broker/store.c broker/store_users.c broker/store_integrations.c \
             broker/integrations.c broker/listener.c broker/connguard.c broker/http.c \
             broker/api_admin.c broker/api_users.c broker/ingest.c broker/api_hooks.c broker/api_ops.c broker/api_auth.c \
             broker/api_routes.c \
+            broker/store_presence.c broker/store_calls.c broker/presence.c broker/api_calls.c \
             broker/hub.c broker/main.c
 LUA      := $(wildcard broker/redis/*.lua)
 

@@ -1,7 +1,8 @@
 /* api.h — the REST handlers, one file per group:
  * api_admin.c (provisioning), api_users.c (users, channel), api_hooks.c (PBX webhooks),
- * api_ops.c (health, readiness, metrics), api_auth.c (who a request is: admin, integration
- * token, signature, source network). Each handler answers exactly once. */
+ * api_ops.c (health, readiness, metrics), api_calls.c (calls' state, who is online),
+ * api_auth.c (who a request is: admin, integration token, signature, source network). Each
+ * handler answers exactly once. */
 #ifndef CR_API_H
 #define CR_API_H
 #include "http.h"
@@ -21,6 +22,9 @@ void api_users_list(http_req *r);
 void api_channel(http_req *r);
 
 void api_hook(http_req *r);
+
+void api_call_get(http_req *r);
+void api_session_ping(http_req *r);
 
 void api_healthz(http_req *r);
 void api_readyz(http_req *r);

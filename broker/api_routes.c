@@ -11,6 +11,8 @@ static const http_route routes[] = {
     {HTTP_GET, "/v1/users", false, api_users_list},
     {HTTP_POST, "/v1/channel", false, api_channel},
     {HTTP_POST, "/v1/hooks/", true, api_hook},
+    {HTTP_GET, "/v1/calls/", true, api_call_get},
+    {HTTP_POST, "/v1/session/ping", false, api_session_ping},
     {HTTP_GET, "/healthz", false, api_healthz},
     {HTTP_GET, "/readyz", false, api_readyz},
     {HTTP_GET, "/metrics", false, api_metrics},

@@ -408,6 +408,16 @@ static int set_body_timeout(cr_config *c, const char *env, const char *v, char *
     return 0;
 }
 
+/* At least 3 s: instances refresh their tabs every third of it. */
+static int set_presence_ttl(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (parse_positive(v, 86400, &n) < 0 || n < 3)
+        return cfg_fail(err, errlen, "%s: must be an integer from 3 to 86400, got \"%s\"", env, v);
+    c->presence_ttl_s = (int)n;
+    return 0;
+}
+
 static int set_key_prefix(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     if (!*v || has_space_or_ctl(v) || strpbrk(v, "{}"))
@@ -483,6 +493,7 @@ static const struct setting settings[] = {
     {"max_buffered", set_max_buffered},
     {"body_timeout", set_body_timeout},
     {"trusted_proxies", set_trusted_proxies},
+    {"presence_ttl", set_presence_ttl},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -521,6 +532,7 @@ int config_init(cr_config *c)
     c->dedupe_window_s = 86400;
     c->max_deliveries = 10000;
     c->workers = 1;
+    c->presence_ttl_s = 30;
     c->ticket_secret_len = 32;
     c->ticket_secret_random = 1;
     if (!c->listen_host || !c->key_prefix ||

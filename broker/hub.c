@@ -11,12 +11,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
+#include "presence.h"
 #include "result.h"
 #include "store_users.h"
 #include "streamid.h"
 #include "strmap.h"
 #include "ticket.h"
 #include "wakeup.h"
+#include "call_state.h"
 #include "connguard.h"
 #include "wsproto.h"
 #include <stdarg.h>
@@ -50,7 +52,9 @@ typedef struct session {
     bool registered; /* live events are for it */
     bool paging;     /* registered, and its paging has not reached code 109 yet */
     bool page_busy;
-    int close_code; /* set: the next writable callback closes with it */
+    bool present;    /* counted in presence: it registered, and has not unregistered since */
+    bool calls_sent; /* the first register answer, with the user's open calls, went out */
+    int close_code;  /* set: the next writable callback closes with it */
     const char *close_reason;
     char page_from[STREAMID_MAX_LEN];   /* "" = after the acked cursor */
     char page_commit[STREAMID_MAX_LEN]; /* last id of the previous page, "" = none */
@@ -407,9 +411,25 @@ static json_t *result(int code, const char *message)
     return json_pack("{s:i,s:s}", "code", code, "message", message);
 }
 
-static frame *page_frame(const store_page *p)
+/* The user's open calls, as GET /v1/calls/CALL_ID gives each: a JSON array, malloc'd. */
+static char *calls_text(const store_page *p)
 {
-    size_t cap = 128;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < p->n_calls; i++) {
+        const call_fields *c = &p->calls[i];
+        json_t *call = call_state_json(c->call_id, c->v, c->n);
+        if (call)
+            json_array_append_new(list, call);
+    }
+    char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
+    json_decref(list);
+    return text;
+}
+
+/* calls: the "calls" array's text, or NULL for none (not the first answer). */
+static frame *page_frame(const store_page *p, const char *calls)
+{
+    size_t cap = 160 + (calls ? strlen(calls) : 0);
     for (size_t i = 0; i < p->n; i++)
         cap += strlen(p->v[i].id_text) + p->v[i].json_len + 16;
     frame *f = frame_new(cap);
@@ -427,6 +447,10 @@ static frame *page_frame(const store_page *p)
         n += event_text(t + n, p->v[i].id_text, p->v[i].json, p->v[i].json_len);
     }
     t[n++] = ']';
+    if (p->gap)
+        n += (size_t)sprintf(t + n, ",\"gap\":true");
+    if (calls)
+        n += (size_t)sprintf(t + n, ",\"calls\":%s", calls);
     t[n++] = '}';
     f->len = n;
     f->n_events = (unsigned)p->n;
@@ -463,7 +487,7 @@ static void register_undo(session *s, bool was_registered, bool was_paging)
     s->held.lost = false;
 }
 
-static void page_apply(session *s, const store_page *p)
+static void page_apply(session *s, const store_page *p, bool with_calls)
 {
     if (p->n) {
         const store_entry *last = &p->v[p->n - 1];
@@ -476,10 +500,17 @@ static void page_apply(session *s, const store_page *p)
         if (streamid_cmp(p->top, s->last_sent) > 0)
             s->last_sent = p->top;
     }
-    frame *f = page_frame(p);
+    char *calls = with_calls ? calls_text(p) : NULL;
+    frame *f = page_frame(p, calls);
     if (f) {
         enqueue(s, f);
         frame_unref(f);
+        s->calls_sent |= calls != NULL;
+    }
+    free(calls);
+    if (!s->present) {
+        s->present = true;
+        presence_join(s->integration, s->extension);
     }
     if (!p->n && s->registered)
         page_end(s);
@@ -487,7 +518,7 @@ static void page_apply(session *s, const store_page *p)
 
 typedef struct page_call {
     session *s;
-    bool was_registered, was_paging;
+    bool was_registered, was_paging, with_calls;
 } page_call;
 
 static void on_page(const store_page *p, void *ud)
@@ -507,7 +538,7 @@ static void on_page(const store_page *p, void *ud)
         register_undo(s, c->was_registered, c->was_paging);
         send_error(s, RC_INVALID_FIELD, "since: after the last stored event (%s)", p->top_text);
     } else {
-        page_apply(s, p);
+        page_apply(s, p, c->with_calls);
     }
     free(c);
     session_release(s);
@@ -537,12 +568,13 @@ static void op_register(session *s, const ws_frame *f)
     char from[STREAMID_MAX_LEN], commit[STREAMID_MAX_LEN];
     page_position(s, f, from, commit);
     if (c) {
-        *c = (page_call){s, s->registered, s->paging};
+        *c = (page_call){s, s->registered, s->paging, !s->calls_sent};
         s->registered = s->paging = true;
         s->refs++;
         s->page_busy = true;
     }
-    if (!c || store_page_read(s->integration, s->extension, commit, from, f->limit, on_page, c)) {
+    if (!c || store_page_read(s->integration, s->extension, commit, from, f->limit, c->with_calls,
+                              on_page, c)) {
         if (c) {
             s->refs--;
             s->page_busy = false;
@@ -577,8 +609,17 @@ static void op_ack(session *s, const ws_frame *f)
     }
 }
 
+static void presence_end(session *s)
+{
+    if (s->present) {
+        s->present = false;
+        presence_leave(s->integration, s->extension);
+    }
+}
+
 static void op_unregister(session *s)
 {
+    presence_end(s);
     s->registered = s->paging = false;
     held_drop(&s->held);
     s->held.lost = false;
@@ -851,6 +892,7 @@ void hub_closed(struct lws *wsi, void **slot)
         return;
     *slot = NULL;
     connguard_forget(s->fd);
+    presence_end(s);
     hub_user *u = s->user;
     if (s->prev)
         s->prev->next = s->next;

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "redact.h"
 #include "metrics.h"
+#include "presence.h"
 #include "store.h"
 #include <errno.h>
 #include <signal.h>
@@ -37,23 +38,25 @@ static struct {
 
 static void usage(FILE *f)
 {
-    fputs("usage: callrelay [--config FILE] [--help] [--version]\n"
-          "\n"
-          "An event-relay broker between PBXs and CRM browser tabs.\n"
-          "Settings come from FILE (\"name = value\" lines) and from the environment, which wins:\n"
-          "  CALLRELAY_LISTEN         host:port for HTTP and websockets (127.0.0.1:8080)\n"
-          "  CALLRELAY_REDIS_URL      redis://[:password@]host:port[/db] or unix:///path\n"
-          "  CALLRELAY_ADMIN_TOKEN    token for provisioning (none: provisioning refused)\n"
-          "  CALLRELAY_TICKET_SECRET  key for websocket tickets, identical on every instance\n"
-          "  CALLRELAY_PUBLIC_URL     base URL put in front of /v1/ws in channel answers\n"
-          "  CALLRELAY_RETENTION      seconds events are kept (1209600)\n"
-          "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
-          "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
-          "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n"
-          "  CALLRELAY_BODY_TIMEOUT   seconds for a request body after its head (10)\n"
-          "  CALLRELAY_MAX_BUFFERED   bytes of request bodies held at once per process (67108864)\n"
-          "  CALLRELAY_MAX_DELIVERIES events x users one webhook may store (10000)\n",
-          f);
+    fputs(
+        "usage: callrelay [--config FILE] [--help] [--version]\n"
+        "\n"
+        "An event-relay broker between PBXs and CRM browser tabs.\n"
+        "Settings come from FILE (\"name = value\" lines) and from the environment, which wins:\n"
+        "  CALLRELAY_LISTEN         host:port for HTTP and websockets (127.0.0.1:8080)\n"
+        "  CALLRELAY_REDIS_URL      redis://[:password@]host:port[/db] or unix:///path\n"
+        "  CALLRELAY_ADMIN_TOKEN    token for provisioning (none: provisioning refused)\n"
+        "  CALLRELAY_TICKET_SECRET  key for websocket tickets, identical on every instance\n"
+        "  CALLRELAY_PUBLIC_URL     base URL put in front of /v1/ws in channel answers\n"
+        "  CALLRELAY_RETENTION      seconds events are kept (1209600)\n"
+        "  CALLRELAY_KEY_PREFIX     prefix of every Redis key (cr:)\n"
+        "  CALLRELAY_MAX_BODY       largest request body in bytes (1048576)\n"
+        "  CALLRELAY_DEDUPE_WINDOW  seconds an event key is remembered (86400)\n"
+        "  CALLRELAY_BODY_TIMEOUT   seconds for a request body after its head (10)\n"
+        "  CALLRELAY_MAX_BUFFERED   bytes of request bodies held at once per process (67108864)\n"
+        "  CALLRELAY_MAX_DELIVERIES events x users one webhook may store (10000)\n"
+        "  CALLRELAY_PRESENCE_TTL   seconds a killed instance's tabs still count as online (30)\n",
+        f);
 }
 
 static void on_final_stop(uv_timer_t *t)
@@ -61,6 +64,7 @@ static void on_final_stop(uv_timer_t *t)
     (void)t;
     ingest_stop();
     integrations_stop();
+    presence_stop();
     store_stop();
     http_stop();
     uv_close((uv_handle_t *)&M.stop_timer, NULL);
@@ -77,6 +81,7 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     M.stopping = true;
     log_info("stopping", "{s:i,s:i}", "signal", signum, "sessions", (int)metrics->sessions_open);
+    presence_drain(); /* before the tabs close: their ZREMs would follow one by one */
     http_drain();
     uv_timer_start(&M.stop_timer, on_final_stop, metrics->sessions_open ? DRAIN_MS : 0, 0);
 }
@@ -127,7 +132,7 @@ static int start(void)
         .on_integration_changed = integrations_reload,
     };
     if (integrations_init(M.loop) || hub_init(&M.cfg) || ingest_init(M.loop, &M.cfg) ||
-        store_start(M.loop, &M.cfg, &hooks)) {
+        store_start(M.loop, &M.cfg, &hooks) || presence_start(M.loop, &M.cfg)) {
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
     }
@@ -146,8 +151,9 @@ static int start(void)
     char redis[512];
     snprintf(redis, sizeof redis, "%s", M.cfg.redis_url);
     redact_secrets(redis); /* its password */
-    log_info("listening", "{s:s,s:i,s:s,s:s}", "host", M.cfg.listen_host, "port", M.cfg.listen_port,
-             "redis", redis, "version", CALLRELAY_VERSION);
+    log_info("listening", "{s:s,s:i,s:s,s:s,s:s}", "host", M.cfg.listen_host, "port",
+             M.cfg.listen_port, "redis", redis, "version", CALLRELAY_VERSION, "instance",
+             presence_instance());
     return 0;
 }
 
@@ -157,6 +163,7 @@ static int run_worker(void)
     if (start() != 0) {
         ingest_stop();
         integrations_stop();
+        presence_stop();
         store_stop();
         http_stop();
         uv_run(M.loop, UV_RUN_NOWAIT);
@@ -169,6 +176,7 @@ static int run_worker(void)
     uv_run(M.loop, UV_RUN_DEFAULT);
     uv_loop_close(M.loop);
     hub_free();
+    presence_free();
     integrations_free();
     config_free(&M.cfg);
     log_info("stopped", NULL);

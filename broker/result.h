@@ -16,6 +16,7 @@ enum cr_result_code {
     RC_FORBIDDEN = 3108,       /* source address not in allowed_networks */
     RC_UNKNOWN_OP = 3109,      /* websocket frame with an unknown op */
     RC_NOT_REGISTERED = 3110,  /* websocket op that needs register first */
+    RC_CALL_NOT_FOUND = 3310,  /* Mango: no such call */
     RC_INTERNAL = 5000,        /* a fault of the broker */
     RC_UNAVAILABLE = 5003,     /* Redis unreachable or draining */
 };

@@ -84,9 +84,36 @@ int store_stream_read_after(const char *integration, const char *ext, streamid a
 
 static bool page_valid(const redisReply *r, streamid *top)
 {
-    return r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
            r->element[0]->type == REDIS_REPLY_STRING && streamid_parse(r->element[0]->str, top) &&
-           r->element[2]->type == REDIS_REPLY_ARRAY && r->element[3]->type == REDIS_REPLY_STRING;
+           r->element[2]->type == REDIS_REPLY_ARRAY && r->element[3]->type == REDIS_REPLY_STRING &&
+           r->element[4]->type == REDIS_REPLY_INTEGER && r->element[5]->type == REDIS_REPLY_ARRAY;
+}
+
+/* {call_id, HGETALL reply} each; *ok is false when one is malformed. */
+static call_fields *calls_parse(const redisReply *list, bool *ok)
+{
+    size_t n = list->elements;
+    call_fields *v = calloc(n ? n : 1, sizeof *v);
+    *ok = v != NULL;
+    for (size_t i = 0; *ok && i < n; i++) {
+        const redisReply *c = list->element[i];
+        *ok = c->type == REDIS_REPLY_ARRAY && c->elements == 2 &&
+              c->element[0]->type == REDIS_REPLY_STRING;
+        if (*ok) {
+            v[i].call_id = c->element[0]->str;
+            v[i].v = store_reply_call_fields(c->element[1], &v[i].n);
+            *ok = v[i].v != NULL;
+        }
+    }
+    return v;
+}
+
+static void calls_free(call_fields *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free((void *)v[i].v);
+    free(v);
 }
 
 static void on_page(redisReply *r, void *ud)
@@ -94,34 +121,46 @@ static void on_page(redisReply *r, void *ud)
     store_call *c = ud;
     store_page p = {0};
     store_entry *v = NULL;
-    bool all = page_valid(r, &p.top);
+    call_fields *calls = NULL;
+    bool all = page_valid(r, &p.top), calls_ok = false;
+    size_t n_calls = 0;
     if (all) {
         v = entries_parse(r->element[2], &p.n, &all);
-        all = all && v;
+        calls = calls_parse(r->element[5], &calls_ok);
+        n_calls = r->element[5]->elements;
+        all = all && v && calls_ok;
     }
     p.outcome = store_outcome_of(r, all);
     if (all) {
         p.v = v;
         p.top_text = r->element[0]->str;
         p.beyond = strcmp(r->element[3]->str, "beyond") == 0;
+        p.gap = r->element[4]->integer != 0;
+        p.calls = calls;
+        p.n_calls = n_calls;
     }
     ((store_page_cb)c->cb)(&p, c->ud);
     free(v);
+    calls_free(calls, n_calls);
     free(c);
 }
 
 int store_page_read(const char *integration, const char *ext, const char *commit, const char *from,
-                    int limit, store_page_cb cb, void *ud)
+                    int limit, bool with_calls, store_page_cb cb, void *ud)
 {
     char lim[16], retention[32];
     snprintf(lim, sizeof lim, "%d", limit);
     retention_text(retention);
     char *stream = store_key_stream(integration, ext);
     char *cursor = store_key_cursor(integration, ext);
-    const char *args[] = {stream, cursor, commit, from, lim, retention};
-    int rc = store_call_run(SCRIPT_PAGE, on_page, (void (*)(void))cb, ud, 2, 6, args);
+    char *calls = store_key_user_calls(integration, ext);
+    char *call_prefix = with_calls ? store_key_call(integration, "") : strdup("");
+    const char *args[] = {stream, cursor, calls, commit, from, lim, retention, call_prefix};
+    int rc = store_call_run(SCRIPT_PAGE, on_page, (void (*)(void))cb, ud, 3, 8, args);
     free(stream);
     free(cursor);
+    free(calls);
+    free(call_prefix);
     return rc;
 }
 

@@ -2,6 +2,7 @@
  * parsed entries and outcomes, never a Redis reply (store_outcome.h says how calls answer). */
 #ifndef CR_STORE_USERS_H
 #define CR_STORE_USERS_H
+#include "call_state.h"
 #include "store_outcome.h"
 #include "streamid.h"
 #include <stdbool.h>
@@ -29,6 +30,9 @@ typedef struct store_page {
     const char *top_text;
     const store_entry *v;
     size_t n;
+    bool gap;                 /* retention removed events after the position read from */
+    const call_fields *calls; /* the user's open calls, latest first, when asked for */
+    size_t n_calls;
 } store_page;
 
 typedef enum store_ack_result { STORE_ACK_DONE, STORE_ACK_BEYOND } store_ack_result;
@@ -47,9 +51,10 @@ typedef void (*store_session_cb)(store_outcome o, store_session_result r, void *
 int store_stream_read_after(const char *integration, const char *ext, streamid after, int count,
                             store_entries_cb cb, void *ud);
 /* One page of missed events (page.lua): commit is the id the previous page ended with ("" for
- * none), from the id to read after ("" = after the acknowledged cursor). */
+ * none), from the id to read after ("" = after the acknowledged cursor); with_calls: the
+ * user's open calls come with it, read in the same atomic step. */
 int store_page_read(const char *integration, const char *ext, const char *commit, const char *from,
-                    int limit, store_page_cb cb, void *ud);
+                    int limit, bool with_calls, store_page_cb cb, void *ud);
 /* Moves the user's acknowledged cursor forward to id (ack.lua). */
 int store_ack(const char *integration, const char *ext, streamid id, store_ack_cb cb, void *ud);
 /* A websocket is let in (session_open.lua): the user exists, and a ticket (its signature, or

@@ -47,6 +47,8 @@ char *store_key_users(const char *i) { return key("u", i, ""); }
 char *store_key_stream(const char *i, const char *ext) { return key("s", i, ext); }
 char *store_key_cursor(const char *i, const char *ext) { return key("c", i, ext); }
 char *store_key_ticket(const char *i, const char *sig) { return key("t", i, sig); }
+char *store_key_user_calls(const char *i, const char *ext) { return key("uc", i, ext); }
+char *store_key_call(const char *i, const char *id) { return key("call", i, id); }
 
 static void answer(redisReply *r) { last.done(r, last.call); }
 
@@ -92,9 +94,11 @@ static struct {
     store_outcome o;
     size_t n, read;
     char ids[4][32];
-    bool beyond;
+    bool beyond, gap;
     char top[32];
     int result;
+    size_t n_calls, call_fields[4];
+    char call_ids[4][32];
 } seen;
 
 static void on_entries_seen(const store_entries *e, void *ud)
@@ -115,6 +119,12 @@ static void on_page_seen(const store_page *p, void *ud)
     seen.o = p->outcome;
     seen.n = p->n;
     seen.beyond = p->beyond;
+    seen.gap = p->gap;
+    seen.n_calls = p->n_calls;
+    for (size_t i = 0; i < p->n_calls && i < 4; i++) {
+        snprintf(seen.call_ids[i], sizeof seen.call_ids[i], "%s", p->calls[i].call_id);
+        seen.call_fields[i] = p->calls[i].n;
+    }
     snprintf(seen.top, sizeof seen.top, "%s", p->top_text ? p->top_text : "");
 }
 
@@ -171,9 +181,10 @@ static void lost_connection_is_unavailable(void **state)
 
 static void page_reply(const char *top, redisReply **entries, size_t n, const char *status)
 {
-    redisReply t = str(top), cursor = str("0-0"), list = array(entries, n), st = str(status);
-    redisReply *v[] = {&t, &cursor, &list, &st};
-    redisReply r = array(v, 4);
+    redisReply t = str(top), cursor = str("0-0"), list = array(entries, n), st = str(status),
+               gap = integer(0), calls = array(NULL, 0);
+    redisReply *v[] = {&t, &cursor, &list, &st, &gap, &calls};
+    redisReply r = array(v, 6);
     answer(&r);
 }
 
@@ -181,11 +192,13 @@ static void page_parsed(void **state)
 {
     (void)state;
     memset(&seen, 0, sizeof seen);
-    store_page_read("acme", "101", "", "3-0", 2, on_page_seen, NULL);
+    store_page_read("acme", "101", "", "3-0", 2, false, on_page_seen, NULL);
     assert_int_equal(last.script, SCRIPT_PAGE);
-    assert_int_equal(last.nkeys, 2);
-    assert_string_equal(last.args[3], "3-0");
-    assert_string_equal(last.args[5], "60000");
+    assert_int_equal(last.nkeys, 3);
+    assert_string_equal(last.args[2], "uc{acme}:101");
+    assert_string_equal(last.args[4], "3-0");
+    assert_string_equal(last.args[6], "60000");
+    assert_string_equal(last.args[7], ""); /* no calls asked for */
     entry a;
     redisReply *v[] = {entry_make(&a, "4-0", "{}")};
     page_reply("9-0", v, 1, "ok");
@@ -199,7 +212,7 @@ static void page_beyond(void **state)
 {
     (void)state;
     memset(&seen, 0, sizeof seen);
-    store_page_read("acme", "101", "", "99-0", 2, on_page_seen, NULL);
+    store_page_read("acme", "101", "", "99-0", 2, false, on_page_seen, NULL);
     page_reply("9-0", NULL, 0, "beyond");
     assert_int_equal(seen.o.status, STORE_OK);
     assert_true(seen.beyond);
@@ -209,12 +222,45 @@ static void page_with_a_malformed_entry_fails(void **state)
 {
     (void)state;
     memset(&seen, 0, sizeof seen);
-    store_page_read("acme", "101", "", "", 2, on_page_seen, NULL);
+    store_page_read("acme", "101", "", "", 2, false, on_page_seen, NULL);
     entry a;
     redisReply *v[] = {entry_make(&a, "4-0", "[]")};
     page_reply("9-0", v, 1, "ok");
     assert_int_equal(seen.o.status, STORE_FAILED);
     assert_string_equal(seen.o.error, "unexpected reply");
+}
+
+/* {top, cursor, entries, status, gap, {{call_id, {field, value, ...}}, ...}} */
+static void page_with_gap_and_calls(void **state)
+{
+    (void)state;
+    memset(&seen, 0, sizeof seen);
+    store_page_read("acme", "101", "", "", 2, true, on_page_seen, NULL);
+    assert_string_equal(last.args[7], "call{acme}:");
+    redisReply t = str("9-0"), cursor = str(""), none = array(NULL, 0), st = str("ok"),
+               gap = integer(1);
+    redisReply id1 = str("c-1"), f1 = str("state"), v1 = str("connected"), f2 = str("u:101"),
+               v2 = str("connected");
+    redisReply *h1v[] = {&f1, &v1, &f2, &v2};
+    redisReply h1 = array(h1v, 4);
+    redisReply *c1v[] = {&id1, &h1};
+    redisReply c1 = array(c1v, 2);
+    redisReply *callv[] = {&c1};
+    redisReply calls = array(callv, 1);
+    redisReply *v[] = {&t, &cursor, &none, &st, &gap, &calls};
+    redisReply r = array(v, 6);
+    answer(&r);
+    assert_int_equal(seen.o.status, STORE_OK);
+    assert_true(seen.gap);
+    assert_int_equal(seen.n_calls, 1);
+    assert_string_equal(seen.call_ids[0], "c-1");
+    assert_int_equal(seen.call_fields[0], 2);
+
+    memset(&seen, 0, sizeof seen); /* a hash with an odd list is not a call */
+    store_page_read("acme", "101", "", "", 2, true, on_page_seen, NULL);
+    h1.elements = 3;
+    answer(&r);
+    assert_int_equal(seen.o.status, STORE_FAILED);
 }
 
 static void script_error_carries_its_text(void **state)
@@ -299,6 +345,7 @@ int main(void)
         cmocka_unit_test(page_parsed),
         cmocka_unit_test(page_beyond),
         cmocka_unit_test(page_with_a_malformed_entry_fails),
+        cmocka_unit_test(page_with_gap_and_calls),
         cmocka_unit_test(script_error_carries_its_text),
         cmocka_unit_test(ack_answers),
         cmocka_unit_test(session_open_answers),
