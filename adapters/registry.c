@@ -4,9 +4,11 @@
 #include "adapter.h"
 
 extern const adapter adapter_native;
+extern const adapter adapter_mapped;
 
 static const adapter *const adapters[] = {
     &adapter_native,
+    &adapter_mapped,
     NULL,
 };
 
