@@ -557,8 +557,8 @@ static int resolve(const msource *s, const mtarget *t, const json_t *doc, json_t
         const json_t *hit = json_object_get(s->map, text);
         if (hit || s->def)
             return (*out = json_incref((json_t *)(hit ? hit : s->def))) != NULL;
-        return fail(e, s->name, "\"%.60s\" is not in mapped.fields.%s.map, which has no default", text,
-                    t->name);
+        return fail(e, s->name, "\"%.60s\" is not in mapped.fields.%s.map, which has no default",
+                    text, t->name);
     }
     if (!raw)
         return s->def ? (*out = json_incref(s->def)) != NULL : 0;
