@@ -113,11 +113,13 @@ static void path_join(char *buf, size_t size, const char *at, const char *sep, c
 static bool lookup_text(const json_t *v, char *buf, size_t size)
 {
     if (json_is_string(v))
-        return snprintf(buf, size, "%s", json_string_value(v)) < (int)size;
+        return json_string_length(v) < size &&
+               strlen(json_string_value(v)) == json_string_length(v) &&
+               snprintf(buf, size, "%s", json_string_value(v)) > -1;
     if (json_is_integer(v))
         return snprintf(buf, size, "%lld", (long long)json_integer_value(v)) > 0;
     if (json_is_real(v))
-        return snprintf(buf, size, "%.17g", json_real_value(v)) > 0;
+        return snprintf(buf, size, "%.15g", json_real_value(v)) > 0;
     if (json_is_boolean(v))
         return snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false") > 0;
     return false;
@@ -419,9 +421,10 @@ static int compile_source(msource *s, const json_t *spec, bool form, const mtarg
 static int compile_users(mapped_compiled *c, const json_t *spec, const char *at, adapter_error *e)
 {
     char sub[128];
-    if (json_is_object(spec))
-        return (c->n_users = 1,
-                compile_source(&c->users[0], spec, c->form, &targets[T_USERS], at, e));
+    if (json_is_object(spec)) {
+        c->n_users = 1;
+        return compile_source(&c->users[0], spec, c->form, &targets[T_USERS], at, e);
+    }
     if (!json_is_array(spec) || json_array_size(spec) < 1 ||
         json_array_size(spec) > MAPPED_MAX_USERS)
         return fail(e, at, "must be a source or a list of 1 to %d sources", MAPPED_MAX_USERS);
@@ -552,8 +555,10 @@ static int resolve(const msource *s, const mtarget *t, const json_t *doc, json_t
         return (*out = json_incref(s->constant)) != NULL;
     if (raw && s->map) {
         if (!lookup_text(raw, text, sizeof text))
-            return fail(e, s->name, "must be a string or a number (mapped.fields.%s has a map)",
-                        t->name);
+            return fail(e, s->name,
+                        "must be a string (up to %zu bytes, no NUL) or a number: mapped.fields.%s "
+                        "looks it up in its map",
+                        sizeof text - 1, t->name);
         const json_t *hit = json_object_get(s->map, text);
         if (hit || s->def)
             return (*out = json_incref((json_t *)(hit ? hit : s->def))) != NULL;

@@ -237,6 +237,38 @@ static void kinds_and_targets(void **state)
     json_decref(out);
 }
 
+static void map_lookup(void **state)
+{
+    (void)state;
+    const char *m = "{\"fields\":{\"call_id\":{\"const\":\"c\"},\"users\":{\"const\":\"101\"},"
+                    "\"state\":{\"pointer\":\"/s\",\"map\":{\"1.5\":\"connected\",\"true\":"
+                    "\"appeared\",\"0.1\":\"on_hold\"}}}}";
+    json_t *out;
+    adapter_error e;
+    static const struct {
+        const char *body, *state;
+    } cases[] = {{"{\"s\":1.5}", "connected"},
+                 {"{\"s\":true}", "appeared"},
+                 {"{\"s\":0.1}", "on_hold"},
+                 {"{\"s\":\"1.5\"}", "connected"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(run(m, cases[i].body, &out, &e), ADAPTER_OK);
+        assert_string_equal(json_string_value(first(out, "call.state")), cases[i].state);
+        json_decref(out);
+    }
+    char body[400];
+    snprintf(body, sizeof body, "{\"s\":\"%0300d\"}", 7);
+    assert_int_equal(run(m, body, &out, &e), ADAPTER_INVALID);
+    assert_string_equal(e.field, "json/s");
+    json_decref(out);
+    assert_int_equal(run(m, "{\"s\":\"true\\u0000x\"}", &out, &e), ADAPTER_INVALID);
+    assert_string_equal(e.field, "json"); /* jansson refuses a NUL in a string */
+    json_decref(out);
+    assert_int_equal(run(m, "{\"s\":{}}", &out, &e), ADAPTER_INVALID);
+    assert_string_equal(e.field, "json/s");
+    json_decref(out);
+}
+
 static void registered(void **state)
 {
     (void)state;
@@ -250,7 +282,7 @@ int main(void)
         cmocka_unit_test(fixtures),         cmocka_unit_test(settings_refused),
         cmocka_unit_test(form_body),        cmocka_unit_test(pointers),
         cmocka_unit_test(bad_values_named), cmocka_unit_test(kinds_and_targets),
-        cmocka_unit_test(registered),
+        cmocka_unit_test(map_lookup),       cmocka_unit_test(registered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
