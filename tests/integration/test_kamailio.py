@@ -68,6 +68,15 @@ def free_udp_port():
                 continue
 
 
+def udp_port_taken(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return False
+        except OSError:
+            return True
+
+
 def stop(proc, timeout=5):
     """Stops one process we started, by its PID."""
     if proc.poll() is None:
@@ -135,7 +144,8 @@ def place_call(tmp, proxy, uac, uas):
     callee, callee_out = sipp(tmp, uas, [], proxy.uas_port)
     caller = None
     try:
-        time.sleep(0.3)  # the UAS binds its port
+        wait_until(lambda: callee.poll() is None and udp_port_taken(proxy.uas_port), 5,
+                   what="%s listening on udp:%d" % (uas, proxy.uas_port))
         caller, caller_out = sipp(tmp, uac, ["-inf", str(SIPP_DIR / "caller.csv"),
                                              "127.0.0.1:%d" % proxy.port], free_udp_port())
         rc = caller.wait(30 * SCALE)
