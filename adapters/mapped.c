@@ -448,6 +448,22 @@ static const mtarget *target_named(const char *name)
     return NULL;
 }
 
+/* What every event needs, unless the kind is a constant that needs less: a call has a state
+ * and users, an ivr event a state. */
+static int check_required(const mapped_compiled *c, adapter_error *e)
+{
+    const msource *k = &c->src[T_KIND];
+    const char *kind = k->kind == SRC_CONST ? json_string_value(k->constant) : NULL;
+    bool may_call = !kind || strcmp(kind, "call") == 0;
+    if (!c->src[T_CALL_ID].kind)
+        return fail(e, "mapped.fields.call_id", "is required");
+    if (!c->src[T_STATE].kind && (may_call || strcmp(kind, "ivr") == 0))
+        return fail(e, "mapped.fields.state", "is required: the state of call and ivr events");
+    if (!c->n_users && may_call)
+        return fail(e, "mapped.fields.users", "is required: the extensions a call is for");
+    return 0;
+}
+
 static int compile_fields(mapped_compiled *c, const json_t *fields, adapter_error *e)
 {
     const char *k;
@@ -467,9 +483,7 @@ static int compile_fields(mapped_compiled *c, const json_t *fields, adapter_erro
         if (rc < 0)
             return -1;
     }
-    if (!c->src[T_CALL_ID].kind)
-        return fail(e, "mapped.fields.call_id", "is required");
-    return 0;
+    return check_required(c, e);
 }
 
 static int mapped_compile(const json_t *settings, void **out, adapter_error *e)

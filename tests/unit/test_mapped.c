@@ -41,7 +41,14 @@ static void settings_refused(void **state)
     assert_int_equal(adapter_mapped.check_settings(none, &e), -1);
     assert_string_equal(e.field, "mapped");
     json_decref(none);
-    assert_refused("{\"fields\":{" ID "}}", NULL);
+    assert_refused("{\"fields\":{" ID "}}", "mapped.fields.state");
+    assert_refused("{\"fields\":{" ID ",\"state\":{\"const\":\"appeared\"}}}",
+                   "mapped.fields.users");
+    assert_refused("{\"fields\":{" ID ",\"state\":{\"const\":\"appeared\"},\"users\":"
+                   "{\"pointer\":\"/u\"}}}",
+                   NULL);
+    assert_refused("{\"fields\":{" ID ",\"kind\":{\"const\":\"record\"}}}", NULL);
+    assert_refused("{\"fields\":{" ID ",\"kind\":{\"const\":\"ivr\"}}}", "mapped.fields.state");
     assert_refused("{\"body\":\"xml\",\"fields\":{" ID "}}", "mapped.body");
     assert_refused("{\"fields\":[]}", "mapped.fields");
     assert_refused("{\"fields\":{" ID "},\"extra\":1}", "mapped.extra");
