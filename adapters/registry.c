@@ -4,7 +4,7 @@
 #include "adapter.h"
 
 extern const adapter adapter_native, adapter_mango, adapter_twilio, adapter_asterisk,
-    adapter_freeswitch;
+    adapter_freeswitch, adapter_mapped;
 
 /* clang-format off */
 static const adapter *const adapters[] = {
@@ -13,6 +13,7 @@ static const adapter *const adapters[] = {
     &adapter_twilio,
     &adapter_asterisk,
     &adapter_freeswitch,
+    &adapter_mapped,
     NULL,
 };
 /* clang-format on */

@@ -16,7 +16,8 @@ RUNTIME_PKGS="build-essential pkg-config libwebsockets-dev libwebsockets-evlib-u
  libjansson-dev libcurl4-openssl-dev libuv1-dev libssl-dev redis-server redis-tools curl
  ca-certificates"
 TEST_PKGS="libcmocka-dev python3-pytest python3-websockets python3-requests python3-redis
- python3-jsonschema python3-yaml haproxy clang libclang-rt-14-dev clang-format"
+ python3-jsonschema python3-yaml haproxy clang libclang-rt-14-dev clang-format kamailio
+ kamailio-utils-modules kamailio-extra-modules sip-tester"
 EXTRA_PKGS=""
 
 mode=all

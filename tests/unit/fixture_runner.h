@@ -143,9 +143,11 @@ static void fixture_check_answer(const adapter *a, const adapter_ctx *ctx, const
     if (!a->answer || a->answer(ctx, &c, &ans) != 0)
         fixture_fail(name, "no answer shaped");
     if (ct && (!ans.content_type || strncmp(ans.content_type, ct, strlen(ct)) != 0))
-        fixture_fail(name, "content type %s, expected %s", ans.content_type, ct);
+        fixture_fail(name, "content type %s, expected %s",
+                     ans.content_type ? ans.content_type : "(none)", ct);
     if (body && (ans.body_len != strlen(body) || memcmp(ans.body, body, ans.body_len) != 0))
-        fixture_fail(name, "answer body %.*s, expected %s", (int)ans.body_len, ans.body, body);
+        fixture_fail(name, "answer body %.*s, expected %s", (int)ans.body_len,
+                     ans.body ? ans.body : "", body);
     free(ans.body);
 }
 
