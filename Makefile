@@ -12,7 +12,7 @@ PYTHON   := /usr/bin/python3
 PURE_SRC := broker/digest.c broker/strmap.c broker/cidr.c broker/streamid.c broker/config.c broker/names.c broker/token.c broker/ticket.c \
             broker/stdwebhooks.c broker/event.c broker/ingest_plan.c broker/redact.c broker/wakeup.c \
             broker/wsproto.c broker/wsscan.c broker/frame.c broker/held.c broker/http_head.c \
-            broker/connscan.c broker/form.c broker/event_check.c broker/store_reply.c broker/credentials.c broker/forwarded.c broker/settings_check.c \
+            broker/connscan.c broker/form.c broker/event_check.c broker/store_reply.c broker/credentials.c broker/forwarded.c broker/settings_check.c broker/utf8.c \
             broker/call_state.c broker/online.c \
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.

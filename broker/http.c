@@ -3,6 +3,7 @@
 #include "http.h"
 #include "credentials.h"
 #include "forwarded.h"
+#include "utf8.h"
 #include "redact.h"
 #include "connguard.h"
 #include "http_head.h"
@@ -252,9 +253,12 @@ void http_reply_error(http_req *r, int status, int code, const char *field, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *body = json_pack("{s:{s:i,s:s}}", "result", "code", code, "message", msg);
-    if (field && *field)
-        json_object_set_new(body, "field", json_string(field));
+    json_t *body = json_pack("{s:{s:i,s:s}}", "result", "code", code, "message", utf8_repair(msg));
+    if (field && *field) {
+        char f[256];
+        snprintf(f, sizeof f, "%s", field);
+        json_object_set_new(body, "field", json_string(utf8_repair(f)));
+    }
     http_reply_json(r, status, body);
 }
 
