@@ -1,5 +1,6 @@
 /* stdwh_request.h — the Standard Webhooks check of a whole webhook request, shared by the
- * dialects signed that way (kept apart from stdwebhooks.h, which knows nothing of adapters). */
+ * dialects signed that way. It speaks the seam, so it lives with the adapters;
+ * broker/stdwebhooks.h knows nothing of them. */
 #ifndef CR_STDWH_REQUEST_H
 #define CR_STDWH_REQUEST_H
 #include "adapter.h"
