@@ -51,7 +51,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJ)
 	$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(filter-out $(BUILD)/broker/$*.o $(BUILD)/adapters/$*.o,$(PURE_OBJ)) $(LDLIBS) -lcmocka
 
 test-unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; (cd tests/unit && ../../$$t); done
+	@set -e; for t in $(abspath $(UNIT_TESTS)); do echo "== $$t"; (cd tests/unit && $$t); done
 
 test-integration: $(BUILD)/callrelay
 	CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) $(PYTHON) -m pytest -q tests/integration
