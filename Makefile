@@ -83,6 +83,7 @@ fuzz: $(FUZZ_TARGETS)
 # each target links against it.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Iadapters $(shell pkg-config --cflags $(PKGS))
 FUZZ_OBJ := $(PURE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+.SECONDARY: $(FUZZ_OBJ)
 $(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<

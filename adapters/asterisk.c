@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "adapter.h"
+#include "common.h"
 #include "event.h"
 #include "event_check.h"
 #include "names.h"
@@ -22,25 +23,12 @@
 #define AST_PARTY_MAX 64 /* a party's number or extension, as the event contract has it */
 #define AST_SETTING_MAX 2048
 
-static int ast_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 static void join(char *out, size_t size, const char *path, const char *name)
 {
     if (*path && *name)
         snprintf(out, size, "%s.%s", path, name);
     else
         snprintf(out, size, "%s", *path ? path : name);
-}
-
-static int ast_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
-{
-    join(e->field, sizeof e->field, path, name);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* ---- reading ARI messages ---- */
@@ -68,7 +56,7 @@ static int get_str(const json_t *obj, const char *key, const char *path, const c
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
-        return ast_fail(e, path, key, "must be a string");
+        return adapter_fail_at(e, path, key, "must be a string");
     *out = json_string_value(v);
     return 0;
 }
@@ -83,7 +71,7 @@ static int get_sub_str(const json_t *obj, const char *sub, const char *key, cons
     if (!o || json_is_null(o))
         return 0;
     if (!json_is_object(o))
-        return ast_fail(e, path, sub, "must be an object");
+        return adapter_fail_at(e, path, sub, "must be an object");
     join(p, sizeof p, path, sub);
     return get_str(o, key, p, out, e);
 }
@@ -94,11 +82,11 @@ static int read_channel(const json_t *m, const char *key, const char *path, ast_
     const json_t *ch = json_object_get(m, key);
     char p[128];
     if (!json_is_object(ch))
-        return ast_fail(e, path, key, ch ? "must be a Channel object" : "is required");
+        return adapter_fail_at(e, path, key, ch ? "must be a Channel object" : "is required");
     join(p, sizeof p, path, key);
     const char *id = json_string_value(json_object_get(ch, "id"));
     if (!id || !*id || strlen(id) > AST_MAX_ID)
-        return ast_fail(e, p, "id", "must be a string of 1 to %d characters", AST_MAX_ID);
+        return adapter_fail_at(e, p, "id", "must be a string of 1 to %d characters", AST_MAX_ID);
     c->id = id;
     return get_str(ch, "state", p, &c->state, e) < 0 ||
                    get_sub_str(ch, "caller", "number", p, &c->caller, e) < 0 ||
@@ -114,9 +102,11 @@ static int read_cause(const ast_msg *x, bool required, int *code)
     const json_t *v = json_object_get(x->m, "cause");
     *code = -1;
     if (!v || json_is_null(v))
-        return required ? ast_fail(x->e, x->path, "cause", "is required (the Q.850 cause)") : 0;
+        return required ? adapter_fail_at(x->e, x->path, "cause", "is required (the Q.850 cause)")
+                        : 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 127)
-        return ast_fail(x->e, x->path, "cause", "must be a Q.850 cause, an integer from 0 to 127");
+        return adapter_fail_at(x->e, x->path, "cause",
+                               "must be a Q.850 cause, an integer from 0 to 127");
     *code = (int)json_integer_value(v);
     return 0;
 }
@@ -279,7 +269,7 @@ static int emit_call(const ast_msg *x, const char *call_id, const char *order_ke
         return 0;
     if (rc != 0)
         json_decref(ev);
-    return ast_fail(x->e, x->path, "", "out of memory");
+    return adapter_fail_at(x->e, x->path, "", "out of memory");
 }
 
 /* A channel on its own: a dialled extension leg (its caller is the extension it was dialled
@@ -418,8 +408,8 @@ static int on_dial(const ast_msg *x)
         (has_caller && read_channel(x->m, "caller", x->path, &caller, x->e) < 0))
         return -1;
     if (!(status = json_string_value(json_object_get(x->m, "dialstatus"))))
-        return ast_fail(x->e, x->path, "dialstatus",
-                        "is required, a string (\"\" when the dial begins)");
+        return adapter_fail_at(x->e, x->path, "dialstatus",
+                               "is required, a string (\"\" when the dial begins)");
     for (size_t i = 0; i < sizeof dial_map / sizeof dial_map[0]; i++) {
         if (strcmp(status, dial_map[i].status) != 0)
             continue;
@@ -454,22 +444,23 @@ static int on_recording_finished(const ast_msg *x)
     char p[128];
     const char *name, *state, *target;
     if (!json_is_object(r))
-        return ast_fail(x->e, x->path, "recording", r ? "must be an object" : "is required");
+        return adapter_fail_at(x->e, x->path, "recording", r ? "must be an object" : "is required");
     join(p, sizeof p, x->path, "recording");
     if (get_str(r, "name", p, &name, x->e) < 0 || get_str(r, "state", p, &state, x->e) < 0 ||
         get_str(r, "target_uri", p, &target, x->e) < 0)
         return -1;
     if (!*name || strlen(name) > EVENT_MAX_STR)
-        return ast_fail(x->e, p, "name", "must be a string of 1 to %d characters", EVENT_MAX_STR);
+        return adapter_fail_at(x->e, p, "name", "must be a string of 1 to %d characters",
+                               EVENT_MAX_STR);
     const json_t *dur = json_object_get(r, "duration");
     if (dur && !json_is_null(dur) && !(json_is_number(dur) && json_number_value(dur) >= 0))
-        return ast_fail(x->e, p, "duration", "must be a number of seconds >= 0");
+        return adapter_fail_at(x->e, p, "duration", "must be a number of seconds >= 0");
     const char *id = strncmp(target, "channel:", 8) == 0 ? target + 8 : "";
     if (!*id || strlen(id) > AST_MAX_ID)
         return 0;
     char *url = record_url(name);
     if (!url)
-        return ast_fail(x->e, x->path, "", "out of memory");
+        return adapter_fail_at(x->e, x->path, "", "out of memory");
     json_t *ev = json_pack("{ss ss ss ss s{ss ss ss}}", "kind", "record", "target", "call_parties",
                            "call_id", id, "source", "asterisk", "record", "status",
                            !*state || strcmp(state, "done") == 0 ? "available" : "failed",
@@ -482,10 +473,10 @@ static int on_recording_finished(const ast_msg *x)
         rc = put_ts(x, ev);
     if (rc == 0)
         return json_array_append_new(x->events, ev) < 0
-                   ? ast_fail(x->e, x->path, "", "out of memory")
+                   ? adapter_fail_at(x->e, x->path, "", "out of memory")
                    : 0;
     json_decref(ev);
-    return ast_fail(x->e, x->path, "", "out of memory");
+    return adapter_fail_at(x->e, x->path, "", "out of memory");
 }
 
 static const struct {
@@ -505,15 +496,15 @@ static int parse_message(const json_t *m, const char *path, json_t *events, adap
 {
     ast_msg x = {.m = m, .path = path, .events = events, .e = e};
     if (!json_is_object(m))
-        return ast_fail(e, path, "", "must be an ARI event object");
+        return adapter_fail_at(e, path, "", "must be an ARI event object");
     const json_t *type = json_object_get(m, "type");
     if (!json_is_string(type))
-        return ast_fail(e, path, "type", type ? "must be a string" : "is required");
+        return adapter_fail_at(e, path, "type", type ? "must be a string" : "is required");
     const json_t *ts = json_object_get(m, "timestamp");
     if (ts && !json_is_null(ts)) {
         if (!json_is_string(ts) || ari_time_ms(json_string_value(ts), &x.ms) < 0)
-            return ast_fail(e, path, "timestamp",
-                            "must be a time such as 2026-11-23T15:00:00.012+0000");
+            return adapter_fail_at(e, path, "timestamp",
+                                   "must be a time such as 2026-11-23T15:00:00.012+0000");
         x.has_ts = true;
     }
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
@@ -528,8 +519,9 @@ static int parse_body(const json_t *body, json_t *events, adapter_error *e)
         return parse_message(body, "", events, e);
     size_t n = json_array_size(body);
     if (!json_is_array(body) || n < 1 || n > AST_MAX_MESSAGES)
-        return ast_fail(e, "", "", "the body must be an ARI event or an array of 1 to %d events",
-                        AST_MAX_MESSAGES);
+        return adapter_fail_at(e, "", "",
+                               "the body must be an ARI event or an array of 1 to %d events",
+                               AST_MAX_MESSAGES);
     for (size_t i = 0; i < n; i++) {
         char path[32];
         snprintf(path, sizeof path, "messages[%zu]", i);
@@ -545,20 +537,20 @@ static enum adapter_status asterisk_parse(const adapter_ctx *ctx, const adapter_
     (void)ctx;
     memset(err, 0, sizeof *err);
     if (req->subpath && *req->subpath && strcmp(req->subpath, "/") != 0) {
-        ast_fail(err, "", "", "Asterisk events go to POST /v1/hooks/INTEGRATION/asterisk");
+        adapter_fail_at(err, "", "", "Asterisk events go to POST /v1/hooks/INTEGRATION/asterisk");
         return ADAPTER_NOT_FOUND;
     }
     json_error_t jerr;
     json_t *body = json_loadb(req->body ? req->body : "", req->body_len, JSON_DECODE_ANY, &jerr);
     if (!body) {
-        ast_fail(err, "", "", "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                 jerr.column);
+        adapter_fail_at(err, "", "", "malformed JSON: %s (line %d, column %d)", jerr.text,
+                        jerr.line, jerr.column);
         return ADAPTER_INVALID;
     }
     json_t *events = json_array();
-    int rc = events ? parse_body(body, events, err) : ast_fail(err, "", "", "out of memory");
+    int rc = events ? parse_body(body, events, err) : adapter_fail_at(err, "", "", "out of memory");
     if (rc == 0 && json_array_extend(out, events) < 0)
-        rc = ast_fail(err, "", "", "out of memory");
+        rc = adapter_fail_at(err, "", "", "out of memory");
     json_decref(events);
     json_decref(body);
     return rc == 0 ? ADAPTER_OK : ADAPTER_INVALID;
@@ -578,8 +570,8 @@ static int check_url(const char *s, adapter_error *e)
     curl_free(host);
     curl_url_cleanup(u);
     return ok ? 0
-              : ast_fail(e, "asterisk", "ari_url",
-                         "must be an http:// or https:// URL such as http://pbx:8088/ari");
+              : adapter_fail_at(e, "asterisk", "ari_url",
+                                "must be an http:// or https:// URL such as http://pbx:8088/ari");
 }
 
 static const char *const ari_keys[] = {"ari_url", "ari_user", "ari_password",
@@ -589,14 +581,16 @@ static int check_ari_value(const char *key, const json_t *v, adapter_error *e)
 {
     const char *s = json_string_value(v);
     if (!s || !*s || strlen(s) > AST_SETTING_MAX)
-        return ast_fail(e, "asterisk", key, "must be a string of 1 to %d characters",
-                        AST_SETTING_MAX);
+        return adapter_fail_at(e, "asterisk", key, "must be a string of 1 to %d characters",
+                               AST_SETTING_MAX);
     if (strcmp(key, "ari_url") == 0)
         return check_url(s, e);
     if (strcmp(key, "endpoint") == 0 && !strstr(s, "{extension}"))
-        return ast_fail(e, "asterisk", key, "must contain {extension}, e.g. PJSIP/{extension}");
+        return adapter_fail_at(e, "asterisk", key,
+                               "must contain {extension}, e.g. PJSIP/{extension}");
     if (strcmp(key, "app") == 0 && strpbrk(s, " \t\r\n/?#&"))
-        return ast_fail(e, "asterisk", key, "must be an ARI application name (no spaces, / ? # &)");
+        return adapter_fail_at(e, "asterisk", key,
+                               "must be an ARI application name (no spaces, / ? # &)");
     return 0;
 }
 
@@ -605,17 +599,18 @@ static int check_ari(const json_t *ari, adapter_error *e)
     const char *k;
     const json_t *v;
     if (!json_is_object(ari))
-        return ast_fail(e, "", "asterisk",
-                        "must be an object {ari_url, ari_user, ari_password, app, endpoint}");
+        return adapter_fail_at(
+            e, "", "asterisk",
+            "must be an object {ari_url, ari_user, ari_password, app, endpoint}");
     json_object_foreach((json_t *)ari, k, v)
     {
         size_t i = 0;
         while (ari_keys[i] && strcmp(ari_keys[i], k) != 0)
             i++;
         if (!ari_keys[i])
-            return ast_fail(e, "asterisk", k,
-                            "unknown setting (known: ari_url, ari_user, ari_password, app, "
-                            "endpoint)");
+            return adapter_fail_at(e, "asterisk", k,
+                                   "unknown setting (known: ari_url, ari_user, ari_password, app, "
+                                   "endpoint)");
         if (check_ari_value(k, v, e) < 0)
             return -1;
     }
@@ -630,7 +625,7 @@ static int asterisk_check_settings(const json_t *settings, adapter_error *err)
     memset(err, 0, sizeof *err);
     if (secret && (!json_is_string(secret) ||
                    stdwh_sign(json_string_value(secret), "check", 0, "", 0, sig, sizeof sig) < 0))
-        return ast_fail(err, "", "webhook_secret", "must be \"whsec_\" + base64");
+        return adapter_fail_at(err, "", "webhook_secret", "must be \"whsec_\" + base64");
     return ari ? check_ari(ari, err) : 0;
 }
 

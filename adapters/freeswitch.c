@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "adapter.h"
+#include "common.h"
 #include "event.h"
 #include "event_check.h"
 #include "form.h"
@@ -24,19 +25,6 @@
 #define FS_MAX_EPOCH 253402300799LL
 #define FS_NUMBER_MAX 64 /* a party's number in the event contract */
 #define FS_TEXT_MAX 200  /* call.disconnect.text */
-
-static int fs_fail(adapter_error *e, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fs_fail(adapter_error *e, const char *field, const char *fmt, ...)
-{
-    snprintf(e->field, sizeof e->field, "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* ---- percent-decoding, as switch_url_decode: %XX only, '+' stays '+' ---- */
 
@@ -97,8 +85,8 @@ static json_t *fs_load(const char *text, size_t len, adapter_error *e)
     json_error_t jerr;
     json_t *cdr = json_loadb(text, len, 0, &jerr);
     if (!cdr)
-        fs_fail(e, "cdr", "the CDR is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                jerr.column);
+        adapter_fail(e, "cdr", "the CDR is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                     jerr.column);
     return cdr;
 }
 
@@ -108,7 +96,7 @@ static json_t *fs_load(const char *text, size_t len, adapter_error *e)
 static json_t *fs_from_base64(const adapter_request *req, adapter_error *e)
 {
     if (!has_cdr_prefix(req) || req->body_len - 4 > INT_MAX / 2) {
-        fs_fail(e, "cdr", "expected the body cdr=<base64 of the JSON CDR> (encode base64)");
+        adapter_fail(e, "cdr", "expected the body cdr=<base64 of the JSON CDR> (encode base64)");
         return NULL;
     }
     size_t n = req->body_len - 4, m = 0;
@@ -124,7 +112,8 @@ static json_t *fs_from_base64(const adapter_request *req, adapter_error *e)
         clean[m++] = '=';
     int len = clean && plain && m ? EVP_DecodeBlock(plain, (unsigned char *)clean, (int)m) : -1;
     if (len < 0) {
-        fs_fail(e, "cdr", "cdr is not base64 (encode base64 sends cdr=<base64>, not URL-encoded)");
+        adapter_fail(e, "cdr",
+                     "cdr is not base64 (encode base64 sends cdr=<base64>, not URL-encoded)");
     } else {
         len -= (clean[m - 1] == '=') + (clean[m - 2] == '=');
         cdr = fs_load((const char *)plain, (size_t)len, e);
@@ -141,11 +130,11 @@ static json_t *fs_from_form(const adapter_request *req, adapter_error *e)
     const json_t *v = json_object_get(form, "cdr");
     json_t *cdr = NULL;
     if (!form)
-        fs_fail(e, "cdr", "the form body does not decode: %s", why);
+        adapter_fail(e, "cdr", "the form body does not decode: %s", why);
     else if (!json_is_string(v))
-        fs_fail(e, "cdr",
-                v ? "cdr must be given once"
-                  : "the form has no cdr field (encode true sends cdr=<URL-encoded JSON>)");
+        adapter_fail(e, "cdr",
+                     v ? "cdr must be given once"
+                       : "the form has no cdr field (encode true sends cdr=<URL-encoded JSON>)");
     else
         cdr = fs_load(json_string_value(v), json_string_length(v), e);
     json_decref(form);
@@ -191,15 +180,15 @@ static int fs_text(const json_t *v, const char *field, char *buf, size_t size, a
         s = json_string_value(v);
         n = json_string_length(v);
     } else {
-        return fs_fail(e, field, "must be a string");
+        return adapter_fail(e, field, "must be a string");
     }
     char *plain = malloc(n + 1);
     if (!plain)
-        return fs_fail(e, field, "out of memory");
+        return adapter_fail(e, field, "out of memory");
     size_t m = pct_decode(s, n, plain);
     plain[m] = '\0';
     json_t *check = json_stringn(plain, m); /* still UTF-8 once decoded? */
-    int rc = !check      ? fs_fail(e, field, "is not UTF-8 once URL-decoded")
+    int rc = !check      ? adapter_fail(e, field, "is not UTF-8 once URL-decoded")
              : m >= size ? FS_TOO_LONG
              : m == 0    ? FS_ABSENT
                          : FS_FOUND;
@@ -217,9 +206,9 @@ static int fs_var(const json_t *vars, const char *name, char *buf, size_t size, 
     snprintf(field, sizeof field, "variables.%s", name);
     int rc = fs_text(json_object_get(vars, name), field, buf, size, e);
     if (rc == FS_ABSENT && required)
-        return fs_fail(e, field, "is required");
+        return adapter_fail(e, field, "is required");
     if (rc == FS_TOO_LONG)
-        return fs_fail(e, field, "must be at most %zu bytes", size - 1);
+        return adapter_fail(e, field, "must be at most %zu bytes", size - 1);
     return rc;
 }
 
@@ -236,7 +225,8 @@ static int fs_number(const json_t *vars, const char *name, int64_t max, bool req
         return rc;
     size_t n = strlen(buf);
     if (n > 18 || strspn(buf, "0123456789") != n || (*out = strtoll(buf, NULL, 10)) > max)
-        return fs_fail(e, field, "must be digits from 0 to %lld, not \"%s\"", (long long)max, buf);
+        return adapter_fail(e, field, "must be digits from 0 to %lld, not \"%s\"", (long long)max,
+                            buf);
     return 0;
 }
 
@@ -251,14 +241,14 @@ static int fs_profile(const json_t *cdr, const json_t **profile, adapter_error *
     if (json_is_array(cf))
         first = json_array_get(cf, 0);
     else if (!json_is_object(cf))
-        return fs_fail(e, "callflow", "must be an array of call flows (or one object)");
+        return adapter_fail(e, "callflow", "must be an array of call flows (or one object)");
     if (!first)
         return 0;
     if (!json_is_object(first))
-        return fs_fail(e, "callflow[0]", "must be an object");
+        return adapter_fail(e, "callflow[0]", "must be an object");
     *profile = json_object_get(first, "caller_profile");
     if (*profile && !json_is_object(*profile))
-        return fs_fail(e, "callflow[0].caller_profile", "must be an object");
+        return adapter_fail(e, "callflow[0].caller_profile", "must be an object");
     return 0;
 }
 
@@ -295,11 +285,11 @@ static int fs_read(const json_t *cdr, fs_cdr *c, adapter_error *e)
 {
     const json_t *vars = json_object_get(cdr, "variables");
     if (!json_is_object(cdr))
-        return fs_fail(e, "cdr", "must be a JSON object");
+        return adapter_fail(e, "cdr", "must be a JSON object");
     if (!vars)
-        return fs_fail(e, "variables", "is required (the CDR's channel variables)");
+        return adapter_fail(e, "variables", "is required (the CDR's channel variables)");
     if (!json_is_object(vars))
-        return fs_fail(e, "variables", "must be an object");
+        return adapter_fail(e, "variables", "must be an object");
     if (fs_var(vars, "uuid", c->uuid, sizeof c->uuid, true, e) < 0 ||
         fs_var(vars, "call_uuid", c->call_id, sizeof c->call_id, false, e) < 0 ||
         fs_var(vars, "hangup_cause", c->cause, sizeof c->cause, false, e) < 0 ||
@@ -362,7 +352,7 @@ static json_t *fs_event(const fs_cdr *c, json_t *users, int seq)
 static int fs_events(const fs_cdr *c, json_t *events, adapter_error *e)
 {
     json_t *users = fs_users(c);
-    int rc = users ? 0 : fs_fail(e, "", "out of memory");
+    int rc = users ? 0 : adapter_fail(e, "", "out of memory");
     /* Neither party can be a user (a SIP URI, an anonymous caller): nobody to tell. */
     if (rc == 0 && json_array_size(users) == 0) {
         json_decref(users);
@@ -370,7 +360,7 @@ static int fs_events(const fs_cdr *c, json_t *events, adapter_error *e)
     }
     for (int seq = c->answer > 0 ? 1 : 2; rc == 0 && seq <= 2; seq++)
         if (json_array_append_new(events, fs_event(c, users, seq)) < 0)
-            rc = fs_fail(e, "", "out of memory");
+            rc = adapter_fail(e, "", "out of memory");
     json_decref(users);
     return rc;
 }
@@ -383,7 +373,8 @@ static enum adapter_status fs_parse(const adapter_ctx *ctx, const adapter_reques
     (void)ctx;
     memset(err, 0, sizeof *err);
     if (req->subpath && *req->subpath && strcmp(req->subpath, "/") != 0) {
-        fs_fail(err, "", "mod_json_cdr posts to /v1/hooks/INTEGRATION/freeswitch, not below it");
+        adapter_fail(err, "",
+                     "mod_json_cdr posts to /v1/hooks/INTEGRATION/freeswitch, not below it");
         return ADAPTER_NOT_FOUND;
     }
     json_t *cdr = fs_decode_body(req, err);
@@ -394,9 +385,9 @@ static enum adapter_status fs_parse(const adapter_ctx *ctx, const adapter_reques
     if (rc == 0)
         rc = fs_events(&c, events, err);
     if (rc == 0 && json_array_extend(out, events) < 0)
-        rc = fs_fail(err, "", "out of memory");
+        rc = adapter_fail(err, "", "out of memory");
     if (rc != 0 && !err->message[0])
-        fs_fail(err, "", "out of memory");
+        adapter_fail(err, "", "out of memory");
     json_decref(events);
     json_decref(cdr);
     return rc == 0 ? ADAPTER_OK : ADAPTER_INVALID;
@@ -412,14 +403,14 @@ static int fs_check_settings(const json_t *settings, adapter_error *err)
     if (!fs)
         return 0;
     if (!json_is_object(fs))
-        return fs_fail(err, "freeswitch", "must be an object");
+        return adapter_fail(err, "freeswitch", "must be an object");
     json_object_foreach((json_t *)fs, key, v)
     {
         char field[128];
         snprintf(field, sizeof field, "freeswitch.%.100s", key);
-        return fs_fail(err, field,
-                       "is not a setting: FreeSWITCH authenticates with the integration token "
-                       "and needs no settings");
+        return adapter_fail(err, field,
+                            "is not a setting: FreeSWITCH authenticates with the integration token "
+                            "and needs no settings");
     }
     return 0;
 }
@@ -427,16 +418,8 @@ static int fs_check_settings(const json_t *settings, adapter_error *err)
 /* mod_json_cdr only looks at the status: any 2xx ends its retries. */
 static int fs_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_answer *out)
 {
-    char body[160];
     (void)ctx;
-    int n = snprintf(body, sizeof body,
-                     "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
-                     "\"duplicates\":%u,\"ignored\":%u}",
-                     c->accepted, c->duplicates, c->ignored);
-    *out = (adapter_answer){.status = 200, .content_type = "application/json"};
-    out->body = strndup(body, (size_t)n);
-    out->body_len = (size_t)n;
-    return out->body ? 0 : -1;
+    return adapter_answer_summary(c, out);
 }
 
 const adapter adapter_freeswitch = {

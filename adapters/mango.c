@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "adapter.h"
+#include "common.h"
 #include "digest.h"
 #include "event.h"
 #include "event_check.h"
@@ -25,19 +26,6 @@
 #define MANGO_PARTY_MAX 64          /* event.schema.json: party number/extension, line */
 #define MANGO_TS_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 #define MANGO_CODE_MAX 99999
-
-static int mango_fail(adapter_error *e, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int mango_fail(adapter_error *e, const char *field, const char *fmt, ...)
-{
-    snprintf(e->field, sizeof e->field, "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* ---- settings ---- */
 
@@ -61,9 +49,9 @@ static int secret_ok(const json_t *m, const char *name, adapter_error *err)
     char field[32];
     snprintf(field, sizeof field, "mango.%s", name);
     if (!s || !*s || strlen(s) > 256)
-        return mango_fail(err, field,
-                          "must be a string of 1 to 256 characters (from Mango's "
-                          "VPBX settings, \"API connection\")");
+        return adapter_fail(err, field,
+                            "must be a string of 1 to 256 characters (from Mango's "
+                            "VPBX settings, \"API connection\")");
     return 0;
 }
 
@@ -72,13 +60,13 @@ static int mango_check_settings(const json_t *settings, adapter_error *err)
     const json_t *m = json_object_get(settings, "mango");
     memset(err, 0, sizeof *err);
     if (!json_is_object(m))
-        return mango_fail(err, "mango", "must be an object {api_key, api_salt, base_url}");
+        return adapter_fail(err, "mango", "must be an object {api_key, api_salt, base_url}");
     if (secret_ok(m, "api_key", err) < 0 || secret_ok(m, "api_salt", err) < 0)
         return -1;
     const json_t *url = json_object_get(m, "base_url");
     if (url && !json_is_null(url) && (!json_is_string(url) || !url_ok(json_string_value(url))))
-        return mango_fail(err, "mango.base_url",
-                          "must be an http(s) URL, e.g. https://app.mango-office.ru/vpbx/");
+        return adapter_fail(err, "mango.base_url",
+                            "must be an http(s) URL, e.g. https://app.mango-office.ru/vpbx/");
     return 0;
 }
 
@@ -142,23 +130,23 @@ static enum adapter_status check_sign(const adapter_ctx *ctx, const json_t *form
         return ADAPTER_NO_SIGNATURE;
     if (!json_is_string(k) || !json_is_string(s) || (js && !json_is_string(js))) {
         const json_t *v = !json_is_string(k) ? k : !json_is_string(s) ? s : js;
-        mango_fail(err,
-                   v == k   ? "vpbx_api_key"
-                   : v == s ? "sign"
-                            : "json",
-                   "%s", v ? "must be given once" : "is required with vpbx_api_key and sign");
+        adapter_fail(err,
+                     v == k   ? "vpbx_api_key"
+                     : v == s ? "sign"
+                              : "json",
+                     "%s", v ? "must be given once" : "is required with vpbx_api_key and sign");
         return ADAPTER_BAD_SIGNATURE;
     }
     if (!key || !salt) {
-        mango_fail(err, "vpbx_api_key", "this integration has no mango.api_key and api_salt");
+        adapter_fail(err, "vpbx_api_key", "this integration has no mango.api_key and api_salt");
         return ADAPTER_BAD_SIGNATURE;
     }
     if (!constant_eq(json_string_value(k), key)) {
-        mango_fail(err, "vpbx_api_key", "is not this integration's mango.api_key");
+        adapter_fail(err, "vpbx_api_key", "is not this integration's mango.api_key");
         return ADAPTER_BAD_SIGNATURE;
     }
     if (!sign_matches(key, js ? json_string_value(js) : "", salt, json_string_value(s))) {
-        mango_fail(err, "sign", "does not match sha256(vpbx_api_key + json + api_salt)");
+        adapter_fail(err, "sign", "does not match sha256(vpbx_api_key + json + api_salt)");
         return ADAPTER_BAD_SIGNATURE;
     }
     return ADAPTER_OK;
@@ -194,7 +182,7 @@ static int bad(const reader *r, const char *name, const char *what)
 {
     char field[128];
     snprintf(field, sizeof field, "%s.%s", r->path, name);
-    return mango_fail(r->err, field, "%s", what);
+    return adapter_fail(r->err, field, "%s", what);
 }
 
 static bool absent(const json_t *v) { return !v || json_is_null(v); }
@@ -643,7 +631,7 @@ static json_t *load_json(const json_t *js, adapter_error *err)
 {
     json_error_t jerr;
     if (!json_is_string(js)) {
-        mango_fail(err, "json", js ? "must be given once" : "is required");
+        adapter_fail(err, "json", js ? "must be given once" : "is required");
         return NULL;
     }
     json_t *doc =
@@ -652,12 +640,12 @@ static json_t *load_json(const json_t *js, adapter_error *err)
         for (char *c = jerr.text; *c; c++) /* jansson quotes the input: keep the answer UTF-8 */
             if (*c < 0x20 || *c >= 0x7f)
                 *c = '?';
-        mango_fail(err, "json", "is not JSON: %s (column %d)", jerr.text, jerr.column);
+        adapter_fail(err, "json", "is not JSON: %s (column %d)", jerr.text, jerr.column);
         return NULL;
     }
     if (!json_is_object(doc)) {
         json_decref(doc);
-        mango_fail(err, "json", "must be a JSON object");
+        adapter_fail(err, "json", "must be a JSON object");
         return NULL;
     }
     return doc;
@@ -669,7 +657,7 @@ static json_t *decode_json(const adapter_request *req, adapter_error *err)
     char why[128] = "";
     json_t *form = form_parse(req->body ? req->body : "", req->body_len, why, sizeof why);
     if (!form) {
-        mango_fail(err, "", "the body is not application/x-www-form-urlencoded: %s", why);
+        adapter_fail(err, "", "the body is not application/x-www-form-urlencoded: %s", why);
         return NULL;
     }
     json_t *doc = load_json(json_object_get(form, "json"), err);
@@ -703,10 +691,11 @@ static void not_found(const adapter_request *req, adapter_error *err)
     bool echo = n <= 100;
     for (size_t i = 0; echo && i < n; i++)
         echo = s[i] > 0x20 && s[i] < 0x7f;
-    mango_fail(err, "",
-               "Mango never posts to /%.*s (it posts to events/call, events/summary, "
-               "events/recording, events/record/added, events/dtmf, events/sms, result/..., ping)",
-               echo ? (int)n : 3, echo ? s : "...");
+    adapter_fail(
+        err, "",
+        "Mango never posts to /%.*s (it posts to events/call, events/summary, "
+        "events/recording, events/record/added, events/dtmf, events/sms, result/..., ping)",
+        echo ? (int)n : 3, echo ? s : "...");
 }
 
 static enum adapter_status mango_parse(const adapter_ctx *ctx, const adapter_request *req,
@@ -724,9 +713,9 @@ static enum adapter_status mango_parse(const adapter_ctx *ctx, const adapter_req
     json_t *doc = decode_json(req, err), *events = json_array();
     int rc = doc && events ? parse_doc(p, doc, events, err) : -1;
     if (rc == 0 && json_array_extend(out, events) < 0)
-        rc = mango_fail(err, "", "out of memory");
+        rc = adapter_fail(err, "", "out of memory");
     if (rc < 0 && !err->message[0])
-        mango_fail(err, "", "out of memory");
+        adapter_fail(err, "", "out of memory");
     json_decref(events);
     json_decref(doc);
     return rc == 0 ? ADAPTER_OK : ADAPTER_INVALID;
@@ -735,16 +724,8 @@ static enum adapter_status mango_parse(const adapter_ctx *ctx, const adapter_req
 /* Mango reads only the status; the body is the broker's usual summary. */
 static int mango_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_answer *out)
 {
-    char body[160];
     (void)ctx;
-    int n = snprintf(body, sizeof body,
-                     "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
-                     "\"duplicates\":%u,\"ignored\":%u}",
-                     c->accepted, c->duplicates, c->ignored);
-    *out = (adapter_answer){.status = 200, .content_type = "application/json"};
-    out->body = strndup(body, (size_t)n);
-    out->body_len = (size_t)n;
-    return out->body ? 0 : -1;
+    return adapter_answer_summary(c, out);
 }
 
 const adapter adapter_mango = {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "common.h"
 #include "event.h"
 #include "event_check.h"
 #include "form.h"
@@ -87,18 +88,6 @@ typedef struct mapped_compiled {
     msource users[MAPPED_MAX_USERS];
     size_t n_users;
 } mapped_compiled;
-
-static int fail(adapter_error *e, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(adapter_error *e, const char *field, const char *fmt, ...)
-{
-    snprintf(e->field, sizeof e->field, "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* A setting's name under at; a name too long for a field error is cut. */
 static void path_join(char *buf, size_t size, const char *at, const char *sep, const char *name)
@@ -270,23 +259,23 @@ static int compile_pointer(msource *s, const json_t *v, const char *at, adapter_
 {
     const char *p = json_string_value(v);
     if (!p || strlen(p) != json_string_length(v) || (*p && *p != '/'))
-        return fail(e, at, "must be a JSON pointer (RFC 6901): \"\" or \"/a/b\"");
+        return adapter_fail(e, at, "must be a JSON pointer (RFC 6901): \"\" or \"/a/b\"");
     s->tokens = calloc(MAPPED_MAX_TOKENS, sizeof *s->tokens);
     if (!s->tokens)
-        return fail(e, at, "out of memory");
+        return adapter_fail(e, at, "out of memory");
     while (*p) {
         const char *next = strchr(p + 1, '/');
         size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
         if (s->n_tokens == MAPPED_MAX_TOKENS)
-            return fail(e, at, "has more than %d reference tokens", MAPPED_MAX_TOKENS);
+            return adapter_fail(e, at, "has more than %d reference tokens", MAPPED_MAX_TOKENS);
         if (!(s->tokens[s->n_tokens] = pointer_token(p + 1, len)))
-            return fail(e, at, "'~' must be followed by 0 or 1 (RFC 6901)");
+            return adapter_fail(e, at, "'~' must be followed by 0 or 1 (RFC 6901)");
         s->n_tokens++;
         p += len + 1;
     }
     size_t n = strlen(json_string_value(v)) + 8;
     if (!(s->name = malloc(n)))
-        return fail(e, at, "out of memory");
+        return adapter_fail(e, at, "out of memory");
     snprintf(s->name, n, "json%s", json_string_value(v));
     return 0;
 }
@@ -295,12 +284,12 @@ static int compile_field(msource *s, const json_t *v, const char *at, adapter_er
 {
     const char *f = json_string_value(v);
     if (!f || !*f || strlen(f) != json_string_length(v) || strlen(f) > 100)
-        return fail(e, at, "must be a form field name of 1 to 100 characters");
+        return adapter_fail(e, at, "must be a form field name of 1 to 100 characters");
     size_t n = strlen(f) + 8;
     s->form_name = strdup(f);
     s->name = malloc(n);
     if (!s->form_name || !s->name)
-        return fail(e, at, "out of memory");
+        return adapter_fail(e, at, "out of memory");
     snprintf(s->name, n, "form.%s", f);
     return 0;
 }
@@ -311,7 +300,7 @@ static json_t *compile_value(const json_t *v, const mtarget *t, bool ms, const c
     char msg[200] = "";
     json_t *out = convert(v, t, ms, msg, sizeof msg);
     if (!out)
-        fail(e, at, "%s", msg[0] ? msg : "out of memory");
+        adapter_fail(e, at, "%s", msg[0] ? msg : "out of memory");
     return out;
 }
 
@@ -322,10 +311,10 @@ static int compile_map(msource *s, const json_t *map, const mtarget *t, const ch
     const char *k;
     json_t *v;
     if (!json_is_object(map) || json_object_size(map) < 1 || json_object_size(map) > MAPPED_MAX_MAP)
-        return fail(e, at, "must be an object of 1 to %d entries: value read → value",
-                    MAPPED_MAX_MAP);
+        return adapter_fail(e, at, "must be an object of 1 to %d entries: value read → value",
+                            MAPPED_MAX_MAP);
     if (!(s->map = json_object()))
-        return fail(e, at, "out of memory");
+        return adapter_fail(e, at, "out of memory");
     json_object_foreach((json_t *)map, k, v)
     {
         path_join(sub, sizeof sub, at, ".", k);
@@ -351,8 +340,9 @@ static int check_keys(const json_t *spec, const mtarget *t, const char *at, adap
         if (!source_keys[i] || (strcmp(k, "unit") == 0 && t->type != MT_TS)) {
             char sub[128];
             snprintf(sub, sizeof sub, "%s.%s", at, k);
-            return fail(e, sub, "unknown: a source has pointer, field or const, map, default%s",
-                        t->type == MT_TS ? ", unit" : "");
+            return adapter_fail(e, sub,
+                                "unknown: a source has pointer, field or const, map, default%s",
+                                t->type == MT_TS ? ", unit" : "");
         }
     }
     return 0;
@@ -365,7 +355,7 @@ static int compile_unit(msource *s, const json_t *spec, const char *at, adapter_
     char sub[128];
     snprintf(sub, sizeof sub, "%s.unit", at);
     if (u && (!us || (strcmp(us, "s") != 0 && strcmp(us, "ms") != 0)))
-        return fail(e, sub, "must be \"s\" (Unix seconds) or \"ms\" (milliseconds)");
+        return adapter_fail(e, sub, "must be \"s\" (Unix seconds) or \"ms\" (milliseconds)");
     s->ms = us && strcmp(us, "ms") == 0;
     return 0;
 }
@@ -378,20 +368,20 @@ static int compile_where(msource *s, const json_t *spec, bool form, const mtarge
     const json_t *cst = json_object_get(spec, "const");
     char sub[128];
     if (!!ptr + !!fld + !!cst != 1)
-        return fail(e, at, "give one of %s and const", form ? "field" : "pointer");
+        return adapter_fail(e, at, "give one of %s and const", form ? "field" : "pointer");
     if (cst) {
         snprintf(sub, sizeof sub, "%s.const", at);
         s->kind = SRC_CONST;
         if (json_object_get(spec, "map") || json_object_get(spec, "default"))
-            return fail(e, sub, "a constant takes no map and no default");
+            return adapter_fail(e, sub, "a constant takes no map and no default");
         s->name = strdup(sub);
         s->constant = compile_value(cst, t, s->ms, sub, e);
         return s->constant && s->name ? 0 : -1;
     }
     snprintf(sub, sizeof sub, "%s.%s", at, ptr ? "pointer" : "field");
     if (!!fld != form)
-        return fail(e, sub, "this mapping reads a %s body: use \"%s\"", form ? "form" : "JSON",
-                    form ? "field" : "pointer");
+        return adapter_fail(e, sub, "this mapping reads a %s body: use \"%s\"",
+                            form ? "form" : "JSON", form ? "field" : "pointer");
     s->kind = ptr ? SRC_POINTER : SRC_FIELD;
     return ptr ? compile_pointer(s, ptr, sub, e) : compile_field(s, fld, sub, e);
 }
@@ -401,10 +391,10 @@ static int compile_source(msource *s, const json_t *spec, bool form, const mtarg
 {
     char sub[128];
     if (!json_is_object(spec))
-        return fail(e, at,
-                    "must be an object: {\"%s\": ...} or {\"const\": ...}, with an "
-                    "optional map and default",
-                    form ? "field" : "pointer");
+        return adapter_fail(e, at,
+                            "must be an object: {\"%s\": ...} or {\"const\": ...}, with an "
+                            "optional map and default",
+                            form ? "field" : "pointer");
     if (check_keys(spec, t, at, e) < 0 || compile_unit(s, spec, at, e) < 0 ||
         compile_where(s, spec, form, t, at, e) < 0)
         return -1;
@@ -427,7 +417,8 @@ static int compile_users(mapped_compiled *c, const json_t *spec, const char *at,
     }
     if (!json_is_array(spec) || json_array_size(spec) < 1 ||
         json_array_size(spec) > MAPPED_MAX_USERS)
-        return fail(e, at, "must be a source or a list of 1 to %d sources", MAPPED_MAX_USERS);
+        return adapter_fail(e, at, "must be a source or a list of 1 to %d sources",
+                            MAPPED_MAX_USERS);
     for (size_t i = 0; i < json_array_size(spec); i++) {
         char index[24];
         snprintf(index, sizeof index, "[%zu]", i);
@@ -456,11 +447,12 @@ static int check_required(const mapped_compiled *c, adapter_error *e)
     const char *kind = k->kind == SRC_CONST ? json_string_value(k->constant) : NULL;
     bool may_call = !kind || strcmp(kind, "call") == 0;
     if (!c->src[T_CALL_ID].kind)
-        return fail(e, "mapped.fields.call_id", "is required");
+        return adapter_fail(e, "mapped.fields.call_id", "is required");
     if (!c->src[T_STATE].kind && (may_call || strcmp(kind, "ivr") == 0))
-        return fail(e, "mapped.fields.state", "is required: the state of call and ivr events");
+        return adapter_fail(e, "mapped.fields.state",
+                            "is required: the state of call and ivr events");
     if (!c->n_users && may_call)
-        return fail(e, "mapped.fields.users", "is required: the extensions a call is for");
+        return adapter_fail(e, "mapped.fields.users", "is required: the extensions a call is for");
     return 0;
 }
 
@@ -470,13 +462,14 @@ static int compile_fields(mapped_compiled *c, const json_t *fields, adapter_erro
     json_t *v;
     char at[128];
     if (!json_is_object(fields))
-        return fail(e, "mapped.fields", "must be an object: normalized field → source");
+        return adapter_fail(e, "mapped.fields", "must be an object: normalized field → source");
     json_object_foreach((json_t *)fields, k, v)
     {
         const mtarget *t = target_named(k);
         snprintf(at, sizeof at, "mapped.fields.%s", k);
         if (!t)
-            return fail(e, at, "not a field of the mapping (see mapped-settings.schema.json)");
+            return adapter_fail(e, at,
+                                "not a field of the mapping (see mapped-settings.schema.json)");
         int rc = t == &targets[T_USERS]
                      ? compile_users(c, v, at, e)
                      : compile_source(&c->src[t - targets], v, c->form, t, at, e);
@@ -494,9 +487,9 @@ static int mapped_compile(const json_t *settings, void **out, adapter_error *e)
     memset(e, 0, sizeof *e);
     *out = NULL;
     if (!json_is_object(m))
-        return fail(e, "mapped", "is required: an object {\"body\", \"fields\"}");
+        return adapter_fail(e, "mapped", "is required: an object {\"body\", \"fields\"}");
     if (body && (!b || (strcmp(b, "json") != 0 && strcmp(b, "form") != 0)))
-        return fail(e, "mapped.body", "must be \"json\" or \"form\"");
+        return adapter_fail(e, "mapped.body", "must be \"json\" or \"form\"");
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)m, k, v)
@@ -504,11 +497,11 @@ static int mapped_compile(const json_t *settings, void **out, adapter_error *e)
         char at[128];
         snprintf(at, sizeof at, "mapped.%s", k);
         if (strcmp(k, "body") != 0 && strcmp(k, "fields") != 0)
-            return fail(e, at, "unknown: mapped has body and fields");
+            return adapter_fail(e, at, "unknown: mapped has body and fields");
     }
     mapped_compiled *c = calloc(1, sizeof *c);
     if (!c)
-        return fail(e, "mapped", "out of memory");
+        return adapter_fail(e, "mapped", "out of memory");
     c->form = b && strcmp(b, "form") == 0;
     if (compile_fields(c, json_object_get(m, "fields"), e) < 0) {
         mapped_free(c);
@@ -569,20 +562,23 @@ static int resolve(const msource *s, const mtarget *t, const json_t *doc, json_t
         return (*out = json_incref(s->constant)) != NULL;
     if (raw && s->map) {
         if (!lookup_text(raw, text, sizeof text))
-            return fail(e, s->name,
-                        "must be a string (up to %zu bytes, no NUL) or a number: mapped.fields.%s "
-                        "looks it up in its map",
-                        sizeof text - 1, t->name);
+            return adapter_fail(
+                e, s->name,
+                "must be a string (up to %zu bytes, no NUL) or a number: mapped.fields.%s "
+                "looks it up in its map",
+                sizeof text - 1, t->name);
         const json_t *hit = json_object_get(s->map, text);
         if (hit || s->def)
             return (*out = json_incref((json_t *)(hit ? hit : s->def))) != NULL;
-        return fail(e, s->name, "\"%.60s\" is not in mapped.fields.%s.map, which has no default",
-                    text, t->name);
+        return adapter_fail(e, s->name,
+                            "\"%.60s\" is not in mapped.fields.%s.map, which has no default", text,
+                            t->name);
     }
     if (!raw)
         return s->def ? (*out = json_incref(s->def)) != NULL : 0;
     if (!(*out = convert(raw, t, s->ms, msg, sizeof msg)))
-        return fail(e, s->name, "%s (mapped.fields.%s)", msg[0] ? msg : "out of memory", t->name);
+        return adapter_fail(e, s->name, "%s (mapped.fields.%s)", msg[0] ? msg : "out of memory",
+                            t->name);
     return 1;
 }
 
@@ -594,12 +590,14 @@ static json_t *decode_body(const mapped_compiled *c, const adapter_request *req,
     if (c->form) {
         json_t *f = form_parse(body, req->body_len, msg, sizeof msg);
         if (!f)
-            fail(e, "form", "the body is not a form (application/x-www-form-urlencoded): %s", msg);
+            adapter_fail(e, "form",
+                         "the body is not a form (application/x-www-form-urlencoded): %s", msg);
         return f;
     }
     json_t *doc = json_loadb(body, req->body_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
     if (!doc)
-        fail(e, "json", "malformed JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+        adapter_fail(e, "json", "malformed JSON: %s (line %d, column %d)", je.text, je.line,
+                     je.column);
     return doc;
 }
 
@@ -689,7 +687,7 @@ static json_t *collect_users(const mapped_compiled *c, const json_t *doc, adapte
         json_decref(v);
     }
     if (!users && !e->message[0])
-        fail(e, "", "out of memory");
+        adapter_fail(e, "", "out of memory");
     return users;
 }
 
@@ -707,8 +705,8 @@ static int fill_users(const mapped_compiled *c, const json_t *doc, const char *k
     json_decref(users);
     if (strcmp(kind, "record") == 0)
         return json_object_set_new(ev, "target", json_string("call_parties"));
-    return fail(e, c->n_users ? c->users[0].name : "mapped.fields.users",
-                "names no extension: none of mapped.fields.users gives one");
+    return adapter_fail(e, c->n_users ? c->users[0].name : "mapped.fields.users",
+                        "names no extension: none of mapped.fields.users gives one");
 }
 
 /* The event contract's complaint, said in terms of the mapping. */
@@ -720,8 +718,8 @@ static void explain(const mapped_compiled *c, const char *kind, const char *stat
         if (!c->src[i].kind || strcmp(path, e->field) != 0)
             continue;
         adapter_error was = *e;
-        fail(e, c->src[i].name, "%s (mapped.fields.%s): %s", was.field, targets[i].name,
-             was.message);
+        adapter_fail(e, c->src[i].name, "%s (mapped.fields.%s): %s", was.field, targets[i].name,
+                     was.message);
         return;
     }
 }
@@ -735,19 +733,19 @@ static int recognise(const mapped_compiled *c, const json_t *doc, char kind[16],
     snprintf(kind, 16, "%s", k ? json_string_value(k) : "call");
     json_decref(k);
     if (rc == 0)
-        return fail(e, c->src[T_KIND].name, "is required (mapped.fields.kind)");
+        return adapter_fail(e, c->src[T_KIND].name, "is required (mapped.fields.kind)");
     if (rc < 0 || strcmp(kind, "ignore") == 0)
         return rc < 0 ? -1 : 0;
     state[0] = '\0';
     if (strcmp(kind, "record") == 0)
         return 1;
     if (!c->src[T_STATE].kind)
-        return fail(e, "mapped.fields.state", "is required for kind %s", kind);
+        return adapter_fail(e, "mapped.fields.state", "is required for kind %s", kind);
     rc = resolve(&c->src[T_STATE], &targets[T_STATE], doc, &s, e);
     snprintf(state, 16, "%s", s ? json_string_value(s) : "");
     json_decref(s);
     if (rc == 0)
-        return fail(e, c->src[T_STATE].name, "is required (mapped.fields.state)");
+        return adapter_fail(e, c->src[T_STATE].name, "is required (mapped.fields.state)");
     return rc < 0 ? -1 : strcmp(state, "ignore") != 0;
 }
 
@@ -756,12 +754,12 @@ static json_t *build_event(const mapped_compiled *c, const json_t *doc, const ch
 {
     json_t *ev = json_pack("{ss}", "kind", kind), *id = NULL;
     if (!ev)
-        return fail(e, "", "out of memory"), NULL;
+        return adapter_fail(e, "", "out of memory"), NULL;
     if (*state || strcmp(kind, "record") == 0)
         json_object_set_new(ev, kind, *state ? json_pack("{ss}", "state", state) : json_object());
     int rc = resolve(&c->src[T_CALL_ID], &targets[T_CALL_ID], doc, &id, e);
     if (rc == 0)
-        fail(e, c->src[T_CALL_ID].name, "is required (mapped.fields.call_id)");
+        adapter_fail(e, c->src[T_CALL_ID].name, "is required (mapped.fields.call_id)");
     if (rc == 1)
         json_object_set_new(ev, "call_id", id);
     if (rc < 1 || fill_users(c, doc, kind, ev, e) < 0 ||
@@ -785,10 +783,10 @@ static enum adapter_status mapped_parse(const adapter_ctx *ctx, const adapter_re
     char kind[16], state[16];
     memset(err, 0, sizeof *err);
     if (req->subpath && *req->subpath && strcmp(req->subpath, "/") != 0)
-        return fail(err, "", "mapped takes POST /v1/hooks/INTEGRATION/mapped only"),
+        return adapter_fail(err, "", "mapped takes POST /v1/hooks/INTEGRATION/mapped only"),
                ADAPTER_NOT_FOUND;
     if (!c)
-        return fail(err, "settings.mapped", "this integration has no compiled mapping"),
+        return adapter_fail(err, "settings.mapped", "this integration has no compiled mapping"),
                ADAPTER_INVALID;
     json_t *doc = decode_body(c, req, err);
     if (!doc)

@@ -1,19 +1,15 @@
 /* stdwh_request.c — see stdwh_request.h. */
 #include "stdwh_request.h"
+#include "common.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const char *req_header(const adapter_request *req, const char *name)
-{
-    return req->header ? req->header(req, name) : NULL;
-}
 
 static const char *status_header(enum stdwh_status st, const adapter_request *req)
 {
     switch (st) {
     case STDWH_MISSING:
-        return req_header(req, "webhook-id") ? "webhook-timestamp" : "webhook-id";
+        return adapter_header(req, "webhook-id") ? "webhook-timestamp" : "webhook-id";
     case STDWH_BAD_TIMESTAMP:
     case STDWH_STALE:
         return "webhook-timestamp";
@@ -28,7 +24,7 @@ enum adapter_status stdwh_verify_request(const adapter_ctx *ctx, const adapter_r
                                          adapter_error *err)
 {
     memset(err, 0, sizeof *err);
-    const char *sig = req_header(req, "webhook-signature");
+    const char *sig = adapter_header(req, "webhook-signature");
     if (!sig)
         return ADAPTER_NO_SIGNATURE;
     const char *secret = json_string_value(json_object_get(ctx->settings, "webhook_secret"));
@@ -38,9 +34,9 @@ enum adapter_status stdwh_verify_request(const adapter_ctx *ctx, const adapter_r
                  "the request is signed but this integration has no webhook_secret");
         return ADAPTER_BAD_SIGNATURE;
     }
-    enum stdwh_status st =
-        stdwh_verify(secret, req_header(req, "webhook-id"), req_header(req, "webhook-timestamp"),
-                     sig, req->body, req->body_len, ctx->now);
+    enum stdwh_status st = stdwh_verify(secret, adapter_header(req, "webhook-id"),
+                                        adapter_header(req, "webhook-timestamp"), sig, req->body,
+                                        req->body_len, ctx->now);
     if (st == STDWH_OK)
         return ADAPTER_OK;
     snprintf(err->field, sizeof err->field, "%s", status_header(st, req));

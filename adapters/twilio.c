@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "adapter.h"
+#include "common.h"
 #include "digest.h"
 #include "event.h"
 #include "event_check.h"
@@ -25,24 +26,6 @@
 #define TW_PARTY_MAX 64
 #define TW_SIG_HDR "X-Twilio-Signature"
 #define TW_SETTINGS_HDR "X-Twilio-Webhooks-Signature-Settings"
-
-static int tw_fail(adapter_error *e, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int tw_fail(adapter_error *e, const char *field, const char *fmt, ...)
-{
-    snprintf(e->field, sizeof e->field, "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static const char *header(const adapter_request *req, const char *name)
-{
-    return req->header ? req->header(req, name) : NULL;
-}
 
 /* ---- settings ---- */
 
@@ -80,12 +63,14 @@ static int check_values(const json_t *tw, adapter_error *err)
     {
         snprintf(field, sizeof field, "twilio.%s", k);
         if (!known_setting(k))
-            return tw_fail(err, field,
-                           "unknown setting; twilio takes auth_token, public_url, account_sid, "
-                           "api_base_url, caller_id, shared_key");
+            return adapter_fail(
+                err, field,
+                "unknown setting; twilio takes auth_token, public_url, account_sid, "
+                "api_base_url, caller_id, shared_key");
         size_t n = json_string_length(v);
         if (!json_is_string(v) || n == 0 || n > TW_SETTING_MAX)
-            return tw_fail(err, field, "must be a string of 1 to %d characters", TW_SETTING_MAX);
+            return adapter_fail(err, field, "must be a string of 1 to %d characters",
+                                TW_SETTING_MAX);
     }
     return 0;
 }
@@ -95,23 +80,24 @@ static int tw_check_settings(const json_t *settings, adapter_error *err)
     memset(err, 0, sizeof *err);
     const json_t *tw = json_object_get(settings, "twilio");
     if (!json_is_object(tw))
-        return tw_fail(err, "twilio", "must be an object with auth_token and public_url");
+        return adapter_fail(err, "twilio", "must be an object with auth_token and public_url");
     if (check_values(tw, err) != 0)
         return -1;
     if (!json_object_get(tw, "auth_token"))
-        return tw_fail(err, "twilio.auth_token",
-                       "required: the account's auth token, which signs Twilio's callbacks");
+        return adapter_fail(err, "twilio.auth_token",
+                            "required: the account's auth token, which signs Twilio's callbacks");
     const char *url = json_string_value(json_object_get(tw, "public_url"));
     if (!url)
-        return tw_fail(err, "twilio.public_url",
-                       "required: the URL Twilio calls, https://HOST/v1/hooks/INTEGRATION/twilio");
+        return adapter_fail(
+            err, "twilio.public_url",
+            "required: the URL Twilio calls, https://HOST/v1/hooks/INTEGRATION/twilio");
     if (!http_url_ok(url))
-        return tw_fail(err, "twilio.public_url",
-                       "must be an absolute http(s) URL without query or fragment, e.g. "
-                       "https://relay.example.com/v1/hooks/acme/twilio");
+        return adapter_fail(err, "twilio.public_url",
+                            "must be an absolute http(s) URL without query or fragment, e.g. "
+                            "https://relay.example.com/v1/hooks/acme/twilio");
     const char *api = json_string_value(json_object_get(tw, "api_base_url"));
     if (api && !http_url_ok(api))
-        return tw_fail(err, "twilio.api_base_url", "must be an absolute http(s) URL");
+        return adapter_fail(err, "twilio.api_base_url", "must be an absolute http(s) URL");
     return 0;
 }
 
@@ -181,7 +167,7 @@ static int tw_compile(const json_t *settings, void **compiled, adapter_error *er
         (shared && !(c->shared_key = strdup(shared))) ||
         url_forms(json_string_value(json_object_get(tw, "public_url")), c->url) != 0) {
         tw_free_compiled(c);
-        return tw_fail(err, "twilio", "out of memory");
+        return adapter_fail(err, "twilio", "out of memory");
     }
     *compiled = c;
     return 0;
@@ -217,7 +203,8 @@ static const EVP_MD *settings_algorithm(const char *hdr, adapter_error *err)
                        : strcasecmp(alg, "HMAC_SHA256") == 0       ? EVP_sha256()
                                                                    : NULL;
     if (!md)
-        tw_fail(err, TW_SETTINGS_HDR, "unsupported signature algorithm: HMAC_SHA1 or HMAC_SHA256");
+        adapter_fail(err, TW_SETTINGS_HDR,
+                     "unsupported signature algorithm: HMAC_SHA1 or HMAC_SHA256");
     free(copy);
     return md;
 }
@@ -278,7 +265,7 @@ static int body_hash(const adapter_request *req, adapter_error *err)
         const char *want = json_string_value(h);
         rc = want && strlen(want) == DIGEST_HEX_LEN && CRYPTO_memcmp(want, hex, DIGEST_HEX_LEN) == 0
                  ? 1
-                 : tw_fail(err, "bodySHA256", "does not match the SHA-256 of the body");
+                 : adapter_fail(err, "bodySHA256", "does not match the SHA-256 of the body");
     }
     json_decref(q);
     return rc;
@@ -293,7 +280,7 @@ static char *signed_tail(const adapter_request *req, adapter_error *err)
         return NULL;
     json_t *params = hashed ? NULL : form_parse(req->body ? req->body : "", req->body_len, NULL, 0);
     if (!hashed && !params) {
-        tw_fail(err, "", "the body is not a form (nor JSON covered by bodySHA256): unsigned");
+        adapter_fail(err, "", "the body is not a form (nor JSON covered by bodySHA256): unsigned");
         return NULL;
     }
     char *tail = NULL;
@@ -310,7 +297,7 @@ static char *signed_tail(const adapter_request *req, adapter_error *err)
     json_decref(params);
     if (rc != 0) {
         free(tail);
-        tw_fail(err, "", "out of memory");
+        adapter_fail(err, "", "out of memory");
         return NULL;
     }
     return tail;
@@ -339,19 +326,19 @@ static enum adapter_status tw_verify(const adapter_ctx *ctx, const adapter_reque
                                      adapter_error *err)
 {
     memset(err, 0, sizeof *err);
-    const char *sig = header(req, TW_SIG_HDR);
+    const char *sig = adapter_header(req, TW_SIG_HDR);
     if (!sig)
         return ADAPTER_NO_SIGNATURE;
     const tw_compiled *c = ctx->compiled;
-    const char *hdr = header(req, TW_SETTINGS_HDR);
+    const char *hdr = adapter_header(req, TW_SETTINGS_HDR);
     const EVP_MD *md = hdr ? settings_algorithm(hdr, err) : EVP_sha1();
     const char *key = !c ? NULL : hdr ? c->shared_key : c->auth_token;
     if (!md)
         return ADAPTER_BAD_SIGNATURE;
     if (!key) {
-        tw_fail(err, TW_SETTINGS_HDR,
-                c ? "signed with a shared key, but settings.twilio.shared_key is not set"
-                  : "the integration's twilio settings are not loaded");
+        adapter_fail(err, TW_SETTINGS_HDR,
+                     c ? "signed with a shared key, but settings.twilio.shared_key is not set"
+                       : "the integration's twilio settings are not loaded");
         return ADAPTER_BAD_SIGNATURE;
     }
     char *tail = signed_tail(req, err);
@@ -362,9 +349,10 @@ static enum adapter_status tw_verify(const adapter_ctx *ctx, const adapter_reque
     free(tail);
     if (ok)
         return ADAPTER_OK;
-    tw_fail(err, TW_SIG_HDR,
-            "does not match: Twilio signs settings.twilio.public_url + sub-path + query and the "
-            "parameters with the auth token (or the shared key)");
+    adapter_fail(
+        err, TW_SIG_HDR,
+        "does not match: Twilio signs settings.twilio.public_url + sub-path + query and the "
+        "parameters with the auth token (or the shared key)");
     return ADAPTER_BAD_SIGNATURE;
 }
 
@@ -386,16 +374,16 @@ static json_t *decode_params(const adapter_request *req, adapter_error *err)
         char why[128] = "";
         json_t *p = form_parse(body, req->body_len, why, sizeof why);
         if (!p)
-            tw_fail(err, "", "the body is not application/x-www-form-urlencoded: %s", why);
+            adapter_fail(err, "", "the body is not application/x-www-form-urlencoded: %s", why);
         return p;
     }
     json_error_t jerr;
     json_t *p = json_loadb(body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!p)
-        tw_fail(err, "", "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                jerr.column);
+        adapter_fail(err, "", "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                     jerr.column);
     else if (!json_is_object(p)) {
-        tw_fail(err, "", "a JSON body must be an object of Twilio's parameters");
+        adapter_fail(err, "", "a JSON body must be an object of Twilio's parameters");
         json_decref(p);
         p = NULL;
     }
@@ -409,7 +397,7 @@ static int get_text(const json_t *p, const char *name, const char **out, adapter
     *out = json_string_value(v);
     if (!v || *out)
         return 0;
-    return tw_fail(err, name, "must be one string%s", json_is_array(v) ? ", sent once" : "");
+    return adapter_fail(err, name, "must be one string%s", json_is_array(v) ? ", sent once" : "");
 }
 
 /* A whole number 0..max, as digits or (JSON) an integer. */
@@ -428,7 +416,7 @@ static int get_count(const json_t *p, const char *name, long long max, long long
     else
         *out = -1;
     if (*out < 0 || *out > max)
-        return tw_fail(err, name, "must be a whole number from 0 to %lld", max);
+        return adapter_fail(err, name, "must be a whole number from 0 to %lld", max);
     return 0;
 }
 
@@ -439,12 +427,12 @@ static int get_sid(const json_t *p, const char *name, bool required, const char 
     if (get_text(p, name, out, err) != 0)
         return -1;
     if (!*out)
-        return required ? tw_fail(err, name, "required") : 0;
+        return required ? adapter_fail(err, name, "required") : 0;
     const char *s = *out;
     if (strlen(s) == 34 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
         strspn(s + 2, "0123456789abcdefABCDEF") == 32)
         return 0;
-    return tw_fail(err, name, "must be a Twilio SID: two capital letters and 32 hex digits");
+    return adapter_fail(err, name, "must be a Twilio SID: two capital letters and 32 hex digits");
 }
 
 /* ---- Timestamp: RFC 2822, "Mon, 23 Nov 2026 15:00:00 +0000" ---- */
@@ -640,7 +628,8 @@ static int get_party(const json_t *p, const char *name, const char *alt, tw_part
         out->extension = *s != '+';
     }
     if (len > TW_PARTY_MAX)
-        return tw_fail(err, field, "too long: a party has at most %d characters", TW_PARTY_MAX);
+        return adapter_fail(err, field, "too long: a party has at most %d characters",
+                            TW_PARTY_MAX);
     memcpy(out->value, s, len);
     out->value[len] = '\0';
     return 0;
@@ -700,15 +689,15 @@ static int read_call(const json_t *p, tw_call *c, adapter_error *err)
         get_party(p, "To", "Called", &c->to, err) != 0)
         return -1;
     if (!status)
-        return tw_fail(err, "CallStatus", "required");
+        return adapter_fail(err, "CallStatus", "required");
     if (!(c->status = find_status(status)))
-        return tw_fail(err, "CallStatus",
-                       "unknown; expected queued, initiated, ringing, in-progress, completed, "
-                       "busy, no-answer, canceled or failed");
+        return adapter_fail(err, "CallStatus",
+                            "unknown; expected queued, initiated, ringing, in-progress, completed, "
+                            "busy, no-answer, canceled or failed");
     c->has_ts = ts != NULL;
     if (ts && parse_rfc2822(ts, &c->ts_ms) != 0)
-        return tw_fail(err, "Timestamp",
-                       "must be an RFC 2822 date such as Mon, 23 Nov 2026 15:00:00 +0000");
+        return adapter_fail(err, "Timestamp",
+                            "must be an RFC 2822 date such as Mon, 23 Nov 2026 15:00:00 +0000");
     return 0;
 }
 
@@ -738,8 +727,8 @@ static int call_event(const json_t *p, json_t **ev, adapter_error *err)
     json_t *users = users_of(&c.from, &c.to);
     if (json_array_size(users) == 0) {
         json_decref(users);
-        return tw_fail(err, "To",
-                       "neither From nor To (nor Caller, Called) names a user or a number");
+        return adapter_fail(err, "To",
+                            "neither From nor To (nor Caller, Called) names a user or a number");
     }
     if (!c.status->state) {
         json_decref(users);
@@ -754,7 +743,7 @@ static int call_event(const json_t *p, json_t **ev, adapter_error *err)
         event_format_ts(c.ts_ms, buf, sizeof buf);
         json_object_set_new(*ev, "ts", json_string(buf));
     }
-    return *ev ? 0 : tw_fail(err, "", "out of memory");
+    return *ev ? 0 : adapter_fail(err, "", "out of memory");
 }
 
 /* ---- recording status callbacks ---- */
@@ -771,11 +760,11 @@ static int recording_event(const json_t *p, json_t **ev, adapter_error *err)
         get_count(p, "RecordingDuration", 100000000, &duration, &has_duration, err) != 0)
         return -1;
     if (!status)
-        return tw_fail(err, "RecordingStatus", "required");
+        return adapter_fail(err, "RecordingStatus", "required");
     bool done = strcasecmp(status, "completed") == 0, absent = strcasecmp(status, "absent") == 0;
     if (!done && !absent && strcasecmp(status, "in-progress") != 0)
-        return tw_fail(err, "RecordingStatus",
-                       "unknown; expected in-progress, completed or absent");
+        return adapter_fail(err, "RecordingStatus",
+                            "unknown; expected in-progress, completed or absent");
     if (!done && !absent)
         return 0;
     json_t *r = json_pack("{ss,ss}", "status", done ? "available" : "failed", "recording_id", rec);
@@ -788,7 +777,7 @@ static int recording_event(const json_t *p, json_t **ev, adapter_error *err)
     }
     *ev = json_pack("{ss,ss,ss,ss,so}", "kind", "record", "target", "call_parties", "call_id",
                     parent ? parent : sid, "source", "twilio", "record", r);
-    return *ev ? 0 : tw_fail(err, "", "out of memory");
+    return *ev ? 0 : adapter_fail(err, "", "out of memory");
 }
 
 /* ---- the adapter ---- */
@@ -805,7 +794,7 @@ static enum adapter_status tw_parse(const adapter_ctx *ctx, const adapter_reques
                                                      : call_event(params, &ev, err);
     json_decref(params);
     if (rc == 0 && ev && json_array_append_new(out, ev) != 0)
-        rc = tw_fail(err, "", "out of memory");
+        rc = adapter_fail(err, "", "out of memory");
     else if (rc != 0)
         json_decref(ev);
     return rc == 0 ? ADAPTER_OK : ADAPTER_INVALID;
