@@ -43,9 +43,11 @@ enum adapter_status {
  * when not about a field) and a message an integrator can act on. */
 typedef field_error adapter_error;
 
-/* What the ingest of a request's events did, for the answer. */
+/* What the ingest of a request's events did, for the answer: stored, already stored (same
+ * key), for nobody (no such user, nobody online, no such call or command), and stale (an
+ * order.seq not above the one stored for its order key). */
 typedef struct adapter_counts {
-    unsigned accepted, duplicates, ignored;
+    unsigned accepted, duplicates, ignored, stale;
 } adapter_counts;
 
 /* The answer the PBX gets once the events are stored. body is malloc'd; the broker frees it. */
