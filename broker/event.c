@@ -8,6 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+static char *digits(char *p, int v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
 void event_format_ts(int64_t unix_ms, char *buf, size_t size)
 {
     int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
@@ -21,8 +28,26 @@ void event_format_ts(int64_t unix_ms, char *buf, size_t size)
         snprintf(buf, size, "1970-01-01T00:00:00.000Z");
         return;
     }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+    if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 || size < 25) {
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+        return;
+    }
+    /* by hand: every stamped event passes here, and snprintf is most of its cost */
+    char *p = digits(buf, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = digits(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = digits(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = digits(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = digits(p, tm.tm_sec, 2);
+    *p++ = '.';
+    p = digits(p, (int)ms, 3);
+    memcpy(p, "Z", 2);
 }
 
 static int seen_before(char **users, size_t n, const char *u)
@@ -296,11 +321,65 @@ static void pair(sbuf *b, const char *field, const json_t *v)
     sb_add(b, "", 1);
 }
 
-static void party_pairs(sbuf *b, const json_t *obj)
+/* The end of the JSON value at v, in text jansson wrote (well-formed, compact). */
+static const char *value_end(const char *v)
+{
+    int depth = 0;
+    for (const char *s = v; *s; s++) {
+        if (*s == '"') {
+            for (s++; *s && *s != '"'; s++)
+                if (*s == '\\' && s[1])
+                    s++;
+            if (!*s)
+                return s;
+        } else if (*s == '{' || *s == '[') {
+            depth++;
+        } else if (*s == '}' || *s == ']') {
+            if (--depth < 0)
+                return s;
+        } else if (*s == ',' && depth == 0) {
+            return s;
+        }
+        if (depth == 0 && (*v == '{' || *v == '[' || *v == '"'))
+            return s + 1;
+    }
+    return v + strlen(v);
+}
+
+/* A top-level member's value as text, found in the object's dump: dumping a party again would
+ * cost more than the rest of the state. */
+static void pair_from_dump(sbuf *b, const char *field, const char *object)
+{
+    size_t n = strlen(field);
+    int depth = 0;
+    for (const char *s = object; s && *s; s++) {
+        if (*s == '"') {
+            const char *name = s + 1;
+            for (s++; *s && *s != '"'; s++)
+                if (*s == '\\' && s[1])
+                    s++;
+            if (!*s)
+                return;
+            if (depth == 1 && s[0] && s[1] == ':' && (size_t)(s - name) == n &&
+                memcmp(name, field, n) == 0) {
+                field0(b, field);
+                sb_add(b, s + 2, (size_t)(value_end(s + 2) - (s + 2)));
+                sb_add(b, "", 1);
+                return;
+            }
+        } else if (*s == '{' || *s == '[') {
+            depth++;
+        } else if (*s == '}' || *s == ']') {
+            depth--;
+        }
+    }
+}
+
+static void party_pairs(sbuf *b, const json_t *obj, const char *object)
 {
     pair(b, "line", json_object_get(obj, "line"));
-    pair(b, "from", json_object_get(obj, "from"));
-    pair(b, "to", json_object_get(obj, "to"));
+    pair_from_dump(b, "from", object);
+    pair_from_dump(b, "to", object);
 }
 
 static char *state_block(const pieces *p, size_t *len)
@@ -324,11 +403,11 @@ static char *state_block(const pieces *p, size_t *len)
     if (call) {
         const json_t *d = json_object_get(o, "disconnect");
         pair(&b, "direction", json_object_get(o, "direction"));
-        party_pairs(&b, o);
+        party_pairs(&b, o, p->object);
         pair(&b, "code", json_object_get(d, "code"));
         pair(&b, "text", json_object_get(d, "text"));
     } else if (ivr) {
-        party_pairs(&b, o);
+        party_pairs(&b, o, p->object);
     } else if (strcmp(p->kind, "record") == 0) {
         pair(&b, "rec_id", json_object_get(o, "recording_id"));
         pair(&b, "rec_url", json_object_get(o, "url"));
