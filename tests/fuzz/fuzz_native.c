@@ -22,6 +22,19 @@ static const char *fuzz_header(const adapter_request *req, const char *name)
     return NULL;
 }
 
+/* Every copy the script can make of a prepared event is one JSON object. */
+static void check_copies(const event_prepared *p)
+{
+    for (int group = 0; group < 2; group++) {
+        char *copy = event_for_user(p, "101", "\"c-1\"", group);
+        json_t *j = copy ? json_loads(copy, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        if (!json_is_object(j))
+            abort();
+        json_decref(j);
+        free(copy);
+    }
+}
+
 /* Every event that parses must keep the contract and prepare. */
 static void prepare_all(const json_t *events)
 {
@@ -35,6 +48,7 @@ static void prepare_all(const json_t *events)
             abort();
         if (event_prepare(ev, "fuzz", "native", 1795456800123LL, &p) != 0)
             abort();
+        check_copies(&p);
         event_prepared_free(&p);
     }
 }
