@@ -260,6 +260,10 @@ local function ingest(users, a)
         redis.call('PEXPIRE', stream, retention_ms)
         wake_up(integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
     end
+    -- a call's parties all get the news, but only its end is every leg's
+    if mode == 'p' and f[3] ~= 'disconnected' then
+        exts = {}
+    end
     update_call(P, call_key, f, exts)
     return 'a'
 end

@@ -151,6 +151,18 @@ def test_call_parties_reaches_the_calls_users(acme):
     h = acme.env.redis.hgetall(call_key(acme, c))
     assert (h["rec_id"], h["rec_url"], h["rec_status"], h["rec_duration"]) == (
         "rec-1", "https://pbx.example/rec-1.mp3", "available", "42")
+    # a call-wide news does not move the legs; the call's end does, for every party
+    post(acme, {"kind": "call", "target": "call_parties", "call_id": c,
+                "call": {"state": "on_hold"}})
+    assert [t.next_event()["call"]["state"] for t in (t1, t2)] == ["on_hold", "on_hold"]
+    h = acme.env.redis.hgetall(call_key(acme, c))
+    assert (h["state"], h["u:101"], h["u:102"]) == ("on_hold", "appeared", "appeared")
+    post(acme, {"kind": "call", "target": "call_parties", "call_id": c,
+                "call": {"state": "disconnected"}})
+    assert [t.next_event()["call"]["state"] for t in (t1, t2)] == ["disconnected"] * 2
+    h = acme.env.redis.hgetall(call_key(acme, c))
+    assert (h["state"], h["u:101"], h["u:102"]) == ("disconnected",) * 3
+    assert not acme.env.redis.exists(uc_key(acme, "101"), uc_key(acme, "102"))
     unknown = dict(rec, call_id=cid())
     assert counts(post(acme, unknown)) == dict(accepted=0, duplicates=0, ignored=1, stale=0)
     assert not acme.env.redis.exists(call_key(acme, unknown["call_id"]))
