@@ -152,6 +152,21 @@ static void sb_add(sbuf *b, const char *text, size_t n)
 
 static void sb_str(sbuf *b, const char *text) { sb_add(b, text, strlen(text)); }
 
+/* One allocation for a text whose size is known in advance, instead of doubling up to it. */
+static void sb_reserve(sbuf *b, size_t n)
+{
+    if (b->s || b->failed)
+        return;
+    if (!(b->s = malloc(n))) {
+        b->failed = true;
+        return;
+    }
+    b->cap = n;
+    b->s[0] = '\0';
+}
+
+static size_t len0(const char *s) { return s ? strlen(s) : 0; }
+
 static char *sb_take(sbuf *b)
 {
     if (b->failed) {
@@ -163,7 +178,20 @@ static char *sb_take(sbuf *b)
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
 
-static char *dump(const json_t *v) { return v ? json_dumps(v, DUMP_FLAGS) : NULL; }
+/* Through the stack when it fits: json_dumps grows its buffer by doubling, a realloc each. */
+static char *dump(const json_t *v)
+{
+    char buf[2048];
+    size_t n = v ? json_dumpb(v, buf, sizeof buf, DUMP_FLAGS) : 0;
+    if (n == 0 || n > sizeof buf)
+        return v ? json_dumps(v, DUMP_FLAGS) : NULL;
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, buf, n);
+        s[n] = '\0';
+    }
+    return s;
+}
 
 /* Appends v as compact JSON, through the stack for small values. */
 static void sb_dump(sbuf *b, const json_t *v)
@@ -264,6 +292,8 @@ static const char group_close[] = {EVENT_MARK_GROUP, '}', '\0'};
 static char *render(const pieces *p, const char *integration, const char *source, size_t *len)
 {
     sbuf b = {0};
+    sb_reserve(&b, 160 + strlen(integration) + strlen(source) + len0(p->call_id) + len0(p->object) +
+                       len0(p->raw));
     const char *parts[] = {"{\"kind\":\"",
                            p->kind,
                            "\",\"integration\":\"",
@@ -346,11 +376,10 @@ static const char *value_end(const char *v)
     return v + strlen(v);
 }
 
-/* A top-level member's value as text, found in the object's dump: dumping a party again would
- * cost more than the rest of the state. */
-static void pair_from_dump(sbuf *b, const char *field, const char *object)
+/* The top-level members "from" and "to" as text, found in the object's dump: dumping the
+ * parties again would cost more than the rest of the state. */
+static void parties_from_dump(sbuf *b, const char *object)
 {
-    size_t n = strlen(field);
     int depth = 0;
     for (const char *s = object; s && *s; s++) {
         if (*s == '"') {
@@ -360,12 +389,16 @@ static void pair_from_dump(sbuf *b, const char *field, const char *object)
                     s++;
             if (!*s)
                 return;
-            if (depth == 1 && s[0] && s[1] == ':' && (size_t)(s - name) == n &&
-                memcmp(name, field, n) == 0) {
-                field0(b, field);
-                sb_add(b, s + 2, (size_t)(value_end(s + 2) - (s + 2)));
+            size_t n = (size_t)(s - name);
+            if (depth == 1 && s[1] == ':' &&
+                ((n == 4 && memcmp(name, "from", 4) == 0) ||
+                 (n == 2 && memcmp(name, "to", 2) == 0))) {
+                sb_add(b, name, n);
                 sb_add(b, "", 1);
-                return;
+                const char *end = value_end(s + 2);
+                sb_add(b, s + 2, (size_t)(end - (s + 2)));
+                sb_add(b, "", 1);
+                s = end - 1;
             }
         } else if (*s == '{' || *s == '[') {
             depth++;
@@ -378,14 +411,14 @@ static void pair_from_dump(sbuf *b, const char *field, const char *object)
 static void party_pairs(sbuf *b, const json_t *obj, const char *object)
 {
     pair(b, "line", json_object_get(obj, "line"));
-    pair_from_dump(b, "from", object);
-    pair_from_dump(b, "to", object);
+    parties_from_dump(b, object);
 }
 
 static char *state_block(const pieces *p, size_t *len)
 {
     sbuf b = {0};
     const json_t *o = p->obj;
+    sb_reserve(&b, 128 + len0(p->call_id_raw) + len0(p->object));
     bool call = strcmp(p->kind, "call") == 0, ivr = strcmp(p->kind, "ivr") == 0;
     field0(&b, p->call_id_raw);
     field0(&b, p->kind);

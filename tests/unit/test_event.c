@@ -187,6 +187,24 @@ static void state_of_a_call(void **state)
     event_prepared_free(&p);
 }
 
+/* An adapter's party may carry members the contract does not know, nested and with quotes
+ * and braces in strings: the parties are still cut whole from the call object's dump. */
+static void parties_cut_whole_from_the_dump(void **state)
+{
+    (void)state;
+    json_t *ev = load("{\"kind\":\"call\",\"users\":[\"101\"],\"call_id\":\"c\","
+                      "\"ts\":\"2026-01-02T03:04:05.006Z\",\"call\":{\"state\":\"appeared\","
+                      "\"line\":\"\\\"to\\\":{\",\"from\":{\"number\":\"1\",\"x\":{\"y\":[\"}\","
+                      "{\"z\":\"\\\\\\\"to\\\":\"}]},\"n\":[1,2]},\"to\":{\"extension\":\"7\"}}}");
+    event_prepared p;
+    assert_int_equal(event_prepare(ev, "acme", "native", NOW_MS, &p), 0);
+    EXPECT_STATE(&p, "c\0call\0appeared\0\0\0line\0\"to\":{\0"
+                     "from\0{\"number\":\"1\",\"x\":{\"y\":[\"}\",{\"z\":\"\\\\\\\"to\\\":\"}]},"
+                     "\"n\":[1,2]}\0to\0{\"extension\":\"7\"}\0ts\0002026-01-02T03:04:05.006Z\0");
+    event_prepared_free(&p);
+    json_decref(ev);
+}
+
 static void state_of_record_ivr_and_route_result(void **state)
 {
     (void)state;
@@ -341,6 +359,7 @@ int main(void)
         cmocka_unit_test(one_copy_per_distinct_user),
         cmocka_unit_test(refuses_events_without_users),
         cmocka_unit_test(state_of_a_call),
+        cmocka_unit_test(parties_cut_whole_from_the_dump),
         cmocka_unit_test(state_of_record_ivr_and_route_result),
         cmocka_unit_test(group_slot_only_when_undecided),
         cmocka_unit_test(command_target_takes_the_call_id),
