@@ -265,8 +265,9 @@ static int add_event(hook *h, const integration *in, const json_t *ev, int64_t n
     event_prepared p;
     if (event_prepare(ev, in->name, in->adapter->name, now_ms, &p) != 0)
         return -1;
-    size_t bytes = p.json_len + p.state_len;
     unsigned appends = p.target == EVENT_TO_USERS ? (unsigned)p.n_users : 1;
+    /* what Redis stores: one copy per user (the template travels once) */
+    size_t bytes = p.json_len * appends + p.state_len;
     call *c = call_for(appends, bytes);
     span *sp = c ? call_span(c, h) : NULL;
     int rc = sp ? 0 : -1;

@@ -144,10 +144,15 @@ local function all_legs_ended(call_key)
     return true
 end
 
--- The call's state after a call event reached these users' legs.
-local function update_legs(P, call_key, call_id, state, exts)
+local function push(t, field, value)
+    t[#t + 1] = field
+    t[#t + 1] = value
+end
+
+-- The call's state after a call event reached these users' legs (already written), and their
+-- open calls.
+local function after_legs(P, call_key, call_id, state, exts)
     for _, ext in ipairs(exts) do
-        redis.call('HSET', call_key, 'u:' .. ext, state)
         if state == 'connected' then
             redis.call('HSETNX', call_key, 'answered', ext)
         end
@@ -159,31 +164,43 @@ local function update_legs(P, call_key, call_id, state, exts)
             redis.call('PEXPIRE', uc, retention_ms)
         end
     end
-    local cur = redis.call('HGET', call_key, 'state')
-    if state == 'disconnected' then
-        if all_legs_ended(call_key) then
-            redis.call('HSET', call_key, 'state', state)
-        end
-    elseif state ~= 'appeared' or not cur or cur == 'disconnected' then
+    if state == 'disconnected' and all_legs_ended(call_key) then
         redis.call('HSET', call_key, 'state', state)
     end
 end
 
+-- One HSET for what the event says outright; what depends on the hash's fields follows.
 local function update_call(P, call_key, f, exts)
     local call_id, kind, state = f[1], f[2], f[3]
+    local set = {}
     if kind == 'call' or kind == 'ivr' or kind == 'record' then
-        local args = {}
         for i = 6, #f - 1, 2 do
-            args[#args + 1] = f[i]
-            args[#args + 1] = f[i + 1]
-        end
-        if #args > 0 then
-            redis.call('HSET', call_key, unpack(args))
+            push(set, f[i], f[i + 1])
         end
     end
     if kind == 'call' then
-        redis.call('HSET', call_key, 'kind', 'call')
-        update_legs(P, call_key, call_id, state, exts)
+        push(set, 'kind', 'call')
+        for _, ext in ipairs(exts) do
+            push(set, 'u:' .. ext, state)
+        end
+        -- appeared only opens a call that is new or over; disconnected waits for every leg
+        if state == 'connected' or state == 'on_hold' then
+            push(set, 'state', state)
+        elseif state == 'appeared' then
+            local cur = redis.call('HGET', call_key, 'state')
+            if not cur or cur == 'disconnected' then
+                push(set, 'state', state)
+            end
+        end
+    end
+    if f[4] ~= '' then
+        push(set, 'o:' .. f[5], f[4])
+    end
+    if #set > 0 then
+        redis.call('HSET', call_key, unpack(set))
+    end
+    if kind == 'call' then
+        after_legs(P, call_key, call_id, state, exts)
     elseif kind == 'ivr' then
         -- an IVR notice reaches someone who is not a party: no leg, and the call's state
         -- follows it only while the call has been nowhere else
@@ -193,9 +210,6 @@ local function update_call(P, call_key, f, exts)
         end
     elseif kind == 'record' then
         redis.call('HSETNX', call_key, 'kind', 'call')
-    end
-    if f[4] ~= '' then
-        redis.call('HSET', call_key, 'o:' .. f[5], f[4])
     end
     redis.call('PEXPIRE', call_key, retention_ms)
 end
