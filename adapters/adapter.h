@@ -82,8 +82,11 @@ typedef struct adapter {
     /* Translates the request into zero or more normalized events, appended to out (a JSON
      * array). Each event carries every field of schemas/event.schema.json it knows except
      * id, integration and user, plus:
-     *   "users": ["101", ...]  the extensions it is for (at least one), and
-     *   "key": "..."          its idempotency key when the dialect gives one (optional).
+     *   "users": ["101", ...]  the extensions it is for (at least one), or
+     *   "target": "..."       one_online, call_parties or command (event_check.h), and
+     *   "key": "..."          its idempotency key when the dialect gives one (optional),
+     *   "order": {"key", "seq"} its place among the call's events (optional): the broker
+     *                         drops one not above the last stored for its key as stale.
      * "ts" may be absent: the broker then stamps the time it received the event.
      * The broker checks every event against the contract (event_check.h) before storing it.
      * An invalid request gives ADAPTER_INVALID and out is left without partial events. */
