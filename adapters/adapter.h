@@ -44,9 +44,11 @@ enum adapter_status {
  * when not about a field) and a message an integrator can act on. */
 typedef field_error adapter_error;
 
-/* What the ingest of a request's events did, for the answer. */
+/* What the ingest of a request's events did, for the answer: stored, already stored (same
+ * key), for nobody (no such user, nobody online, no such call or command), and stale (an
+ * order.seq not above the one stored for its order key). */
 typedef struct adapter_counts {
-    unsigned accepted, duplicates, ignored;
+    unsigned accepted, duplicates, ignored, stale;
 } adapter_counts;
 
 /* The answer the PBX gets once the events are stored. body is malloc'd; the broker frees it. */
@@ -86,8 +88,11 @@ typedef struct adapter {
     /* Translates the request into zero or more normalized events, appended to out (a JSON
      * array). Each event carries every field of schemas/event.schema.json it knows except
      * id, integration and user, plus:
-     *   "users": ["101", ...]  the extensions it is for (at least one), and
-     *   "key": "..."          its idempotency key when the dialect gives one (optional).
+     *   "users": ["101", ...]  the extensions it is for (at least one), or
+     *   "target": "..."       one_online, call_parties or command (event_check.h), and
+     *   "key": "..."          its idempotency key when the dialect gives one (optional),
+     *   "order": {"key", "seq"} its place among the call's events (optional): the broker
+     *                         drops one not above the last stored for its key as stale.
      * "ts" may be absent: the broker then stamps the time it received the event.
      * The broker checks every event against the contract (event_check.h) before storing it.
      * An invalid request gives ADAPTER_INVALID and out is left without partial events. */

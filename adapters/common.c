@@ -41,11 +41,11 @@ const char *adapter_header(const adapter_request *req, const char *name)
 
 int adapter_answer_summary(const adapter_counts *c, adapter_answer *out)
 {
-    char body[160];
+    char body[192];
     int n = snprintf(body, sizeof body,
                      "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
-                     "\"duplicates\":%u,\"ignored\":%u}",
-                     c->accepted, c->duplicates, c->ignored);
+                     "\"duplicates\":%u,\"ignored\":%u,\"stale\":%u}",
+                     c->accepted, c->duplicates, c->ignored, c->stale);
     *out = (adapter_answer){.status = 200, .content_type = "application/json"};
     out->body = strndup(body, (size_t)n);
     out->body_len = (size_t)n;

@@ -12,7 +12,8 @@ int adapter_fail_at(adapter_error *e, const char *path, const char *name, const 
     __attribute__((format(printf, 4, 5)));
 /* Any request header by name, case-insensitive; NULL when absent. */
 const char *adapter_header(const adapter_request *req, const char *name);
-/* 200, application/json: {"result":{"code":0,"message":"ok"},"accepted":N,...}. */
+/* 200, application/json: {"result":{"code":0,"message":"ok"},"accepted":N,"duplicates":N,
+ * "ignored":N,"stale":N}. */
 int adapter_answer_summary(const adapter_counts *c, adapter_answer *out);
 
 #endif

@@ -6,39 +6,19 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "common.h"
 #include "event.h"
 #include "event_check.h"
 #include "stdwh_request.h"
 
 #define NATIVE_MAX_EVENTS 1000
 
-static int native_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int native_fail(adapter_error *e, const char *path, const char *name, const char *fmt, ...)
-{
-    if (*path && *name)
-        snprintf(e->field, sizeof e->field, "%s.%s", path, name);
-    else
-        snprintf(e->field, sizeof e->field, "%s", *path ? path : name);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* ---- the adapter ---- */
-
-static const char *header(const adapter_request *req, const char *name)
-{
-    return req->header ? req->header(req, name) : NULL;
-}
 
 /* webhook-id as the key of a single-event body, when it fits a key. */
 static void key_from_webhook_id(const adapter_request *req, json_t *ev)
 {
-    const char *id = header(req, "webhook-id");
+    const char *id = adapter_header(req, "webhook-id");
     if (!id || json_object_get(ev, "key") || !*id || strlen(id) > EVENT_KEY_MAX)
         return;
     json_t *s = json_string(id);
@@ -50,8 +30,8 @@ static int parse_array(const json_t *body, json_t *events, adapter_error *e)
 {
     size_t n = json_array_size(body);
     if (n < 1 || n > NATIVE_MAX_EVENTS)
-        return native_fail(e, "", "", "the body must be an event or an array of 1 to %d events",
-                           NATIVE_MAX_EVENTS);
+        return adapter_fail_at(e, "", "", "the body must be an event or an array of 1 to %d events",
+                               NATIVE_MAX_EVENTS);
     for (size_t i = 0; i < n; i++) {
         char path[32];
         snprintf(path, sizeof path, "events[%zu]", i);
@@ -67,7 +47,7 @@ static int parse_body(const adapter_request *req, json_t *body, json_t *events, 
     if (json_is_array(body))
         return parse_array(body, events, e);
     if (!json_is_object(body))
-        return native_fail(e, "", "", "the body must be an event object or an array of events");
+        return adapter_fail_at(e, "", "", "the body must be an event object or an array of events");
     json_t *ev = event_check_copy(body, "", e);
     if (!ev)
         return -1;
@@ -81,22 +61,22 @@ static enum adapter_status native_parse(const adapter_ctx *ctx, const adapter_re
     (void)ctx;
     memset(err, 0, sizeof *err);
     if (req->subpath && *req->subpath && strcmp(req->subpath, "/") != 0) {
-        native_fail(err, "", "", "native takes POST /v1/hooks/INTEGRATION/native only");
+        adapter_fail_at(err, "", "", "native takes POST /v1/hooks/INTEGRATION/native only");
         return ADAPTER_INVALID;
     }
     json_error_t jerr;
     json_t *body = json_loadb(req->body ? req->body : "", req->body_len,
                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!body) {
-        native_fail(err, "", "", "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                    jerr.column);
+        adapter_fail_at(err, "", "", "malformed JSON: %s (line %d, column %d)", jerr.text,
+                        jerr.line, jerr.column);
         return ADAPTER_INVALID;
     }
     json_t *events = json_array();
     int rc =
-        events ? parse_body(req, body, events, err) : native_fail(err, "", "", "out of memory");
+        events ? parse_body(req, body, events, err) : adapter_fail_at(err, "", "", "out of memory");
     if (rc == 0 && json_array_extend(out, events) < 0)
-        rc = native_fail(err, "", "", "out of memory");
+        rc = adapter_fail_at(err, "", "", "out of memory");
     json_decref(events);
     json_decref(body);
     return rc == 0 ? ADAPTER_OK : ADAPTER_INVALID;
@@ -109,21 +89,13 @@ static int native_check_settings(const json_t *settings, adapter_error *err)
     memset(err, 0, sizeof *err);
     if (!v || (s && strncmp(s, "whsec_", 6) == 0 && strlen(s) > 6))
         return 0;
-    return native_fail(err, "", "webhook_secret", "must be \"whsec_\" + base64");
+    return adapter_fail_at(err, "", "webhook_secret", "must be \"whsec_\" + base64");
 }
 
 static int native_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_answer *out)
 {
-    char body[160];
     (void)ctx;
-    int n = snprintf(body, sizeof body,
-                     "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
-                     "\"duplicates\":%u,\"ignored\":%u}",
-                     c->accepted, c->duplicates, c->ignored);
-    *out = (adapter_answer){.status = 200, .content_type = "application/json"};
-    out->body = strndup(body, (size_t)n);
-    out->body_len = (size_t)n;
-    return out->body ? 0 : -1;
+    return adapter_answer_summary(c, out);
 }
 
 const adapter adapter_native = {

@@ -59,8 +59,8 @@ static void answer(http_req *r, const adapter_ctx *ctx, const adapter *a, const 
 {
     adapter_answer out = {0};
     if (!a->answer) {
-        http_reply_ok(r, json_pack("{s:i,s:i,s:i}", "accepted", c->accepted, "duplicates",
-                                   c->duplicates, "ignored", c->ignored));
+        http_reply_ok(r, json_pack("{s:i,s:i,s:i,s:i}", "accepted", c->accepted, "duplicates",
+                                   c->duplicates, "ignored", c->ignored, "stale", c->stale));
     } else if (a->answer(ctx, c, &out) != 0) {
         free(out.body);
         http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
@@ -79,8 +79,7 @@ static void answer_stored(http_req *r, const adapter_counts *c)
     answer(r, &ctx, h->adapter, c);
 }
 
-static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsigned duplicates,
-                      unsigned ignored)
+static void on_stored(void *ud, enum ingest_status st, const adapter_counts *c)
 {
     http_req *r = ud;
     if (st == INGEST_UNAVAILABLE) {
@@ -88,10 +87,11 @@ static void on_stored(void *ud, enum ingest_status st, unsigned accepted, unsign
     } else if (st == INGEST_FAILED) {
         http_reply_error(r, 500, RC_INTERNAL, NULL, "storage error");
     } else {
-        METRIC_ADD(events_accepted, accepted);
-        METRIC_ADD(events_duplicate, duplicates);
-        METRIC_ADD(events_ignored, ignored);
-        answer_stored(r, &(adapter_counts){accepted, duplicates, ignored});
+        METRIC_ADD(events_accepted, c->accepted);
+        METRIC_ADD(events_duplicate, c->duplicates);
+        METRIC_ADD(events_ignored, c->ignored);
+        METRIC_ADD(events_stale, c->stale);
+        answer_stored(r, c);
     }
     http_req_release(r);
 }
@@ -178,7 +178,7 @@ static void translate(http_req *r, const integration *in, const adapter_ctx *ctx
         http_reply_error(r, 400, err.field[0] ? RC_INVALID_FIELD : RC_BAD_REQUEST, err.field, "%s",
                          err.message[0] ? err.message : "invalid request");
     else if (json_array_size(events) == 0)
-        answer(r, ctx, in->adapter, &(adapter_counts){0, 0, 0});
+        answer(r, ctx, in->adapter, &(adapter_counts){0, 0, 0, 0});
     else if (contract_kept(r, in, events) && within_bounds(r, events))
         submit(r, in, events);
     json_decref(events);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#define HEAD 6 /* the script's arguments before the events' */
+
 /* One webhook. Its events may span several script calls; it is answered when the last of
  * them returned: stored only when every one of them stored. */
 typedef struct hook {
@@ -18,7 +20,7 @@ typedef struct hook {
     unsigned calls, pending; /* calls holding its events; those not answered yet */
     bool sealed;             /* every event of it is in a call */
     bool unavailable, failed;
-    unsigned n[3]; /* accepted, duplicates, ignored */
+    adapter_counts n;
 } hook;
 
 typedef struct span {
@@ -46,6 +48,7 @@ static struct {
     uv_check_t check;
     call *cur;
     char retention_ms[24], window_s[24], wake_max[24];
+    const char *key_prefix;
 } G;
 
 static int vec_push(strvec *v, char *owned, size_t len)
@@ -107,7 +110,7 @@ static void hook_settle(hook *h)
 {
     if (!h->sealed || h->pending)
         return;
-    h->cb(h->ud, hook_status(h), h->n[0], h->n[1], h->n[2]);
+    h->cb(h->ud, hook_status(h), &h->n);
     free(h);
 }
 
@@ -117,8 +120,20 @@ static void finish(call *c, const redisReply *r)
     for (size_t i = 0; i < c->n_spans; i++) {
         span *sp = &c->s[i];
         for (unsigned e = 0; ok && e < sp->count; e++) {
-            char ch = r->str[sp->first + e];
-            sp->h->n[ch == 'a' ? 0 : ch == 'd' ? 1 : 2]++;
+            adapter_counts *n = &sp->h->n;
+            switch (r->str[sp->first + e]) {
+            case 'a':
+                n->accepted++;
+                break;
+            case 'd':
+                n->duplicates++;
+                break;
+            case 's':
+                n->stale++;
+                break;
+            default:
+                n->ignored++;
+            }
         }
         sp->h->unavailable |= !r;
         sp->h->failed |= r && !ok;
@@ -136,13 +151,16 @@ static void send_call(call *c)
 {
     char count[16];
     snprintf(count, sizeof count, "%u", c->n_events);
-    const char *head[5] = {G.retention_ms, G.window_s, store_channel_events(), count, G.wake_max};
-    size_t k = c->keys.n, n = k + 5 + c->args.n;
+    const char *head[HEAD] = {G.retention_ms, G.window_s, store_channel_events(),
+                              count,          G.wake_max, G.key_prefix};
+    size_t k = c->keys.n, n = k + HEAD + c->args.n;
     const char **argv = malloc(n * sizeof *argv);
     size_t *lens = malloc(n * sizeof *lens);
     for (size_t i = 0; argv && lens && i < n; i++) {
-        argv[i] = i < k ? c->keys.v[i] : i < k + 5 ? head[i - k] : c->args.v[i - k - 5];
-        lens[i] = i < k ? c->keys.len[i] : i < k + 5 ? strlen(head[i - k]) : c->args.len[i - k - 5];
+        argv[i] = i < k ? c->keys.v[i] : i < k + HEAD ? head[i - k] : c->args.v[i - k - HEAD];
+        lens[i] = i < k          ? c->keys.len[i]
+                  : i < k + HEAD ? strlen(head[i - k])
+                                 : c->args.len[i - k - HEAD];
     }
     if (!argv || !lens ||
         store_script(SCRIPT_INGEST, on_stored, c, (int)k, (int)n, argv, lens) != 0)
@@ -196,19 +214,42 @@ static span *call_span(call *c, hook *h)
     return &c->s[c->n_spans++];
 }
 
+/* Who the script stores the event for: "u" and the users that follow, "o" + the fallback
+ * extension, "p", or "c" + the command id. */
+static char *target_spec(const integration *in, const event_prepared *p)
+{
+    const char *fallback = json_string_value(json_object_get(in->settings, "fallback_extension"));
+    const char *arg = p->target == EVENT_TO_ONE_ONLINE ? fallback
+                      : p->target == EVENT_TO_COMMAND  ? p->command_id
+                                                       : NULL;
+    static const char letters[] = "uopc";
+    size_t n = arg ? strlen(arg) : 0;
+    char *s = malloc(n + 2);
+    if (s) {
+        s[0] = letters[p->target];
+        memcpy(s + 1, arg ? arg : "", n + 1);
+    }
+    return s;
+}
+
 static int push_event(call *c, const integration *in, event_prepared *p)
 {
     const char *epoch = json_string_value(json_object_get(in->record, "epoch"));
     int rc = vec_str(&c->keys, store_key_users(in->name)) ||
              vec_str(&c->keys, store_key_dedupe(in->name, epoch ? epoch : "", p->key)) ||
-             vec_str(&c->args, strdup(in->name)) || vec_num(&c->args, (long long)p->n_users);
+             vec_str(&c->args, strdup(in->name)) || vec_str(&c->args, target_spec(in, p));
+    if (!rc) { /* the call owns them now, or freed them */
+        rc = vec_push(&c->args, p->json, p->json_len);
+        p->json = NULL;
+    }
+    if (!rc) {
+        rc = vec_push(&c->args, p->state, p->state_len);
+        p->state = NULL;
+    }
+    rc = rc || vec_num(&c->args, (long long)p->n_users);
     for (size_t u = 0; !rc && u < p->n_users; u++) {
-        rc = vec_str(&c->keys, store_key_stream(in->name, p->users[u])) ||
-             vec_str(&c->args, strdup(p->users[u]));
-        if (!rc) {
-            rc = vec_str(&c->args, p->json[u]); /* the call owns it now, or freed it */
-            p->json[u] = NULL;
-        }
+        rc = vec_push(&c->args, p->users[u], strlen(p->users[u]));
+        p->users[u] = NULL;
     }
     return rc;
 }
@@ -224,10 +265,10 @@ static int add_event(hook *h, const integration *in, const json_t *ev, int64_t n
     event_prepared p;
     if (event_prepare(ev, in->name, in->adapter->name, now_ms, &p) != 0)
         return -1;
-    size_t bytes = 0;
-    for (size_t u = 0; u < p.n_users; u++)
-        bytes += strlen(p.json[u]);
-    call *c = call_for((unsigned)p.n_users, bytes);
+    unsigned appends = p.target == EVENT_TO_USERS ? (unsigned)p.n_users : 1;
+    /* what Redis stores: one copy per user (the template travels once) */
+    size_t bytes = p.json_len * appends + p.state_len;
+    call *c = call_for(appends, bytes);
     span *sp = c ? call_span(c, h) : NULL;
     int rc = sp ? 0 : -1;
     if (sp) {
@@ -239,7 +280,7 @@ static int add_event(hook *h, const integration *in, const json_t *ev, int64_t n
         } else {
             sp->count++;
             c->n_events++;
-            c->n_appends += (unsigned)p.n_users;
+            c->n_appends += appends;
             c->bytes += bytes;
         }
     }
@@ -277,6 +318,7 @@ int ingest_init(uv_loop_t *loop, const cr_config *cfg)
     snprintf(G.retention_ms, sizeof G.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
     snprintf(G.window_s, sizeof G.window_s, "%lld", (long long)cfg->dedupe_window_s);
     snprintf(G.wake_max, sizeof G.wake_max, "%d", INGEST_WAKE_MAX_BYTES);
+    G.key_prefix = cfg->key_prefix;
     return uv_check_init(loop, &G.check);
 }
 

@@ -14,8 +14,7 @@ enum ingest_status { INGEST_STORED, INGEST_UNAVAILABLE, INGEST_FAILED };
 /* Called once per submitted webhook, after Redis answered every call holding its events (or
  * could not). INGEST_FAILED: its one call got an error; INGEST_UNAVAILABLE otherwise, also
  * when only some of its calls failed (a retry is de-duplicated by the event keys). */
-typedef void (*ingest_cb)(void *ud, enum ingest_status st, unsigned accepted, unsigned duplicates,
-                          unsigned ignored);
+typedef void (*ingest_cb)(void *ud, enum ingest_status st, const adapter_counts *counts);
 
 int ingest_init(uv_loop_t *loop, const cr_config *cfg);
 void ingest_stop(void);

@@ -6,7 +6,8 @@ static size_t event_users(const json_t *ev)
     const json_t *users = json_object_get(ev, "users");
     if (json_is_array(users))
         return json_array_size(users);
-    return json_is_string(json_object_get(ev, "user")) ? 1 : 0;
+    /* a target is resolved by the script: one user, or the call's parties, counted as one */
+    return json_is_string(json_object_get(ev, "user")) || json_object_get(ev, "target") ? 1 : 0;
 }
 
 static size_t event_bytes(const json_t *ev)

@@ -22,7 +22,8 @@ typedef struct ingest_cost {
 
 enum ingest_verdict { INGEST_FITS, INGEST_TOO_MANY_DELIVERIES, INGEST_TOO_MANY_BYTES };
 
-/* events: an adapter's output (each with "users", an array, or "user"). body_len: the
+/* events: an adapter's output (each with "users", an array, "user", or "target", which counts
+ * as one delivery). body_len: the
  * request's body, an upper bound of any one event's size, so that the exact byte count is
  * computed only for requests that could be over INGEST_REQUEST_MAX_BYTES. */
 enum ingest_verdict ingest_plan_check(const json_t *events, size_t body_len, size_t max_deliveries,

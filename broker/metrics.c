@@ -60,6 +60,9 @@ char *metrics_render(size_t *len)
            "counter", (long long)m->events_ignored);
     metric(f, "callrelay_events_duplicate_total", "Events whose idempotency key was seen.",
            "counter", (long long)m->events_duplicate);
+    metric(f, "callrelay_events_stale_total",
+           "Events whose order.seq was not above the one stored for their order key.", "counter",
+           (long long)m->events_stale);
     metric(f, "callrelay_events_delivered_total", "Events written to websocket sessions.",
            "counter", (long long)m->events_delivered);
     metric(f, "callrelay_sessions_open", "Open websocket sessions.", "gauge",

@@ -8,7 +8,7 @@
 #define METRICS_MAX_WORKERS 64
 
 typedef struct cr_metrics {
-    uint64_t events_accepted, events_ignored, events_duplicate, events_delivered;
+    uint64_t events_accepted, events_ignored, events_duplicate, events_stale, events_delivered;
     int64_t sessions_open;
     uint64_t sessions_culled;
     uint64_t redis_reconnects;

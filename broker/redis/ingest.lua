@@ -1,32 +1,53 @@
--- ingest.lua — store a batch of webhook events: one loop pass's webhooks, or a part of them.
--- The broker cuts a large batch into several calls (broker/ingest_plan.h), never inside an
--- event, so each event is atomic: its dedupe marker and its appends are in one call.
+-- ingest.lua — store a batch of webhook events: one loop pass's webhooks, or a part of them,
+-- with the state of their calls (docs/redis-layout.md). The broker cuts a large batch into
+-- several calls (broker/ingest_plan.h), never inside an event, so each event is atomic: its
+-- dedupe marker, its appends and its call's state change are in one call.
 --
--- KEYS, per event:  the integration's users hash ({acme}:users), the event's dedupe key,
---                   then one stream key per target user, in ARGV order
+-- KEYS, per event:  the integration's users hash ({acme}:users), the event's dedupe key.
+--                   The other keys of the integration (streams, call, uc:, on, cmd:) are named
+--                   here from ARGV[6] and the integration: they depend on what this script
+--                   reads, and share the integration's hash tag, so its slot.
 -- ARGV[1]           retention in milliseconds (MINID trimming and key expiry)
 -- ARGV[2]           dedupe window in seconds
 -- ARGV[3]           pub/sub channel for wake-ups
 -- ARGV[4]           number of events
 -- ARGV[5]           largest wake-up message, bytes
--- then per event:   integration, number of users n, then n pairs (extension, JSON without id)
+-- ARGV[6]           key prefix ("cr:")
+-- then per event:   integration;
+--                   target: "u" (the users that follow), "o" + fallback extension (one
+--                     online user, else the fallback, else nobody), "p" (the users of the
+--                     call), "c" + command id (the user who sent the command);
+--                   the JSON template (broker/event.h: \1 where the user goes, \2 where the
+--                     call_id goes when a command gives it, \3 where the group flag may go);
+--                   the state block: NUL-terminated CALL_ID, KIND, STATE, ORDER_SEQ, ORDER_KEY,
+--                     then FIELD, VALUE pairs for the call hash;
+--                   the number of users n, then n extensions.
 --
--- Per event: a key seen within the window makes it a duplicate (stored once); an event none
--- of whose users exist is ignored; otherwise it is appended to each existing user's stream,
--- older entries are trimmed and the expiry refreshed. Wake-ups carry every appended entry as
--- lines "integration\tuser\tid\tjson\n", in the order of their ids, in PUBLISH messages of
--- whole lines of at most ARGV[5] bytes (a longer line goes alone): Redis closes a subscriber
--- whose output buffer one huge message would overflow.
+-- Per event: a key seen within the window makes it a duplicate (stored once); an order.seq
+-- not above the one stored for its order key makes it stale; an event for nobody (no existing
+-- user, nobody online and no fallback, an unknown call or command) is ignored; duplicates,
+-- stale and ignored events change nothing, and the last two give their key back. Otherwise it
+-- is appended to each recipient's stream, older entries are trimmed, the expiry refreshed, and
+-- the call's state updated. Wake-ups carry every appended entry as lines
+-- "integration\tuser\tid\tjson\n", in the order of their ids, in PUBLISH messages of whole
+-- lines of at most ARGV[5] bytes (a longer line goes alone): Redis closes a subscriber whose
+-- output buffer one huge message would overflow.
 --
--- Reply: a string with one letter per event, in order: a(ccepted), d(uplicate), i(gnored).
+-- Reply: a string with one letter per event, in order: a(ccepted), d(uplicate), i(gnored),
+-- s(tale).
 local retention_ms = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local n_events = tonumber(ARGV[4])
 local wake_max = tonumber(ARGV[5])
+local key_prefix = ARGV[6]
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local minid = tostring(now_ms - retention_ms)
+-- scripts start with the same seed every call: the clock's microseconds vary it
+math.randomseed(tonumber(t[2]))
+
+local GROUP = ',"is_group_disconnect":true'
 
 local status = {}
 local wake, wake_bytes = {}, 0
@@ -46,32 +67,236 @@ local function wake_up(line)
     wake_bytes = wake_bytes + #line
 end
 
-local a, k = 6, 1
+local function split0(s)
+    local out = {}
+    for v in string.gmatch(s, '(%Z*)%z') do
+        out[#out + 1] = v
+    end
+    return out
+end
+
+local function is_user(users, ext)
+    return redis.call('HEXISTS', users, ext) == 1
+end
+
+-- One user with an unexpired presence member ("EXT\tINSTANCE"), at random; else the fallback.
+local function one_online(P, users, fallback)
+    local seen, found = {}, {}
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'on', '(' .. now_ms, '+inf')) do
+        local ext = string.match(m, '^([^\t]+)\t')
+        if ext and not seen[ext] then
+            seen[ext] = true
+            if is_user(users, ext) then
+                found[#found + 1] = ext
+            end
+        end
+    end
+    if #found > 0 then
+        return {found[math.random(#found)]}
+    end
+    if fallback ~= '' and is_user(users, fallback) then
+        return {fallback}
+    end
+    return {}
+end
+
+local function call_parties(users, call_key)
+    local out = {}
+    for _, f in ipairs(redis.call('HKEYS', call_key)) do
+        local ext = string.match(f, '^u:(.+)$')
+        if ext and is_user(users, ext) then
+            out[#out + 1] = ext
+        end
+    end
+    return out
+end
+
+local function named(users, a, n)
+    local out = {}
+    for u = 1, n do
+        local ext = ARGV[a + u]
+        if is_user(users, ext) then
+            out[#out + 1] = ext
+        end
+    end
+    return out
+end
+
+-- The copy for one user; group: nil when the template has no slot for the flag.
+local function render(tpl, ext, call_id_json, group)
+    return (string.gsub(tpl, '[\1-\3]', function(m)
+        if m == '\1' then
+            return ext
+        elseif m == '\2' then
+            return call_id_json
+        end
+        return group and GROUP or ''
+    end))
+end
+
+local function all_legs_ended(call_key)
+    local h = redis.call('HGETALL', call_key)
+    for i = 1, #h, 2 do
+        if string.sub(h[i], 1, 2) == 'u:' and h[i + 1] ~= 'disconnected' then
+            return false
+        end
+    end
+    return true
+end
+
+local function push(t, field, value)
+    t[#t + 1] = field
+    t[#t + 1] = value
+end
+
+-- The call's state after a call event reached these users' legs (already written), and their
+-- open calls.
+local function after_legs(P, call_key, call_id, state, exts)
+    for _, ext in ipairs(exts) do
+        if state == 'connected' then
+            redis.call('HSETNX', call_key, 'answered', ext)
+        end
+        local uc = P .. 'uc:' .. ext
+        if state == 'disconnected' then
+            redis.call('ZREM', uc, call_id)
+        else
+            redis.call('ZADD', uc, now_ms, call_id)
+            redis.call('PEXPIRE', uc, retention_ms)
+        end
+    end
+    if state == 'disconnected' and all_legs_ended(call_key) then
+        redis.call('HSET', call_key, 'state', state)
+    end
+end
+
+-- One HSET for what the event says outright; what depends on the hash's fields follows.
+local function update_call(P, call_key, f, exts)
+    local call_id, kind, state = f[1], f[2], f[3]
+    local set = {}
+    if kind == 'call' or kind == 'ivr' or kind == 'record' then
+        for i = 6, #f - 1, 2 do
+            push(set, f[i], f[i + 1])
+        end
+    end
+    if kind == 'call' then
+        push(set, 'kind', 'call')
+        for _, ext in ipairs(exts) do
+            push(set, 'u:' .. ext, state)
+        end
+        -- appeared only opens a call that is new or over; disconnected waits for every leg
+        if state == 'connected' or state == 'on_hold' then
+            push(set, 'state', state)
+        elseif state == 'appeared' then
+            local cur = redis.call('HGET', call_key, 'state')
+            if not cur or cur == 'disconnected' then
+                push(set, 'state', state)
+            end
+        end
+    end
+    if f[4] ~= '' then
+        push(set, 'o:' .. f[5], f[4])
+    end
+    if #set > 0 then
+        redis.call('HSET', call_key, unpack(set))
+    end
+    if kind == 'call' then
+        after_legs(P, call_key, call_id, state, exts)
+    elseif kind == 'ivr' then
+        -- an IVR notice reaches someone who is not a party: no leg, and the call's state
+        -- follows it only while the call has been nowhere else
+        redis.call('HSETNX', call_key, 'kind', 'ivr')
+        if redis.call('HGET', call_key, 'kind') == 'ivr' then
+            redis.call('HSET', call_key, 'state', state)
+        end
+    elseif kind == 'record' then
+        redis.call('HSETNX', call_key, 'kind', 'call')
+    end
+    redis.call('PEXPIRE', call_key, retention_ms)
+end
+
+-- Whether each recipient's copy gets the group flag: the call was answered by another user
+-- and this user's leg never connected.
+local function group_flags(call_key, exts)
+    local flags = {}
+    local answered = redis.call('HGET', call_key, 'answered')
+    for i, ext in ipairs(exts) do
+        local leg = redis.call('HGET', call_key, 'u:' .. ext)
+        flags[i] = answered and answered ~= ext and (not leg or leg == 'appeared') or false
+    end
+    return flags
+end
+
+-- One event; returns its letter.
+local function ingest(users, a)
+    local integration, target, tpl = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+    local f = split0(ARGV[a + 3])
+    local P = key_prefix .. '{' .. integration .. '}:'
+    local mode, arg = string.sub(target, 1, 1), string.sub(target, 2)
+    local call_id, call_id_json = f[1], nil
+    local exts
+    if mode == 'c' then
+        local cmd = redis.call('HMGET', P .. 'cmd:' .. arg, 'user', 'call_id')
+        if not cmd[1] then
+            return 'i'
+        end
+        if call_id == '' then
+            if not cmd[2] or cmd[2] == '' then
+                return 'i'
+            end
+            call_id = cmd[2]
+            f[1] = call_id
+            call_id_json = cjson.encode(call_id)
+        end
+        exts = is_user(users, cmd[1]) and {cmd[1]} or {}
+    end
+    local call_key = P .. 'call:' .. call_id
+    if f[4] ~= '' then
+        local last = redis.call('HGET', call_key, 'o:' .. f[5])
+        if last and tonumber(f[4]) <= tonumber(last) then
+            return 's'
+        end
+    end
+    if mode == 'u' then
+        exts = named(users, a + 4, tonumber(ARGV[a + 4]))
+    elseif mode == 'o' then
+        exts = one_online(P, users, arg)
+    elseif mode == 'p' then
+        exts = call_parties(users, call_key)
+    end
+    if #exts == 0 then
+        return 'i'
+    end
+    local flags = string.find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
+    for i, ext in ipairs(exts) do
+        local json = render(tpl, ext, call_id_json, flags[i])
+        local stream = P .. 's:' .. ext
+        local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', json)
+        redis.call('PEXPIRE', stream, retention_ms)
+        wake_up(integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
+    end
+    -- a call's parties all get the news, but only its end is every leg's
+    if mode == 'p' and f[3] ~= 'disconnected' then
+        exts = {}
+    end
+    update_call(P, call_key, f, exts)
+    return 'a'
+end
+
+local a, k = 7, 1
 for e = 1, n_events do
-    local integration = ARGV[a]
-    local n = tonumber(ARGV[a + 1])
-    local users, dedupe_key = KEYS[k], KEYS[k + 1]
+    local n = tonumber(ARGV[a + 4])
+    local dedupe_key = KEYS[k + 1]
     -- claim the key first (one call instead of EXISTS + SET); give it back if nothing is stored
     if not redis.call('SET', dedupe_key, '1', 'NX', 'EX', window) then
         status[e] = 'd'
     else
-        status[e] = 'i'
-        for u = 1, n do
-            local ext, json = ARGV[a + 2 * u], ARGV[a + 2 * u + 1]
-            if redis.call('HEXISTS', users, ext) == 1 then
-                local stream = KEYS[k + 1 + u]
-                local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', json)
-                redis.call('PEXPIRE', stream, retention_ms)
-                wake_up(integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
-                status[e] = 'a'
-            end
-        end
-        if status[e] == 'i' then
+        status[e] = ingest(KEYS[k], a)
+        if status[e] ~= 'a' then
             redis.call('DEL', dedupe_key)
         end
     end
-    a = a + 2 + 2 * n
-    k = k + 2 + n
+    a = a + 5 + n
+    k = k + 2
 end
 publish()
 return table.concat(status)

@@ -22,6 +22,35 @@ static const char *fuzz_header(const adapter_request *req, const char *name)
     return NULL;
 }
 
+/* Every copy the script can make of a prepared event is one JSON object. */
+static void check_copies(const event_prepared *p)
+{
+    for (int group = 0; group < 2; group++) {
+        char *copy = event_for_user(p, "101", "\"c-1\"", group);
+        json_t *j = copy ? json_loads(copy, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        if (!json_is_object(j))
+            abort();
+        json_decref(j);
+        free(copy);
+    }
+}
+
+/* The state block is NUL-terminated fields; the parties in it, cut from a dump, are JSON. */
+static void check_state(const event_prepared *p)
+{
+    const char *s = p->state, *end = p->state + p->state_len, *prev = NULL;
+    if (p->state_len == 0 || end[-1] != '\0')
+        abort();
+    for (int i = 0; s < end; i++, prev = s, s += strlen(s) + 1) {
+        if (i < 6 || i % 2 != 0 || (strcmp(prev, "from") != 0 && strcmp(prev, "to") != 0))
+            continue;
+        json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+        if (!json_is_object(j))
+            abort();
+        json_decref(j);
+    }
+}
+
 /* Every event that parses must keep the contract and prepare. */
 static void prepare_all(const json_t *events)
 {
@@ -35,6 +64,8 @@ static void prepare_all(const json_t *events)
             abort();
         if (event_prepare(ev, "fuzz", "native", 1795456800123LL, &p) != 0)
             abort();
+        check_copies(&p);
+        check_state(&p);
         event_prepared_free(&p);
     }
 }

@@ -46,6 +46,21 @@ static void deliveries_are_events_times_users(void **state)
     json_decref(a);
 }
 
+/* A target is resolved by the script: it counts as one delivery. */
+static void a_target_counts_as_one_delivery(void **state)
+{
+    (void)state;
+    ingest_cost c;
+    json_t *a = json_array();
+    json_array_append_new(a, json_pack("{s:s,s:s}", "kind", "ivr", "target", "one_online"));
+    json_array_append_new(a, json_pack("{s:s,s:s}", "kind", "call", "target", "call_parties"));
+    json_array_append_new(a, json_pack("{s:s,s:[s,s]}", "kind", "call", "users", "1", "2"));
+    assert_int_equal(ingest_plan_check(a, 1000, 4, &c), INGEST_FITS);
+    assert_int_equal(c.deliveries, 4);
+    assert_int_equal(ingest_plan_check(a, 1000, 3, &c), INGEST_TOO_MANY_DELIVERIES);
+    json_decref(a);
+}
+
 static void bytes_are_users_times_event_size(void **state)
 {
     (void)state;
@@ -87,6 +102,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(deliveries_are_events_times_users),
+        cmocka_unit_test(a_target_counts_as_one_delivery),
         cmocka_unit_test(bytes_are_users_times_event_size),
         cmocka_unit_test(calls_are_cut_between_events),
     };

@@ -464,7 +464,7 @@ static void answer(void **state)
     assert_int_equal(mango_answer(NULL, &c, &a), 0);
     assert_int_equal(a.status, 200);
     assert_string_equal(a.body, "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":1,"
-                                "\"duplicates\":2,\"ignored\":3}");
+                                "\"duplicates\":2,\"ignored\":3,\"stale\":0}");
     free(a.body);
 }
 

@@ -534,12 +534,12 @@ static void answer_counts(void **state)
 {
     (void)state;
     adapter_answer a;
-    adapter_counts c = {.accepted = 2, .duplicates = 1, .ignored = 0};
+    adapter_counts c = {.accepted = 2, .duplicates = 1, .ignored = 0, .stale = 3};
     assert_int_equal(adapter_native.answer(&CTX, &c, &a), 0);
     assert_int_equal(a.status, 200);
     assert_string_equal(a.content_type, "application/json");
     assert_string_equal(a.body, "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":2,"
-                                "\"duplicates\":1,\"ignored\":0}");
+                                "\"duplicates\":1,\"ignored\":0,\"stale\":3}");
     assert_int_equal(a.body_len, strlen(a.body));
     free(a.body);
 }
@@ -556,13 +556,15 @@ static void stored_form(void **state)
     assert_int_equal(event_prepare(json_array_get(out, 0), "acme", "native", 0, &p), 0);
     assert_string_equal(p.key, "msg_2bLw");
     assert_int_equal(p.n_users, 1);
-    assert_string_equal(p.json[0], "{\"kind\":\"call\",\"integration\":\"acme\",\"user\":\"101\","
-                                   "\"call_id\":\"MToxMDE3NjUwMzoxMDE6NDY3OTgyNzI2\","
-                                   "\"ts\":\"2026-11-23T18:00:00.500Z\",\"source\":\"native\","
-                                   "\"call\":{\"state\":\"appeared\",\"direction\":\"inbound\","
-                                   "\"from\":{\"number\":\"+5511980121511\"},"
-                                   "\"to\":{\"number\":\"+551130030000\",\"extension\":\"101\"},"
-                                   "\"line\":\"551130030000\"}}");
+    char *copy = event_for_user(&p, "101", NULL, false);
+    assert_string_equal(copy, "{\"kind\":\"call\",\"integration\":\"acme\",\"user\":\"101\","
+                              "\"call_id\":\"MToxMDE3NjUwMzoxMDE6NDY3OTgyNzI2\","
+                              "\"ts\":\"2026-11-23T18:00:00.500Z\",\"source\":\"native\","
+                              "\"call\":{\"state\":\"appeared\",\"direction\":\"inbound\","
+                              "\"from\":{\"number\":\"+5511980121511\"},"
+                              "\"to\":{\"number\":\"+551130030000\",\"extension\":\"101\"},"
+                              "\"line\":\"551130030000\"}}");
+    free(copy);
     event_prepared_free(&p);
     json_decref(out);
     free(body);
@@ -587,6 +589,32 @@ static void reordered_retry_same_key(void **state)
     event_prepared_free(&pb);
     json_decref(oa);
     json_decref(ob);
+}
+
+/* native passes the declarations through: a target instead of users, and an order. */
+static void target_and_order_pass_through(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "[{\"kind\":\"ivr\",\"target\":\"one_online\",\"call_id\":\"c\","
+        "\"order\":{\"key\":\"leg-a\",\"seq\":7},\"ivr\":{\"state\":\"appeared\"}},"
+        "{\"kind\":\"route_result\",\"target\":\"command\","
+        "\"route_result\":{\"command_id\":\"cmd-1\",\"result\":0}}]";
+    json_t *out = parse_ok(body, sizeof body - 1, NULL);
+    json_t *a = json_array_get(out, 0), *b = json_array_get(out, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "target")), "one_online");
+    assert_null(json_object_get(a, "users"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "order"), "key")),
+                        "leg-a");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "order"), "seq")), 7);
+    assert_string_equal(json_string_value(json_object_get(b, "target")), "command");
+    assert_null(json_object_get(b, "call_id"));
+    event_prepared p;
+    assert_int_equal(event_prepare(b, "acme", "native", 0, &p), 0);
+    assert_int_equal(p.target, EVENT_TO_COMMAND);
+    assert_string_equal(p.command_id, "cmd-1");
+    event_prepared_free(&p);
+    json_decref(out);
 }
 
 static void registry(void **state)
@@ -623,6 +651,7 @@ int main(void)
         cmocka_unit_test(answer_counts),
         cmocka_unit_test(stored_form),
         cmocka_unit_test(reordered_retry_same_key),
+        cmocka_unit_test(target_and_order_pass_through),
         cmocka_unit_test(registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
