@@ -3,26 +3,27 @@ CC       ?= gcc
 PKGS     := libwebsockets hiredis jansson libcurl libuv openssl
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-            -Wformat=2 -Ibroker -Iadapters -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+            -Wformat=2 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Iadapters -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -luv -lm
 BUILD    ?= build
 PYTHON   := /usr/bin/python3
 
 # Pure code: no sockets, no Redis, no loop. Unit-tested and fuzzed on its own.
-PURE_SRC := broker/digest.c broker/strmap.c broker/cidr.c broker/streamid.c broker/config.c broker/names.c broker/token.c broker/ticket.c \
-            broker/stdwebhooks.c broker/event.c broker/ingest_plan.c broker/redact.c broker/wakeup.c \
-            broker/wsproto.c broker/wsscan.c broker/frame.c broker/held.c broker/http_head.c \
-            broker/connscan.c broker/form.c broker/event_check.c broker/store_reply.c broker/credentials.c broker/forwarded.c broker/settings_check.c broker/utf8.c \
-            broker/call_state.c broker/online.c \
+PURE_SRC := broker/lib/digest.c broker/lib/strmap.c broker/lib/cidr.c broker/lib/streamid.c broker/config.c broker/lib/names.c broker/lib/token.c broker/hub/ticket.c \
+            broker/stdwebhooks.c broker/event.c broker/store/ingest_plan.c broker/lib/redact.c broker/hub/wakeup.c \
+            broker/net/wsproto.c broker/net/wsscan.c broker/hub/frame.c broker/hub/held.c broker/net/http_head.c \
+            broker/net/connscan.c broker/lib/form.c broker/event_check.c broker/store/store_reply.c broker/lib/credentials.c broker/lib/forwarded.c broker/api/settings_check.c broker/lib/utf8.c \
+            broker/store/call_state.c broker/hub/online.c \
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.
-SERVER_SRC := broker/log.c broker/metrics.c broker/redis_uv.c broker/store.c broker/store_users.c broker/store_integrations.c \
-            broker/integrations.c broker/listener.c broker/connguard.c broker/http.c \
-            broker/api_admin.c broker/api_users.c broker/ingest.c broker/api_hooks.c broker/api_ops.c broker/api_auth.c \
-            broker/api_routes.c \
-            broker/store_presence.c broker/store_calls.c broker/presence.c broker/api_calls.c \
-            broker/hub.c broker/main.c
-LUA      := $(wildcard broker/redis/*.lua)
+SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store/store.c broker/store/store_users.c broker/store/store_integrations.c \
+            broker/integrations.c broker/net/listener.c broker/net/connguard.c broker/net/http.c \
+            broker/api/api_admin.c broker/api/api_users.c broker/store/ingest.c broker/api/api_hooks.c broker/api/api_ops.c broker/api/api_auth.c \
+            broker/api/api_routes.c \
+            broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
+            broker/hub/hub.c broker/main.c
+LUA      := $(wildcard broker/store/redis/*.lua)
+C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 
 PURE_OBJ   := $(PURE_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts.o
@@ -38,7 +39,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # The Lua scripts are embedded as C strings: scripts.h declares one per file.
-$(BUILD)/gen/scripts.c $(BUILD)/gen/scripts.h &: $(LUA) $(wildcard broker/redis/lib/*.lua) tools/embed_lua.sh
+$(BUILD)/gen/scripts.c $(BUILD)/gen/scripts.h &: $(LUA) $(wildcard broker/store/redis/lib/*.lua) tools/embed_lua.sh
 	@mkdir -p $(BUILD)/gen
 	sh tools/embed_lua.sh $(BUILD)/gen $(LUA)
 $(BUILD)/gen/scripts.o: $(BUILD)/gen/scripts.c
@@ -48,7 +49,7 @@ $(SERVER_OBJ): $(BUILD)/gen/scripts.h
 # Unit tests #include the .c they test (static functions reachable); link the other pure code.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(filter-out $(BUILD)/broker/$*.o $(BUILD)/adapters/$*.o,$(PURE_OBJ)) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(filter-out %/$*.o,$(PURE_OBJ)) $(LDLIBS) -lcmocka
 
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(abspath $(UNIT_TESTS)); do echo "== $$t"; (cd tests/unit && $$t); done
@@ -81,7 +82,7 @@ fuzz: $(FUZZ_TARGETS)
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log; done
 # The pure code is compiled for fuzzing once (instrumented, not linked with libFuzzer's main);
 # each target links against it.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Iadapters $(shell pkg-config --cflags $(PKGS))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Iadapters $(shell pkg-config --cflags $(PKGS))
 FUZZ_OBJ := $(PURE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 .SECONDARY: $(FUZZ_OBJ)
 $(BUILD)/fuzz/obj/%.o: %.c
@@ -108,9 +109,9 @@ run: $(BUILD)/callrelay
 	sh deploy/run.sh
 
 format:
-	clang-format -i broker/*.c broker/*.h adapters/*.c adapters/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(C_FILES) tests/unit/*.c tests/fuzz/*.c
 format-check:
-	clang-format --dry-run --Werror broker/*.c broker/*.h adapters/*.c adapters/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format --dry-run --Werror $(C_FILES) tests/unit/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf build build-asan

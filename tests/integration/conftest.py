@@ -575,7 +575,7 @@ def ws_upgrade_status(url, timeout=5):
 
 
 def make_ticket(integration, extension, expires_at, secret=TICKET_SECRET):
-    """A ticket as broker/ticket.h describes it: b64url(payload) "." b64url(HMAC-SHA256)."""
+    """A ticket as broker/hub/ticket.h describes it: b64url(payload) "." b64url(HMAC-SHA256)."""
     def b64(b):
         return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
     nonce = b64(os.urandom(12))  # every ticket differs: each opens one websocket

@@ -227,9 +227,9 @@ def test_forged_and_expired_tickets_are_refused(acme):
     now = int(time.time())
     # signed with another secret
     assert ws_upgrade_status(base + make_ticket("acme", "101", now + 60, secret="other")) in (401, 403)
-    # the ticket format of broker/ticket.h with the shared secret: valid, then expired
+    # the ticket format of broker/hub/ticket.h with the shared secret: valid, then expired
     assert ws_upgrade_status(base + make_ticket("acme", "101", now + 60)) == 101, \
-        "a ticket made per broker/ticket.h with CALLRELAY_TICKET_SECRET was refused"
+        "a ticket made per broker/hub/ticket.h with CALLRELAY_TICKET_SECRET was refused"
     assert ws_upgrade_status(base + make_ticket("acme", "101", now - 5)) in (401, 403)
     # the real one still works
     assert ws_upgrade_status(url) == 101

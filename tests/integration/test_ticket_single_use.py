@@ -20,7 +20,7 @@ def ticket_of(url):
 
 
 def expiry_of(ticket):
-    """The expiry in a ticket's payload (broker/ticket.h: "vN\\nINTEGRATION\\nEXT\\nEXPIRY..."),
+    """The expiry in a ticket's payload (broker/hub/ticket.h: "vN\\nINTEGRATION\\nEXT\\nEXPIRY..."),
     or None when it cannot be read: the broker's clock decides which second a ticket is from."""
     try:
         payload = ticket.split(".")[0]

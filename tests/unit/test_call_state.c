@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../broker/call_state.c"
+#include "../../broker/store/call_state.c"
 
 #define N(a) (sizeof a / sizeof *a)
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../broker/connscan.c"
+#include "../../broker/net/connscan.c"
 
 /* Feeds s in pieces of step bytes; returns false at the first refusal. */
 static bool feed(connscan *c, const char *s, size_t len, size_t step, http_head *why)

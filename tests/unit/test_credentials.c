@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../broker/credentials.c"
+#include "../../broker/lib/credentials.c"
 
 static void expect_header(const char *auth, const char *want)
 {

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../broker/form.c"
+#include "../../broker/lib/form.c"
 
 static void expect(const char *body, const char *want_json)
 {

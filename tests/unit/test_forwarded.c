@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../broker/forwarded.c"
+#include "../../broker/lib/forwarded.c"
 
 static char *trusted[] = {"127.0.0.1/32", "10.0.0.0/8", "fd00::/8"};
 

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../broker/held.c"
+#include "../../broker/hub/held.c"
 
 static frame *ev(void)
 {

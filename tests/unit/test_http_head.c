@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../broker/http_head.c"
+#include "../../broker/net/http_head.c"
 
 static enum http_head_verdict scan(const char *s, http_head *h)
 {

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../broker/names.c"
+#include "../../broker/lib/names.c"
 
 static void integration_accepts(void **state)
 {

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../broker/online.c"
+#include "../../broker/hub/online.c"
 
 static void distinct_and_sorted(void **state)
 {

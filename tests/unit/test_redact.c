@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../broker/redact.c"
+#include "../../broker/lib/redact.c"
 
 static void check(const char *in, const char *want)
 {

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../broker/settings_check.c"
+#include "../../broker/api/settings_check.c"
 
 extern const adapter adapter_native;
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../broker/store_presence.c"
+#include "../../broker/store/store_presence.c"
 
 static cr_config cfg = {.retention_s = 60};
 static struct {

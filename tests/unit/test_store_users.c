@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../broker/store_users.c"
+#include "../../broker/store/store_users.c"
 
 /* ---- the stub of store.c ---- */
 

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../broker/ticket.c"
+#include "../../broker/hub/ticket.c"
 
 static const unsigned char secret[] = "0123456789abcdef-shared-secret";
 #define SECRET_LEN (sizeof secret - 1)

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../broker/token.c"
+#include "../../broker/lib/token.c"
 
 static void generate_is_43_base64url_chars(void **state)
 {

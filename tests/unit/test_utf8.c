@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../broker/utf8.c"
+#include "../../broker/lib/utf8.c"
 
 static void expect(const char *in, const char *want)
 {

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../broker/wakeup.c"
+#include "../../broker/hub/wakeup.c"
 
 typedef struct seen {
     char text[8][200];

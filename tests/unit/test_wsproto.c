@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../broker/wsproto.c"
+#include "../../broker/net/wsproto.c"
 
 static int parse(const char *text, ws_frame *f) { return ws_frame_parse(text, strlen(text), f); }
 

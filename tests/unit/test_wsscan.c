@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../broker/wsscan.c"
+#include "../../broker/net/wsscan.c"
 
 /* Appends one client frame (FIN, opcode) with payload len of 'x', masked or not. */
 static size_t frame(uint8_t *out, uint8_t opcode, uint64_t len, bool masked)
