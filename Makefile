@@ -10,15 +10,15 @@ PYTHON   := /usr/bin/python3
 
 # Pure code: no sockets, no Redis, no loop. Unit-tested and fuzzed on its own.
 PURE_SRC := broker/lib/digest.c broker/lib/strmap.c broker/lib/cidr.c broker/lib/streamid.c broker/config.c broker/lib/names.c broker/lib/token.c broker/hub/ticket.c \
-            broker/stdwebhooks.c broker/event.c broker/store/ingest_plan.c broker/lib/redact.c broker/hub/wakeup.c \
-            broker/net/wsproto.c broker/net/wsscan.c broker/hub/frame.c broker/hub/held.c broker/net/http_head.c \
+            broker/stdwebhooks.c broker/event.c broker/ingest_plan.c broker/lib/redact.c broker/hub/wakeup.c \
+            broker/hub/wsproto.c broker/net/wsscan.c broker/hub/frame.c broker/hub/held.c broker/net/http_head.c \
             broker/net/connscan.c broker/lib/form.c broker/event_check.c broker/store/store_reply.c broker/lib/credentials.c broker/lib/forwarded.c broker/api/settings_check.c broker/lib/utf8.c \
-            broker/store/call_state.c broker/hub/online.c \
+            broker/store/call_state.c broker/store/online.c \
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store/store.c broker/store/store_users.c broker/store/store_integrations.c \
             broker/integrations.c broker/net/listener.c broker/net/connguard.c broker/net/http.c \
-            broker/api/api_admin.c broker/api/api_users.c broker/store/ingest.c broker/api/api_hooks.c broker/api/api_ops.c broker/api/api_auth.c \
+            broker/api/api_admin.c broker/api/api_users.c broker/ingest.c broker/api/api_hooks.c broker/api/api_ops.c broker/api/api_auth.c \
             broker/api/api_routes.c \
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
             broker/hub/hub.c broker/main.c

@@ -19,7 +19,6 @@
 #include "ticket.h"
 #include "wakeup.h"
 #include "call_state.h"
-#include "connguard.h"
 #include "wsproto.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,7 +41,6 @@ typedef struct session {
     uint32_t magic;
     int refs; /* the connection, plus one per Redis call in flight */
     struct lws *wsi;
-    int fd; /* watched by connguard */
     hub_user *user;
     struct session *prev, *next;
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
@@ -737,20 +735,18 @@ static void session_open(session *s)
     }
 }
 
-int hub_established(struct lws *wsi, void **slot)
+int hub_established(struct lws *wsi, void **slot, bool unmasked)
 {
     ws_auth a;
     session *s = authenticate(wsi, &a) == 0 ? calloc(1, sizeof *s) : NULL;
     hub_user *u = s ? user_get(a.integration, a.extension) : NULL;
     if (!u) {
         free(s);
-        connguard_forget(lws_get_socket_fd(wsi)); /* hub_closed has no session to do it */
         return -1;
     }
     s->magic = SESSION_MAGIC;
     s->refs = 1;
     s->wsi = wsi;
-    s->fd = lws_get_socket_fd(wsi);
     s->user = u;
     memcpy(s->integration, a.integration, sizeof s->integration);
     memcpy(s->extension, a.extension, sizeof s->extension);
@@ -763,8 +759,7 @@ int hub_established(struct lws *wsi, void **slot)
     u->sessions = s;
     *slot = s;
     METRIC_ADD(sessions_open, 1);
-    connguard_set_owner(s->fd, s);
-    if (connguard_unmasked(s->fd)) { /* sent with the upgrade, before the 101 */
+    if (unmasked) { /* sent with the upgrade, before the 101 */
         session_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, UNMASKED, true);
         return 0;
     }
@@ -891,7 +886,6 @@ void hub_closed(struct lws *wsi, void **slot)
     if (!s || s->magic != SESSION_MAGIC)
         return;
     *slot = NULL;
-    connguard_forget(s->fd);
     presence_end(s);
     hub_user *u = s->user;
     if (s->prev)

@@ -13,7 +13,8 @@ void hub_free(void);
 
 /* lws callbacks for the websocket side; slot is the connection's session pointer. */
 int hub_filter(struct lws *wsi, void **slot);
-int hub_established(struct lws *wsi, void **slot);
+/* unmasked: the client sent an unmasked frame with its upgrade (the connection guard saw it). */
+int hub_established(struct lws *wsi, void **slot, bool unmasked);
 int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len);
 int hub_writeable(struct lws *wsi, void **slot);
 void hub_closed(struct lws *wsi, void **slot);

@@ -758,6 +758,18 @@ static void on_http_closed(pss *s)
     s->req = NULL;
 }
 
+/* The guard reports an unmasked frame to the connection's session, once the hub has one. */
+static int on_established(struct lws *wsi, pss *s)
+{
+    int fd = lws_get_socket_fd(wsi);
+    int rc = hub_established(wsi, &s->session, connguard_unmasked(fd));
+    if (s->session)
+        connguard_set_owner(fd, s->session);
+    else
+        connguard_forget(fd);
+    return rc;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -778,7 +790,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return s ? hub_filter(wsi, &s->session) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return s ? hub_established(wsi, &s->session) : -1;
+        return s ? on_established(wsi, s) : -1;
     case LWS_CALLBACK_RECEIVE:
         return s ? hub_receive(wsi, &s->session, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -786,6 +798,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLOSED:
         if (s)
             hub_closed(wsi, &s->session);
+        connguard_forget(lws_get_socket_fd(wsi));
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

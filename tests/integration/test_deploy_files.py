@@ -48,7 +48,7 @@ def test_compose_redis_has_aof():
 
 
 def test_redis_pubsub_output_limit_fits_one_ingest_call():
-    """One ingest call publishes up to about 17 MB of wake-ups (broker/store/ingest_plan.h); Redis's
+    """One ingest call publishes up to about 17 MB of wake-ups (broker/ingest_plan.h); Redis's
     default hard limit for subscribers (32 MB) is too close: compose and run.sh raise it."""
     cmd = compose()["services"]["redis"]["command"]
     cmd = " ".join(cmd) if isinstance(cmd, list) else cmd

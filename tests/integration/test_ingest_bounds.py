@@ -13,7 +13,7 @@ import pytest
 from conftest import assert_increasing, assert_result, call_event
 
 USERS = ["u%03d" % i for i in range(100)]
-CALL_MAX_APPENDS = 500  # broker/store/ingest_plan.h
+CALL_MAX_APPENDS = 500  # broker/ingest_plan.h
 WAKE_MAX_BYTES = 65536
 DEFAULT_MAX_DELIVERIES = 10000
 

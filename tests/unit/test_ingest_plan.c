@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../broker/store/ingest_plan.c"
+#include "../../broker/ingest_plan.c"
 
 /* n events, each for `users` users (as "users"; one user as "user"), with `pad` bytes of raw. */
 static json_t *events(size_t n, size_t users, size_t pad)

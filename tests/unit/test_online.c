@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../broker/hub/online.c"
+#include "../../broker/store/online.c"
 
 static void distinct_and_sorted(void **state)
 {

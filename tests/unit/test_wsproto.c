@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../broker/net/wsproto.c"
+#include "../../broker/hub/wsproto.c"
 
 static int parse(const char *text, ws_frame *f) { return ws_frame_parse(text, strlen(text), f); }
 

@@ -1,6 +1,6 @@
 -- ingest.lua — store a batch of webhook events: one loop pass's webhooks, or a part of them,
 -- with the state of their calls (docs/redis-layout.md). The broker cuts a large batch into
--- several calls (broker/store/ingest_plan.h), never inside an event, so each event is atomic: its
+-- several calls (broker/ingest_plan.h), never inside an event, so each event is atomic: its
 -- dedupe marker, its appends and its call's state change are in one call.
 --
 -- KEYS, per event:  the integration's users hash ({acme}:users), the event's dedupe key.
