@@ -188,14 +188,15 @@ start_system() {
         start_callrelay "$2" || return 1
         provision_callrelay ext "$3" || return 1
         local base=127.0.0.1:$CR_PORT
-        # a native call event; the mark sits in call_id, so it travels inside the stored event
+        # a native call event; the mark sits in crm_contact_id, so it travels inside the stored
+        # event and nowhere else (call_id and line also appear in a register answer's calls)
         SYS_ARGS=(--user-prefix ext
             --sub-url "ws://$base/v1/ws?token=$CR_TOKEN&extension={user}"
             --first-frame '{"op":"register","limit":100}' --ready-on '"op":"register"'
             --page-reply '"op":"register"' --page-end '"code":109'
             --pub-url "http://$base/v1/hooks/bench/native" --pub-header "Authorization: Bearer $CR_TOKEN"
             --ack-match '"accepted":1'
-            --body '{"kind":"call","user":"{user}","call_id":"{mark} r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench","campaign":"{pad}"}}')
+            --body '{"kind":"call","user":"{user}","call_id":"r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench","crm_contact_id":"{mark}","campaign":"{pad}"}}')
         REPLAY_ARGS=()   # register pages through everything the user missed
         SERVER_PIDS=$(cr_pids); AUX_PIDS=$REDIS_PID ;;
     nchan-memory|nchan-redis)

@@ -46,7 +46,7 @@ run_tool() { # run_tool crbench|wsbench SCENARIO N
         USER_PREFIX=ext
         SUB_URL="ws://127.0.0.1:$CR_PORT/v1/ws?token=$CR_TOKEN&extension={user}"; REPLAY_SUB_URL=$SUB_URL
         PUB_URL="http://127.0.0.1:$CR_PORT/v1/hooks/bench/native"
-        BODY='{"kind":"call","user":"{user}","call_id":"bench_seq:{seq} bench_ts:{ts} r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench_user:{user}","campaign":"{pad}"}}'
+        BODY='{"kind":"call","user":"{user}","call_id":"r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench","crm_contact_id":"bench_seq:{seq} bench_ts:{ts} bench_user:{user}","campaign":"{pad}"}}'
         FIRST_FRAME='{"op":"register","limit":100}'
         WSB_EXTRA=(--page-reply '"op":"register"' --page-end '"code":109' --pub-header "Authorization: Bearer $CR_TOKEN")
         "scenario_$s" "$3" >"$WORK/$tag.json" 2>"$WORK/$tag.err" &
