@@ -253,8 +253,9 @@ static const char *target_name(enum event_target t)
 
 /* Without a key the event's content names it: kind, call_id, the ts the PBX gave (not the
  * one stamped here), its users (or target) and its objects, as the adapter normalized them
- * (adapters emit fields in a fixed order, so a retry with reordered fields hashes the same),
- * and its order when it has one. */
+ * (adapters emit fields in a fixed order, so a retry with reordered fields hashes the same).
+ * Not its order: two legs' reports of one fact (FreeSWITCH's A- and B-leg CDRs) differ only
+ * there, and a user must see the fact once. */
 static char *content_key(const pieces *p, const event_prepared *out)
 {
     sbuf b = {0};
@@ -274,10 +275,6 @@ static char *content_key(const pieces *p, const event_prepared *out)
     sb_str(&b, p->object ? p->object : "");
     sb_str(&b, "\n");
     sb_str(&b, p->raw ? p->raw : "");
-    if (p->order) {
-        sb_str(&b, "\n");
-        sb_dump(&b, p->order);
-    }
     char *text = sb_take(&b), *key = text ? malloc(DIGEST_HEX_LEN + 1) : NULL;
     if (key)
         digest_sha256_hex(text, b.len, key);

@@ -57,11 +57,12 @@ def test_stale_order_is_dropped_and_counted(acme):
     b = post(acme, [ordered("101", c, 3, state="connected"), ordered("101", c, 5, state="on_hold")])
     assert counts(b) == dict(accepted=0, duplicates=0, ignored=0, stale=2)
     t.expect_silence(0.3)
-    # another order key is independent; a higher seq passes
-    b = post(acme, [ordered("101", c, 1, state="connected", order_key="leg-2"),
+    # another order key is independent; a higher seq passes (the two differ in content: what
+    # differs only in its order is one fact, a duplicate)
+    b = post(acme, [ordered("101", c, 1, state="on_hold", order_key="leg-2"),
                     ordered("101", c, 6, state="connected")])
     assert counts(b) == dict(accepted=2, duplicates=0, ignored=0, stale=0)
-    assert [e["call"]["state"] for e in t.events(2)] == ["connected", "connected"]
+    assert [e["call"]["state"] for e in t.events(2)] == ["on_hold", "connected"]
     r = acme.env.redis
     assert r.hget(call_key(acme, c), "o:leg-1") == "6"
     assert r.hget(call_key(acme, c), "o:leg-2") == "1"
@@ -75,6 +76,17 @@ def test_stale_event_gives_its_key_back(acme):
     b = post(acme, ordered("101", c, 8, key="late-8"))
     assert b["stale"] == 1
     assert not [k for k in acme.env.redis.scan_iter(match="cr:{acme}:k:*late-8")]
+
+
+def test_one_fact_from_two_legs_is_one_event(acme):
+    """FreeSWITCH posts a CDR per leg: the same fact under two order keys is a duplicate."""
+    t = acme.tab("101")
+    c = cid()
+    b = post(acme, [ordered("101", c, 1, state="connected", order_key="a-leg"),
+                    ordered("101", c, 1, state="connected", order_key="b-leg")])
+    assert counts(b) == dict(accepted=1, duplicates=1, ignored=0, stale=0)
+    assert t.next_event()["call"]["state"] == "connected"
+    t.expect_silence(0.3)
 
 
 def test_redelivered_event_is_a_duplicate_not_stale(acme):
