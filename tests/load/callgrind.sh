@@ -23,6 +23,12 @@ ir() {   # ir RUN EVENTS -> total instructions of the broker
     callgrind_annotate "$OUT/cg.$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'
 }
 export CG_RUN
+# The body every figure since the first round was measured with (markers in call_id and line),
+# so figures compare across changes; scenario A registers its tabs before posting, so no
+# register answer repeats a call's fields. CG_BODY=current uses the bench's present body.
+if [ "${CG_BODY:-}" != current ]; then
+    export BODY='{"kind":"call","user":"{user}","call_id":"bench_seq:{seq} bench_ts:{ts} r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench_user:{user}","campaign":"{pad}"}}'
+fi
 a=$(ir 1 "$N1")
 b=$(ir 2 "$N2")
 per=$(( (b - a) / (N2 - N1) ))

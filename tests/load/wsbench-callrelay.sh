@@ -62,7 +62,9 @@ aux_pids() { echo "$REDIS_PID"; }
 USER_PREFIX=ext
 SUB_TEMPLATE="ws://127.0.0.1:$PORT/v1/ws?token=@TOKEN@&extension={user}"
 PUB_URL="http://127.0.0.1:$PORT/v1/hooks/bench/native"
-BODY='{"kind":"call","user":"{user}","call_id":"r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench","crm_contact_id":"bench_seq:{seq} bench_ts:{ts} bench_user:{user}","campaign":"{pad}"}}'
+# The markers ride in crm_contact_id: call_id and line also appear in a register answer's calls.
+DEFAULT_BODY='{"kind":"call","user":"{user}","call_id":"r{run}-{gseq}","call":{"state":"appeared","direction":"inbound","from":{"number":"+15550100200"},"to":{"extension":"{user}"},"line":"bench","crm_contact_id":"bench_seq:{seq} bench_ts:{ts} bench_user:{user}","campaign":"{pad}"}}'
+BODY=${BODY:-$DEFAULT_BODY}
 FIRST_FRAME='{"op":"register","limit":100}'
 # shellcheck source=/dev/null
 source "$BENCH/scenarios.sh"
