@@ -272,6 +272,23 @@ static int emit_call(const ast_msg *x, const char *call_id, const char *order_ke
     return adapter_fail_at(x->e, x->path, "", "out of memory");
 }
 
+/* A channel's end also ends the legs the call has under its id: the extensions a Dial from
+ * this channel reached are not its own parties. The broker sends it to the call's users whose
+ * leg has not ended yet (no order: an end is final). */
+static int emit_call_end(const ast_msg *x, const char *call_id, int code, const char *text)
+{
+    json_t *ev = json_pack("{ss ss ss s{ss s{si ss}} ss}", "kind", "call", "target", "call_parties",
+                           "call_id", call_id, "call", "state", "disconnected", "disconnect",
+                           "code", code, "text", text, "source", "asterisk");
+    if (!ev || put_ts(x, ev) != 0) {
+        json_decref(ev);
+        return adapter_fail_at(x->e, x->path, "", "out of memory");
+    }
+    if (json_array_append_new(x->events, ev) != 0) /* it took ev either way */
+        return adapter_fail_at(x->e, x->path, "", "out of memory");
+    return 0;
+}
+
 /* A channel on its own: a dialled extension leg (its caller is the extension it was dialled
  * as) talks to its connected party; any other channel goes from its caller to its exten. */
 static ast_parties channel_parties(const ast_channel *c)
@@ -393,7 +410,9 @@ static int on_destroyed(const ast_msg *x)
         return -1;
     if (!*text || strlen(text) > EVENT_MAX_STR)
         text = q850_name(code);
-    return emit_channel(x, &c, "disconnected", code, text);
+    if (emit_channel(x, &c, "disconnected", code, text) < 0)
+        return -1;
+    return emit_call_end(x, c.id, code, text);
 }
 
 /* The caller's channel is the call, the peer the leg. Without a caller (a channel originated

@@ -398,6 +398,10 @@ static int set_audience(const json_t *src, const char *path, json_t *ev, field_e
         return check_fail(e, path, "user", "is required (or users, or target)");
     if (!target)
         return set_user_list(src, path, ev, e);
+    const char *t = json_string_value(target),
+               *kind = json_string_value(json_object_get(src, "kind"));
+    if (t && strcmp(t, "command") == 0 && (!kind || strcmp(kind, "route_result") != 0))
+        return check_fail(e, path, "target", "command is the target of a route_result only");
     return put(ev, "target", check_field(target, &target_field, path, ev != NULL, e));
 }
 

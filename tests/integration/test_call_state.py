@@ -291,3 +291,14 @@ def test_group_call_disconnects(acme):
     ev["call"]["is_group_disconnect"] = False
     post(acme, ev)
     assert t2.next_event()["call"]["is_group_disconnect"] is False
+
+
+def test_command_target_on_a_call_event_is_refused_whole(acme):
+    """Only a route_result follows a command; a batch with one such call event is a 400 naming
+    it, and nothing of the batch is stored (it was a 500, and 503 for ever as a batch)."""
+    before = acme.env.snapshot()
+    bad = {"kind": "call", "target": "command", "call_id": cid(), "call": {"state": "appeared"}}
+    r = acme.post([call_event("101"), bad])
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "events[1].target", r.text
+    assert acme.env.snapshot() == before

@@ -81,18 +81,31 @@ def as_received(ev, user, integration):
 def test_accepted_fixtures_reach_their_users(ari):
     tabs = {ext: ari.tab(ext) for ext in USERS}
     posted = accepted_by_users()
-    assert len(posted) >= 15, posted
+    assert len(posted) >= 12, posted
     delivered = 0
+    legs = {}  # (user, call_id) -> the state the user's leg is in
     for name in posted:
         req, body, expected = fixture(name)
         signed = "webhook-signature" in req["headers"]
         r = post(ari, body, headers_for(ari, req, body, signed))
         b = assert_result(r, 200, 0)
-        copies = [(u, ev) for ev in expected for u in ev["users"] if u in USERS]
-        for_users = sum(1 for ev in expected if set(ev["users"]) & set(USERS))
-        # an event for no user of the integration (the trunk's numbers only) is ignored
-        assert (b.get("accepted"), b.get("ignored")) == (for_users, len(expected) - for_users), \
-            "%s: %s" % (name, r.text)
+        copies, counts = [], {"accepted": 0, "duplicates": 0, "ignored": 0}
+        for ev in expected:
+            users = [u for u in ev["users"] if u in USERS]
+            if ev["kind"] == "call":
+                # ARI reports one change from several sources; a leg hears each state once
+                state = ev["call"]["state"]
+                users = [u for u in users if legs.get((u, ev["call_id"])) != state]
+                for u in users:
+                    legs[(u, ev["call_id"])] = state
+            if not set(ev["users"]) & set(USERS):
+                counts["ignored"] += 1  # the trunk's numbers only
+            elif not users:
+                counts["duplicates"] += 1
+            else:
+                counts["accepted"] += 1
+            copies += [(u, ev) for u in users]
+        assert {k: b.get(k) for k in counts} == counts, "%s: %s" % (name, r.text)
         for user, ev in copies:
             got = tabs[user].next_event()
             assert_valid_event(got)
@@ -101,7 +114,7 @@ def test_accepted_fixtures_reach_their_users(ari):
                 name, user, json.dumps(got, sort_keys=True),
                 json.dumps(as_received(ev, user, ari.name), sort_keys=True))
             delivered += 1
-    assert delivered >= 10, delivered
+    assert delivered >= 6, delivered
     for t in tabs.values():
         t.expect_silence(0.3)
 

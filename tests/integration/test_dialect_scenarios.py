@@ -150,3 +150,22 @@ def test_mango_route_result_goes_to_the_commands_sender(env):
     env.redis.hset("cr:{acme}:cmd:cr-route-0001", mapping={"user": "103", "call_id": "c-routed"})
     [ev] = d.post("result-route-ok")
     same_event(tab.next_event(), stored_form(ev, "103", call_id="c-routed"))
+
+
+def test_asterisk_the_answering_extension_hears_the_call_end(env):
+    """The caller channel's end reaches 101, whose leg came from a Dial on that channel (its
+    own parties are the trunk's numbers): the call is over for 101 and in its state."""
+    d = Dialect(env, "asterisk")
+    tab = d.integ.tab("101")
+    for name in ("inbound-dial-ringing", "inbound-dial-answer"):
+        for ev in d.post(name):
+            if "101" in ev.get("users", []):
+                same_event(tab.next_event(), stored_form(ev, "101"))
+    end = [ev for ev in d.post("inbound-destroyed") if ev.get("target") == "call_parties"][0]
+    same_event(tab.next_event(), stored_form(end, "101"))
+    tab.expect_silence(0.3)
+    r = requests.get(env.broker.base + "/v1/calls/" + end["call_id"],
+                     headers={"Authorization": "Bearer " + d.integ.token}, timeout=HTTP_TIMEOUT)
+    call = r.json()["call"]
+    assert call["state"] == "disconnected" and call["users"] == {"101": "disconnected"}, r.text
+    assert env.redis.zcard("cr:{acme}:uc:101") == 0

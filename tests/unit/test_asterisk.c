@@ -331,8 +331,11 @@ static void causes(void **state)
     json_t *ev = events_of("[{\"type\":\"ChannelDestroyed\",\"cause\":17,\"channel\":" TRUNK "},"
                            "{\"type\":\"ChannelDestroyed\",\"cause\":99,\"cause_txt\":\"\","
                            "\"channel\":" TRUNK "}]");
+    /* each end is two events: the channel's parties, then its call's (target call_parties) */
     assert_string_equal(str_at(ev, 0, "call.disconnect.text"), "user busy");
-    assert_string_equal(str_at(ev, 1, "call.disconnect.text"), "unspecified cause");
+    assert_string_equal(str_at(ev, 1, "target"), "call_parties");
+    assert_string_equal(str_at(ev, 1, "call.disconnect.text"), "user busy");
+    assert_string_equal(str_at(ev, 2, "call.disconnect.text"), "unspecified cause");
     json_decref(ev);
     char body[1024], txt[300];
     memset(txt, 'x', sizeof txt - 1);

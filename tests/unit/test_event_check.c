@@ -101,6 +101,10 @@ static void checks_target_and_order(void **state)
     expect_checked("{\"kind\":\"route_result\",\"target\":\"command\",\"order\":{\"key\":"
                    "\"k\",\"seq\":1},\"route_result\":{\"command_id\":\"k\",\"result\":0}}",
                    "events[3].order", "needs a call_id");
+    /* a command's sender gets its result; other kinds have no command to follow */
+    expect_checked("{\"kind\":\"call\",\"target\":\"command\",\"call_id\":\"c1\","
+                   "\"call\":{\"state\":\"appeared\"}}",
+                   "events[3].target", "command is the target of a route_result only");
 }
 
 /* What native produces from its fixtures keeps the contract it shares. */

@@ -23,7 +23,8 @@
 --                     then FIELD, VALUE pairs for the call hash;
 --                   the number of users n, then n extensions.
 --
--- Per event: a key seen within the window makes it a duplicate (stored once); an order.seq
+-- Per event: a key seen within the window makes it a duplicate (stored once), and so does a
+-- call event that would tell each of its recipients the state their leg is in already; an order.seq
 -- not above the one stored for its order key makes it stale; an event for nobody (no existing
 -- user, nobody online and no fallback, an unknown call or command) is ignored; duplicates,
 -- stale and ignored events change nothing, and the last two give their key back. Otherwise it
@@ -196,8 +197,9 @@ local function update_call(P, call_key, f, exts)
     if f[4] ~= '' then
         push(set, 'o:' .. f[5], f[4])
     end
-    if #set > 0 then
-        redis.call('HSET', call_key, unpack(set))
+    -- in slices: unpack has a limit (about 8000 values) that a large call's parties can pass
+    for i = 1, #set, 1000 do
+        redis.call('HSET', call_key, unpack(set, i, math.min(i + 999, #set)))
     end
     if kind == 'call' then
         after_legs(P, call_key, call_id, state, exts)
@@ -224,6 +226,19 @@ local function group_flags(call_key, exts)
         flags[i] = answered and answered ~= ext and (not leg or leg == 'appeared') or false
     end
     return flags
+end
+
+-- The recipients whose leg is not in this state already: a PBX may report one change from
+-- several sources (ARI's Dial, ChannelStateChange and ChannelEnteredBridge all say
+-- connected; two channels' ends both end a call), and a user sees it once.
+local function changed(call_key, exts, state)
+    local out = {}
+    for _, ext in ipairs(exts) do
+        if redis.call('HGET', call_key, 'u:' .. ext) ~= state then
+            out[#out + 1] = ext
+        end
+    end
+    return out
 end
 
 -- One event; returns its letter.
@@ -265,6 +280,12 @@ local function ingest(users, a)
     end
     if #exts == 0 then
         return 'i'
+    end
+    if f[2] == 'call' then
+        exts = changed(call_key, exts, f[3])
+        if #exts == 0 then
+            return 'd'
+        end
     end
     local flags = string.find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
     for i, ext in ipairs(exts) do
