@@ -179,7 +179,8 @@ static int ari_time_ms(const char *s, int64_t *ms_out)
     if (mo < 1 || mo > 12 || !gmtime_r(&t, &back) || back.tm_mday != d)
         return -1; /* 31 April rolls over: refused */
     *ms_out = ((int64_t)t - off) * 1000 + ms;
-    return *ms_out >= 0 ? 0 : -1;
+    /* the offset may carry 9999-12-31 into year 10000, which RFC 3339 cannot write */
+    return *ms_out >= 0 && *ms_out <= 253402300799999LL ? 0 : -1;
 }
 
 /* ---- building events ---- */
@@ -651,17 +652,7 @@ static int asterisk_check_settings(const json_t *settings, adapter_error *err)
 static int asterisk_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_answer *out)
 {
     (void)ctx;
-    *out = (adapter_answer){.status = 200, .content_type = "application/json"};
-    int n = asprintf(&out->body,
-                     "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":%u,"
-                     "\"duplicates\":%u,\"ignored\":%u}",
-                     c->accepted, c->duplicates, c->ignored);
-    if (n < 0) {
-        out->body = NULL;
-        return -1;
-    }
-    out->body_len = (size_t)n;
-    return 0;
+    return adapter_answer_summary(c, out);
 }
 
 const adapter adapter_asterisk = {

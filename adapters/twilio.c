@@ -521,6 +521,8 @@ static int parse_rfc2822(const char *s, int64_t *unix_ms)
     if (y < 1970 || d < 1 || d > days_in_month(y, mon) || hh > 23 || mi > 59 || ss > 60)
         return -1;
     int64_t t = days_from_civil(y, mon, d) * 86400 + hh * 3600 + mi * 60 + ss - zone;
+    if (t < 0 || t > 253402300799) /* the zone may carry 9999-12-31 into year 10000 */
+        return -1;
     *unix_ms = t * 1000;
     return 0;
 }

@@ -324,6 +324,22 @@ static void dial_without_caller(void **state)
     json_decref(ev);
 }
 
+/* A zone that carries 9999-12-31 past the year RFC 3339 can write is refused, not a 500. */
+static void time_past_year_9999(void **state)
+{
+    (void)state;
+    json_t *out = json_array();
+    adapter_error e;
+    const char *body = "{\"type\":\"ChannelDestroyed\",\"cause\":16,"
+                       "\"timestamp\":\"9999-12-31T23:59:59.000-2359\",\"channel\":" TRUNK "}";
+    adapter_request q = {
+        .method = "POST", .subpath = "", .query = "", .body = body, .body_len = strlen(body)};
+    adapter_ctx ctx = {.integration = "acme", .now = 0};
+    assert_int_equal(adapter_asterisk.parse(&ctx, &q, out, &e), ADAPTER_INVALID);
+    assert_string_equal(e.field, "timestamp");
+    json_decref(out);
+}
+
 static void causes(void **state)
 {
     (void)state;
@@ -484,7 +500,7 @@ static void answer(void **state)
     assert_int_equal(a.status, 200);
     assert_string_equal(a.content_type, "application/json");
     assert_string_equal(a.body, "{\"result\":{\"code\":0,\"message\":\"ok\"},\"accepted\":2,"
-                                "\"duplicates\":1,\"ignored\":0}");
+                                "\"duplicates\":1,\"ignored\":0,\"stale\":0}");
     assert_int_equal(a.body_len, strlen(a.body));
     free(a.body);
 }
@@ -502,6 +518,7 @@ int main(void)
         cmocka_unit_test(dial_statuses),
         cmocka_unit_test(dial_without_caller),
         cmocka_unit_test(causes),
+        cmocka_unit_test(time_past_year_9999),
         cmocka_unit_test(odd_parties),
         cmocka_unit_test(recordings),
         cmocka_unit_test(bodies),

@@ -393,6 +393,9 @@ static void wrong_types_and_values(void **state)
                    FORM, "Timestamp");
     assert_refused(CALL "&CallStatus=ringing&Timestamp=Mon%2C+1+Jan+1969+15%3A00%3A00+%2B0000",
                    FORM, "Timestamp");
+    /* a zone that carries the last second of 9999 into year 10000 */
+    assert_refused(CALL "&CallStatus=ringing&Timestamp=Fri%2C+31+Dec+9999+23%3A59%3A59+-2359", FORM,
+                   "Timestamp");
     assert_refused(CALL "&CallStatus=ringing&Timestamp=1+Jan+2026+15%3A00%3A00+%2B0000+x", FORM,
                    "Timestamp");
     assert_refused("%zz", FORM, "");
