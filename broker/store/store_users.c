@@ -258,11 +258,13 @@ int store_user_delete(const char *integration, const char *ext, store_found_cb c
     char *users = store_key_users(integration);
     char *stream = store_key_stream(integration, ext);
     char *cursor = store_key_cursor(integration, ext);
-    const char *args[] = {users, stream, cursor, ext};
-    int rc = store_call_run(SCRIPT_USER_DELETE, on_found, (void (*)(void))cb, ud, 3, 4, args);
+    char *calls = store_key_user_calls(integration, ext);
+    const char *args[] = {users, stream, cursor, calls, ext};
+    int rc = store_call_run(SCRIPT_USER_DELETE, on_found, (void (*)(void))cb, ud, 4, 5, args);
     free(users);
     free(stream);
     free(cursor);
+    free(calls);
     return rc;
 }
 

@@ -302,3 +302,18 @@ def test_command_target_on_a_call_event_is_refused_whole(acme):
     assert r.status_code == 400, r.text
     assert r.json()["field"] == "events[1].target", r.text
     assert acme.env.snapshot() == before
+
+
+def test_deleted_user_leaves_no_open_calls_to_its_successor(acme):
+    """A user created again with the extension of a deleted one must not see its calls."""
+    c = cid()
+    post(acme, ordered("101", c, 1))
+    r = acme.env.redis
+    assert r.zcard("cr:{acme}:uc:101") == 1
+    resp = acme.env.broker.post("/v1/users/delete", {"extension": "101"}, token=acme.token)
+    assert resp.status_code == 200, resp.text
+    assert not r.exists("cr:{acme}:uc:101")
+    acme.add_user("101")
+    t = acme.tab("101", register=False)
+    ans = t.register()
+    assert ans.get("calls") == [], ans
