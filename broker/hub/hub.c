@@ -506,7 +506,7 @@ static void page_apply(session *s, const store_page *p, bool with_calls)
         s->calls_sent |= calls != NULL;
     }
     free(calls);
-    if (!s->present) {
+    if (!s->present && s->registered) { /* an unregister may have come while the page was read */
         s->present = true;
         presence_join(s->integration, s->extension);
     }
