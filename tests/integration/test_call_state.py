@@ -317,3 +317,19 @@ def test_deleted_user_leaves_no_open_calls_to_its_successor(acme):
     t = acme.tab("101", register=False)
     ans = t.register()
     assert ans.get("calls") == [], ans
+
+
+def test_a_sequenced_leg_hears_each_state_once(acme):
+    """ARI reports one change from several sources under different order keys: a user whose leg
+    is connected already is not told again; an unsequenced event is the PBX's to repeat."""
+    t = acme.tab("101")
+    c = cid()
+    post(acme, ordered("101", c, 1, state="connected"))
+    assert t.next_event()["call"]["state"] == "connected"
+    again = ordered("101", c, 7, state="connected", order_key="bridge")
+    again["call"]["line"] = "other source"
+    assert counts(post(acme, again)) == dict(accepted=0, duplicates=1, ignored=0, stale=0)
+    t.expect_silence(0.3)
+    plain = call_event("101", state="connected", call_id=c, key="unsequenced-repeat")
+    assert counts(post(acme, plain))["accepted"] == 1
+    assert t.next_event()["call"]["state"] == "connected"

@@ -24,7 +24,8 @@
 --                   the number of users n, then n extensions.
 --
 -- Per event: a key seen within the window makes it a duplicate (stored once), and so does a
--- call event that would tell each of its recipients the state their leg is in already; an order.seq
+-- sequenced (or call_parties) call event that would tell each of its recipients the state
+-- their leg is in already; an order.seq
 -- not above the one stored for its order key makes it stale; an event for nobody (no existing
 -- user, nobody online and no fallback, an unknown call or command) is ignored; duplicates,
 -- stale and ignored events change nothing, and the last two give their key back. Otherwise it
@@ -228,9 +229,10 @@ local function group_flags(call_key, exts)
     return flags
 end
 
--- The recipients whose leg is not in this state already: a PBX may report one change from
--- several sources (ARI's Dial, ChannelStateChange and ChannelEnteredBridge all say
--- connected; two channels' ends both end a call), and a user sees it once.
+-- The recipients whose leg is not in this state already, for events a PBX sequences (order)
+-- and those for a call's parties: a PBX may report one change from several sources (ARI's
+-- Dial, ChannelStateChange and ChannelEnteredBridge all say connected; two channels' ends both
+-- end a call), and a user sees it once. An unsequenced event is the PBX's to repeat.
 local function changed(call_key, exts, state)
     local out = {}
     for _, ext in ipairs(exts) do
@@ -281,7 +283,7 @@ local function ingest(users, a)
     if #exts == 0 then
         return 'i'
     end
-    if f[2] == 'call' then
+    if f[2] == 'call' and (mode == 'p' or f[4] ~= '') then
         exts = changed(call_key, exts, f[3])
         if #exts == 0 then
             return 'd'
