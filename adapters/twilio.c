@@ -251,6 +251,14 @@ static int append_params(FILE *f, const json_t *params)
     return rc;
 }
 
+static bool is_json(const char *content_type)
+{
+    const char *ct = content_type ? content_type : "";
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return strncasecmp(ct, "application/json", 16) == 0;
+}
+
 /* The query's bodySHA256, when it has one: the body must hash to it. 1 present and right,
  * 0 absent, -1 wrong. */
 static int body_hash(const adapter_request *req, adapter_error *err)
@@ -278,6 +286,10 @@ static char *signed_tail(const adapter_request *req, adapter_error *err)
     int hashed = body_hash(req, err);
     if (hashed < 0)
         return NULL;
+    if (!hashed && is_json(req->content_type)) { /* parse would read what nothing signed */
+        adapter_fail(err, "bodySHA256", "a JSON body is signed only through bodySHA256 in the URL");
+        return NULL;
+    }
     json_t *params = hashed ? NULL : form_parse(req->body ? req->body : "", req->body_len, NULL, 0);
     if (!hashed && !params) {
         adapter_fail(err, "", "the body is not a form (nor JSON covered by bodySHA256): unsigned");
@@ -357,14 +369,6 @@ static enum adapter_status tw_verify(const adapter_ctx *ctx, const adapter_reque
 }
 
 /* ---- the parameters ---- */
-
-static bool is_json(const char *content_type)
-{
-    const char *ct = content_type ? content_type : "";
-    while (*ct == ' ' || *ct == '\t')
-        ct++;
-    return strncasecmp(ct, "application/json", 16) == 0;
-}
 
 /* The parameters as an object of strings (arrays when a form repeats a name). */
 static json_t *decode_params(const adapter_request *req, adapter_error *err)
