@@ -28,25 +28,14 @@
 
 /* ---- percent-decoding, as switch_url_decode: %XX only, '+' stays '+' ---- */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..n) into out (which may be s); a malformed escape or one that would give a NUL
  * is kept as it is. Returns the decoded length. */
 static size_t pct_decode(const char *s, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        int hi = s[i] == '%' && i + 2 < n ? hex_digit(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+        int hi = s[i] == '%' && i + 2 < n ? form_hex(s[i + 1]) : -1;
+        int lo = hi >= 0 ? form_hex(s[i + 2]) : -1;
         if (lo < 0 || (hi | lo) == 0) {
             out[o++] = s[i];
             continue;

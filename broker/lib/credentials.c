@@ -1,5 +1,6 @@
 /* credentials.c — see credentials.h. */
 #include "credentials.h"
+#include "form.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -44,34 +45,15 @@ const char *credentials_from_header(const char *authorization, char *buf, size_t
     return NULL;
 }
 
-static int hex(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decodes [s, end) into buf; NULL when malformed, too long, or holding a NUL. */
+/* Percent-decodes [s, end) into buf; NULL when malformed, too long, empty or holding a NUL. */
 static const char *decode(const char *s, const char *end, char *buf, size_t size)
 {
-    size_t n = 0;
-    for (; s < end; s++) {
-        int c = (unsigned char)*s;
-        if (c == '%') {
-            if (end - s < 3 || hex(s[1]) < 0 || hex(s[2]) < 0)
-                return NULL;
-            c = hex(s[1]) * 16 + hex(s[2]);
-            s += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (c == 0 || n + 1 >= size)
-            return NULL;
-        buf[n++] = (char)c;
-    }
-    buf[n] = '\0';
-    return n ? buf : NULL;
+    size_t n = (size_t)(end - s);
+    long len = n < size ? form_unescape(s, n, buf) : -1;
+    if (len <= 0)
+        return NULL;
+    buf[len] = '\0';
+    return buf;
 }
 
 const char *credentials_from_query(const char *query, char *buf, size_t size)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_value(char c)
+int form_hex(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -18,8 +18,7 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Decodes s[0..n) into out (at least n bytes); returns the decoded length or -1. */
-static long decode(const char *s, size_t n, char *out)
+long form_unescape(const char *s, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -28,7 +27,7 @@ static long decode(const char *s, size_t n, char *out)
         } else if (s[i] != '%') {
             out[o++] = s[i];
         } else {
-            int hi = i + 2 < n ? hex_value(s[i + 1]) : -1, lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+            int hi = i + 2 < n ? form_hex(s[i + 1]) : -1, lo = hi >= 0 ? form_hex(s[i + 2]) : -1;
             if (lo < 0)
                 return -1;
             out[o++] = (char)(hi * 16 + lo);
@@ -76,12 +75,12 @@ static int add_pair(json_t *obj, const char *pair, size_t n, size_t at, char *bu
 {
     const char *eq = memchr(pair, '=', n);
     size_t nl = eq ? (size_t)(eq - pair) : n;
-    long kn = decode(pair, nl, buf);
+    long kn = form_unescape(pair, nl, buf);
     if (kn < 0)
         return form_fail(err, err_size, "a malformed escape or NUL", at);
     buf[kn] = '\0';
     char *val = buf + kn + 1;
-    long vn = eq ? decode(eq + 1, n - nl - 1, val) : 0;
+    long vn = eq ? form_unescape(eq + 1, n - nl - 1, val) : 0;
     if (vn < 0)
         return form_fail(err, err_size, "a malformed escape or NUL", at + nl + 1);
     if (!utf8_ok(buf, (size_t)kn))
