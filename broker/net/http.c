@@ -428,20 +428,6 @@ const char *http_client_address(http_req *r)
     return r->client;
 }
 
-int http_query_arg(http_req *r, const char *name, char *buf, size_t size)
-{
-    char key[64];
-    snprintf(key, sizeof key, "%s=", name);
-    if (!r->wsi)
-        return -1;
-    /* lws 4.1 copies "name=value" into buf and returns where the value starts */
-    const char *v = lws_get_urlarg_by_name(r->wsi, key, buf, (int)size);
-    if (!v)
-        return -1;
-    memmove(buf, v, strlen(v) + 1);
-    return (int)strlen(buf);
-}
-
 const char *http_token(http_req *r, const json_t *body, char *buf, size_t size)
 {
     const char *t = credentials_from_header(r->authorization, buf, size);

@@ -98,8 +98,6 @@ const char *http_client_address(http_req *r);
 /* Any request header by name, case-insensitive; NULL when absent or empty, or once the
  * connection is gone. The value lives as long as the request. */
 const char *http_header(http_req *r, const char *name);
-/* A decoded query argument; returns its length or -1. */
-int http_query_arg(http_req *r, const char *name, char *buf, size_t size);
 /* Parses the body as a JSON object, or answers 400 and returns NULL. */
 json_t *http_body_object(http_req *r);
 

@@ -550,10 +550,6 @@ char *store_key_user_calls(const char *i, const char *ext)
     return per_integration(i, "uc:", ext);
 }
 char *store_key_online(const char *i) { return per_integration(i, "on", NULL); }
-char *store_key_command(const char *i, const char *command_id)
-{
-    return per_integration(i, "cmd:", command_id);
-}
 char *store_key_dedupe(const char *i, const char *epoch, const char *key)
 {
     size_t n = strlen(epoch) + strlen(key) + 2;

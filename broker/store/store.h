@@ -68,8 +68,6 @@ char *store_key_call(const char *integration, const char *call_id);
 char *store_key_user_calls(const char *integration, const char *ext);
 /* Who has a registered tab: a sorted set of "EXT\tINSTANCE" scored by expiry (Unix ms). */
 char *store_key_online(const char *integration);
-/* A command sent to the PBX by command_id (a hash: user, call_id), for its result's target. */
-char *store_key_command(const char *integration, const char *command_id);
 /* epoch: the integration's incarnation, so that a deleted and re-created integration does not
  * inherit the dedupe markers of the old one (they cannot be enumerated to delete them). */
 char *store_key_dedupe(const char *integration, const char *epoch, const char *key);
