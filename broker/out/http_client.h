@@ -1,0 +1,60 @@
+/* http_client.h — outbound HTTP on the event loop: libcurl's multi interface driven by libuv
+ * (socket and timer callbacks), never a blocking call. Connections are reused; every request
+ * has a connect and a total timeout; TLS is verified; requests in flight are bounded per host
+ * and in total (curl queues the rest); the answer's status, headers and body (capped) go to a
+ * callback. Notifications, commands and polling all send through one client per process. */
+#ifndef CR_HTTP_CLIENT_H
+#define CR_HTTP_CLIENT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct http_client http_client;
+
+typedef struct http_client_limits {
+    unsigned max_total;    /* connections in total (CURLMOPT_MAX_TOTAL_CONNECTIONS); 0: 64 */
+    unsigned max_per_host; /* per host (CURLMOPT_MAX_HOST_CONNECTIONS); 0: 8 */
+} http_client_limits;
+
+typedef struct http_request {
+    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *url;    /* http:// or https:// only */
+    const char *const *headers; /* "Name: value" lines, n_headers of them */
+    size_t n_headers;
+    const char *body; /* NULL: none */
+    size_t body_len;
+    long connect_timeout_ms; /* 0: 5000 */
+    long timeout_ms;         /* whole request; 0: 10000 */
+    size_t max_body;         /* answer body bytes kept; beyond, truncated; 0: 65536 */
+} http_request;
+
+typedef struct http_response {
+    long status;       /* HTTP status; 0 when no answer came */
+    const char *error; /* NULL when an answer came; else what went wrong, one line */
+    bool timed_out;    /* the connect or total timeout ran out */
+    const char *headers; /* the answer's header block as received, NUL-terminated */
+    size_t headers_len;
+    const char *body; /* NUL-terminated; body_len bytes kept */
+    size_t body_len;
+    bool truncated; /* the answer had more than max_body bytes */
+    double total_ms; /* from sending to the end of the answer (or the failure) */
+} http_response;
+
+/* Called exactly once per request, from the loop; res and what it points to live only during
+ * the call. */
+typedef void (*http_done_cb)(void *ud, const http_response *res);
+
+http_client *http_client_new(uv_loop_t *loop, const http_client_limits *lim);
+/* Copies everything in rq. Returns 0 (cb will be called), or -1 (bad request or out of memory;
+ * cb will not be called). */
+int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, void *ud);
+/* Requests sent and not yet answered (including those curl queues for a free connection). */
+size_t http_client_in_flight(const http_client *c);
+/* Ends every request still in flight (its cb gets error "cancelled"), then frees the client
+ * once libuv has closed its handles (the loop must run on). */
+void http_client_free(http_client *c);
+/* The value of header name (case-insensitive) in a response's header block, copied into buf
+ * (NUL-terminated, truncated to size). Returns false when absent. */
+bool http_response_header(const http_response *res, const char *name, char *buf, size_t size);
+
+#endif
