@@ -3,7 +3,7 @@ CC       ?= gcc
 PKGS     := libwebsockets hiredis jansson libcurl libuv openssl
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-            -Wformat=2 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Iadapters -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+            -Wformat=2 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Ibroker/out -Iadapters -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -luv -lm
 BUILD    ?= build
 PYTHON   := /usr/bin/python3
@@ -21,7 +21,8 @@ SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store
             broker/api/api_admin.c broker/api/api_users.c broker/ingest.c broker/api/api_hooks.c broker/api/api_ops.c broker/api/api_auth.c \
             broker/api/api_routes.c \
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
-            broker/hub/hub.c broker/main.c
+            broker/hub/hub.c broker/main.c \
+            broker/out/http_client.c
 LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 
@@ -82,7 +83,7 @@ fuzz: $(FUZZ_TARGETS)
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log; done
 # The pure code is compiled for fuzzing once (instrumented, not linked with libFuzzer's main);
 # each target links against it.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Iadapters $(shell pkg-config --cflags $(PKGS))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Ibroker/out -Iadapters $(shell pkg-config --cflags $(PKGS))
 FUZZ_OBJ := $(PURE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 .SECONDARY: $(FUZZ_OBJ)
 $(BUILD)/fuzz/obj/%.o: %.c
