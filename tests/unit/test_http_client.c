@@ -36,6 +36,7 @@ typedef struct server {
     bool silent;       /* read requests, never answer */
     unsigned delay_ms; /* hold each answer this long */
     size_t reply_len;  /* body bytes, a repeating pattern; 0: "hello" */
+    int pad_headers;   /* this many 1000-byte X-Pad headers after X-Test */
     /* what it saw */
     int accepted, open, max_open, n_reqs;
     srv_req reqs[SRV_REQS];
@@ -89,11 +90,15 @@ static void answer(srv_conn *k)
 {
     server *s = k->srv;
     size_t n = s->reply_len ? s->reply_len : 5;
-    char *out = malloc(256 + n);
+    size_t pad = (size_t)s->pad_headers * 1024;
+    char *out = malloc(256 + pad + n);
     int h = snprintf(out, 256,
                      "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nX-Test:   hello world  \r\n"
-                     "Content-Type: text/plain\r\n\r\n",
+                     "Content-Type: text/plain\r\n",
                      n);
+    for (int i = 0; i < s->pad_headers; i++)
+        h += sprintf(out + h, "X-Pad-%02d: %01000d\r\n", i, 0);
+    h += sprintf(out + h, "\r\n");
     for (size_t i = 0; i < n; i++)
         out[h + i] = s->reply_len ? pattern(i) : "hello"[i];
     uv_write_t *w = malloc(sizeof *w);
@@ -220,6 +225,7 @@ typedef struct result {
     double total_ms;
     char x_test[64];
     bool has_x_test;
+    size_t headers_len;
 } result;
 
 typedef struct run {
@@ -273,6 +279,7 @@ static void on_done(void *ud, const http_response *res)
     memcpy(r->body, res->body, res->body_len + 1);
     r->body_len = res->body_len;
     r->total_ms = res->total_ms;
+    r->headers_len = res->headers_len;
     r->has_x_test = http_response_header(res, "x-TEST", r->x_test, sizeof r->x_test);
     t->done++;
     if (t->then)
@@ -355,6 +362,30 @@ static void post_body_and_headers_arrive(void **state)
     run_finish(&T);
 }
 
+/* Without "Expect:" curl would ask for 100-continue before a large body and wait a second for
+ * it (this server never sends one). */
+static void large_body_sent_without_waiting(void **state)
+{
+    (void)state;
+    run_init(&T, NULL);
+    T.expect = 1;
+    size_t n = 2 << 20;
+    char *body = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        body[i] = pattern(i);
+    send_ok(&T, 0, &(http_request){.method = "PUT", .url = T.url, .body = body, .body_len = n});
+    free(body); /* copied by send */
+    run_loop(&T);
+    assert_int_equal(T.r[0].status, 200);
+    assert_true(T.r[0].total_ms < 900);
+    srv_req *q = &T.srv.reqs[0];
+    assert_int_equal(content_length(q->head), n);
+    for (size_t i = 0; i < q->body_len; i++)
+        assert_int_equal(q->body[i], pattern(i));
+    assert_null(strcasestr(q->head, "\r\nExpect:"));
+    run_finish(&T);
+}
+
 static void methods_arrive_as_such(void **state)
 {
     (void)state;
@@ -418,6 +449,24 @@ static void exact_max_body_not_truncated(void **state)
     run_loop(&T);
     assert_false(T.r[0].truncated);
     assert_int_equal(T.r[0].body_len, 1000);
+    run_finish(&T);
+}
+
+/* The header block keeps whole lines up to 16 KiB; the answer itself is not an error. */
+static void header_block_capped(void **state)
+{
+    (void)state;
+    run_init(&T, NULL);
+    T.srv.pad_headers = 40;
+    T.expect = 1;
+    send_ok(&T, 0, &(http_request){.url = T.url});
+    run_loop(&T);
+    result *r = &T.r[0];
+    assert_int_equal(r->status, 200);
+    assert_false(r->has_error);
+    assert_string_equal(r->body, "hello");
+    assert_string_equal(r->x_test, "hello world");
+    assert_true(r->headers_len > 15000 && r->headers_len <= 16384);
     run_finish(&T);
 }
 
@@ -638,9 +687,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(get_answer_read_back),
         cmocka_unit_test(post_body_and_headers_arrive),
+        cmocka_unit_test(large_body_sent_without_waiting),
         cmocka_unit_test(methods_arrive_as_such),
         cmocka_unit_test(big_body_truncated),
         cmocka_unit_test(exact_max_body_not_truncated),
+        cmocka_unit_test(header_block_capped),
         cmocka_unit_test(silent_server_times_out),
         cmocka_unit_test(refused_connection_is_an_error),
         cmocka_unit_test(connection_reused),
