@@ -373,6 +373,8 @@ http_client *http_client_new(uv_loop_t *loop, const http_client_limits *lim)
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, total); /* idle ones kept for reuse */
+    /* One request per connection at a time, HTTP/2 too: the limits then bound requests. */
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     return c;
 }
 
@@ -411,17 +413,26 @@ static bool request_ok(const http_request *rq)
     return true;
 }
 
+static bool job_header(http_job *j, const char *h)
+{
+    struct curl_slist *l = curl_slist_append(j->headers, h);
+    if (l)
+        j->headers = l;
+    return l != NULL;
+}
+
+/* The caller's headers, and only those: "Expect:" removes curl's Expect: 100-continue (and its
+ * wait before a large body); "Content-Type:", unless one is given, removes the form type curl
+ * would put on any body. */
 static bool job_headers(http_job *j, const http_request *rq)
 {
-    for (size_t i = 0; i <= rq->n_headers; i++) {
-        /* "Expect:" removes curl's Expect: 100-continue and its wait before sending a body. */
-        const char *h = i < rq->n_headers ? rq->headers[i] : "Expect:";
-        struct curl_slist *l = curl_slist_append(j->headers, h);
-        if (!l)
+    bool typed = false;
+    for (size_t i = 0; i < rq->n_headers; i++) {
+        typed = typed || strncasecmp(rq->headers[i], "Content-Type:", 13) == 0;
+        if (!job_header(j, rq->headers[i]))
             return false;
-        j->headers = l;
     }
-    return true;
+    return job_header(j, "Expect:") && (typed || job_header(j, "Content-Type:"));
 }
 
 /* POST, PUT and PATCH always send a body (Content-Length: 0 when empty); GET and DELETE only

@@ -383,6 +383,7 @@ static void large_body_sent_without_waiting(void **state)
     for (size_t i = 0; i < q->body_len; i++)
         assert_int_equal(q->body[i], pattern(i));
     assert_null(strcasestr(q->head, "\r\nExpect:"));
+    assert_null(strcasestr(q->head, "\r\nContent-Type:")); /* none given, none invented */
     run_finish(&T);
 }
 
