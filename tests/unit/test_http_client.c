@@ -168,6 +168,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         return;
     }
     k->len += (size_t)n;
+    if (k->len && k->buf[0] == 0x16) { /* a TLS ClientHello: answered in plain HTTP */
+        k->len = 0;
+        answer(k);
+        return;
+    }
     while (take_request(k))
         ;
 }
@@ -515,6 +520,21 @@ static void refused_connection_is_an_error(void **state)
     run_finish(&T);
 }
 
+/* https is accepted, and a server that does not speak TLS is an error, not an answer. */
+static void https_to_plain_server_fails(void **state)
+{
+    (void)state;
+    run_init(&T, NULL);
+    T.expect = 1;
+    snprintf(T.url, sizeof T.url, "https://127.0.0.1:%d/", T.srv.port);
+    send_ok(&T, 0, &(http_request){.url = T.url});
+    run_loop(&T);
+    assert_int_equal(T.r[0].status, 0);
+    assert_true(T.r[0].has_error);
+    assert_false(T.r[0].timed_out);
+    run_finish(&T);
+}
+
 static void send_second(run *t, int i)
 {
     if (i == 0)
@@ -695,6 +715,7 @@ int main(void)
         cmocka_unit_test(header_block_capped),
         cmocka_unit_test(silent_server_times_out),
         cmocka_unit_test(refused_connection_is_an_error),
+        cmocka_unit_test(https_to_plain_server_fails),
         cmocka_unit_test(connection_reused),
         cmocka_unit_test(per_host_limit),
         cmocka_unit_test(total_limit),
