@@ -22,7 +22,8 @@ SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store
             broker/api/api_routes.c \
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
             broker/store/store_notifications.c broker/api/api_notifications.c broker/notifier.c \
-            broker/hub/hub.c broker/main.c
+            broker/hub/hub.c broker/main.c \
+            broker/out/http_client.c
 LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 
