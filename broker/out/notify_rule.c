@@ -31,10 +31,10 @@ struct notify_rule {
 
 /* ---- errors ---- */
 
-static int fail(field_error *e, size_t i, const char *name, const char *fmt, ...)
+static int refuse(field_error *e, size_t i, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int fail(field_error *e, size_t i, const char *name, const char *fmt, ...)
+static int refuse(field_error *e, size_t i, const char *name, const char *fmt, ...)
 {
     snprintf(e->field, sizeof e->field, "settings.notify[%zu]%s%s", i, *name ? "." : "", name);
     va_list ap;
@@ -44,7 +44,7 @@ static int fail(field_error *e, size_t i, const char *name, const char *fmt, ...
     return -1;
 }
 
-static int fail_top(field_error *e, const char *field, const char *msg)
+static int refuse_top(field_error *e, const char *field, const char *msg)
 {
     snprintf(e->field, sizeof e->field, "%s", field);
     snprintf(e->message, sizeof e->message, "%s", msg);
@@ -310,18 +310,18 @@ static int str_or_list(const json_t *v, const char *const *allowed, json_t **out
 {
     json_t *a = json_is_string(v) ? json_pack("[O]", v) : json_deep_copy(v);
     if (!a)
-        return fail(e, i, name, OOM);
+        return refuse(e, i, name, OOM);
     size_t k;
     const json_t *s;
     bool ok = json_is_array(a) && json_array_size(a) > 0;
-    json_array_foreach(a, k, s) ok = ok && in_list(allowed, json_string_value(s));
+    json_array_foreach(a, k, s) { ok = ok && in_list(allowed, json_string_value(s)); }
     if (!ok) {
         json_decref(a);
         char list[160] = "";
         for (const char *const *p = allowed; *p; p++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", *list ? ", " : "",
                      *p);
-        return fail(e, i, name, "must be one of %s, or a non-empty list of them", list);
+        return refuse(e, i, name, "must be one of %s, or a non-empty list of them", list);
     }
     *out = a;
     return 0;
@@ -333,7 +333,7 @@ static int build_on(notify_rule *r, const json_t *on, field_error *e)
     if (!on)
         return 0;
     if (!json_is_object(on))
-        return fail(e, i, "on", "must be an object with kind, state, dialer");
+        return refuse(e, i, "on", "must be an object with kind, state, dialer");
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)on, key, v)
@@ -348,10 +348,10 @@ static int build_on(notify_rule *r, const json_t *on, field_error *e)
                 return -1;
         } else if (strcmp(key, "dialer") == 0) {
             if (!json_is_boolean(v))
-                return fail(e, i, name, "must be true or false");
+                return refuse(e, i, name, "must be true or false");
             r->on_dialer = json_is_true(v);
         } else
-            return fail(e, i, name, "unknown key (kind, state, dialer)");
+            return refuse(e, i, name, "unknown key (kind, state, dialer)");
     }
     return 0;
 }
@@ -362,9 +362,9 @@ static int int_in(const json_t *v, json_int_t lo, json_int_t hi, json_int_t *out
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return fail(e, i, name,
-                    "must be an integer from %" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT, lo,
-                    hi);
+        return refuse(e, i, name,
+                      "must be an integer from %" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT,
+                      lo, hi);
     *out = json_integer_value(v);
     return 0;
 }
@@ -375,16 +375,18 @@ static int build_retry(notify_rule *r, const json_t *retry, field_error *e)
     if (!retry)
         return 0;
     if (!json_is_object(retry))
-        return fail(e, i, "retry", "must be an object");
+        return refuse(e, i, "retry", "must be an object");
+    static const char *const keys[] = {"max_attempts", "max_age_s", "base_ms", "max_delay_ms",
+                                       NULL};
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)retry, key,
-                        v) if (strcmp(key, "max_attempts") && strcmp(key, "max_age_s") &&
-                               strcmp(key, "base_ms") && strcmp(key, "max_delay_ms"))
+    json_object_foreach((json_t *)retry, key, v)
     {
         char name[96];
         snprintf(name, sizeof name, "retry.%s", key);
-        return fail(e, i, name, "unknown key (max_attempts, max_age_s, base_ms, max_delay_ms)");
+        if (!in_list(keys, key))
+            return refuse(e, i, name,
+                          "unknown key (max_attempts, max_age_s, base_ms, max_delay_ms)");
     }
     json_int_t attempts = r->info.max_attempts, age = NOTIFY_DEFAULT_MAX_AGE_S;
     json_int_t base = r->info.base_ms, cap = r->info.max_delay_ms;
@@ -396,7 +398,7 @@ static int build_retry(notify_rule *r, const json_t *retry, field_error *e)
                "retry.max_delay_ms") < 0)
         return -1;
     if (cap < base)
-        return fail(e, i, "retry.max_delay_ms", "must not be below retry.base_ms");
+        return refuse(e, i, "retry.max_delay_ms", "must not be below retry.base_ms");
     r->info.base_ms = base;
     r->info.max_delay_ms = cap;
     r->info.max_attempts = (unsigned)attempts;
@@ -413,7 +415,7 @@ static int build_limits(notify_rule *r, const json_t *rule, field_error *e)
     const json_t *rate = json_object_get(rule, "rate_per_s");
     if (rate && (!json_is_number(rate) || !(json_number_value(rate) > 0) ||
                  json_number_value(rate) > 10000))
-        return fail(e, r->index, "rate_per_s", "must be a number above 0 and at most 10000");
+        return refuse(e, r->index, "rate_per_s", "must be a number above 0 and at most 10000");
     r->info.rate_per_s = rate ? json_number_value(rate) : 0;
     return build_retry(r, json_object_get(rule, "retry"), e);
 }
@@ -457,20 +459,20 @@ static int build_url(notify_rule *r, const json_t *v, field_error *e)
     size_t i = r->index;
     char unknown[80], ep1[NOTIFY_ENDPOINT_MAX + 1], ep2[NOTIFY_ENDPOINT_MAX + 1];
     if (!json_is_string(v))
-        return fail(e, i, "url", "required: an absolute http(s) URL template");
+        return refuse(e, i, "url", "required: an absolute http(s) URL template");
     const char *tpl = json_string_value(v);
     if (tpl_unknown(tpl, unknown, sizeof unknown))
-        return fail(e, i, "url", "unknown placeholder {%s}", unknown);
+        return refuse(e, i, "url", "unknown placeholder {%s}", unknown);
     CURLUcode rc = url_parse_test(tpl, "1", ep1, sizeof ep1);
     if (rc != CURLUE_OK)
-        return fail(e, i, "url", "is not an absolute URL: %s", curl_url_strerror(rc));
+        return refuse(e, i, "url", "is not an absolute URL: %s", curl_url_strerror(rc));
     if (url_parse_test(tpl, "2", ep2, sizeof ep2) != CURLUE_OK || strcmp(ep1, ep2) != 0)
-        return fail(e, i, "url", "placeholders are not allowed in the scheme, host or port");
+        return refuse(e, i, "url", "placeholders are not allowed in the scheme, host or port");
     if (strncmp(ep1, "http://", 7) != 0 && strncmp(ep1, "https://", 8) != 0)
-        return fail(e, i, "url", "the scheme must be http or https");
+        return refuse(e, i, "url", "the scheme must be http or https");
     r->url = strdup(tpl);
     r->endpoint = strdup(ep1);
-    return r->url && r->endpoint ? 0 : fail(e, i, "url", OOM);
+    return r->url && r->endpoint ? 0 : refuse(e, i, "url", OOM);
 }
 
 static bool token_valid(const char *s)
@@ -496,12 +498,12 @@ static int build_headers(notify_rule *r, const json_t *h, field_error *e)
     if (!h)
         return 0;
     if (!json_is_object(h))
-        return fail(e, i, "headers", "must be an object of name: value template");
+        return refuse(e, i, "headers", "must be an object of name: value template");
     size_t n = json_object_size(h);
     r->hnames = calloc(n ? n : 1, sizeof *r->hnames);
     r->hvalues = calloc(n ? n : 1, sizeof *r->hvalues);
     if (!r->hnames || !r->hvalues)
-        return fail(e, i, "headers", OOM);
+        return refuse(e, i, "headers", OOM);
     const char *name;
     const json_t *v;
     char field[96], unknown[80];
@@ -509,19 +511,19 @@ static int build_headers(notify_rule *r, const json_t *h, field_error *e)
     {
         snprintf(field, sizeof field, "headers.%s", name);
         if (!token_valid(name))
-            return fail(e, i, field, "the name is not an HTTP token");
+            return refuse(e, i, field, "the name is not an HTTP token");
         if (header_forbidden(name))
-            return fail(e, i, field, "is set by callrelay, not by a rule");
+            return refuse(e, i, field, "is set by callrelay, not by a rule");
         if (!json_is_string(v))
-            return fail(e, i, field, "must be a string template");
+            return refuse(e, i, field, "must be a string template");
         if (tpl_unknown(json_string_value(v), unknown, sizeof unknown))
-            return fail(e, i, field, "unknown placeholder {%s}", unknown);
+            return refuse(e, i, field, "unknown placeholder {%s}", unknown);
         r->has_content_type |= strcasecmp(name, "Content-Type") == 0;
         r->hnames[r->n_headers] = strdup(name);
         r->hvalues[r->n_headers] = strdup(json_string_value(v));
         r->n_headers++;
         if (!r->hnames[r->n_headers - 1] || !r->hvalues[r->n_headers - 1])
-            return fail(e, i, field, OOM);
+            return refuse(e, i, field, OOM);
     }
     return 0;
 }
@@ -572,16 +574,16 @@ static int build_body(notify_rule *r, const json_t *v, field_error *e)
     if (!v)
         return 0;
     if (!json_is_string(v))
-        return fail(e, i, "body", "must be a string template");
+        return refuse(e, i, "body", "must be a string template");
     if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "DELETE") == 0)
-        return fail(e, i, "body", "a %s has no body", r->method);
+        return refuse(e, i, "body", "a %s has no body", r->method);
     if (tpl_unknown(json_string_value(v), unknown, sizeof unknown))
-        return fail(e, i, "body", "unknown placeholder {%s}", unknown);
+        return refuse(e, i, "body", "unknown placeholder {%s}", unknown);
     if (!(r->body = strdup(json_string_value(v))))
-        return fail(e, i, "body", OOM);
+        return refuse(e, i, "body", OOM);
     r->body_place = body_place(r);
     if (r->body_place == PLACE_JSON && !json_template_valid(r->body, why, sizeof why))
-        return fail(e, i, "body", "is not valid JSON after a test substitution: %s", why);
+        return refuse(e, i, "body", "is not valid JSON after a test substitution: %s", why);
     return 0;
 }
 
@@ -590,16 +592,17 @@ static int build_sign(notify_rule *r, const json_t *v, const json_t *settings, f
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return fail(e, r->index, "sign", "must be true or false");
+        return refuse(e, r->index, "sign", "must be true or false");
     r->sign = json_is_true(v);
     if (!r->sign)
         return 0;
     const char *secret = json_string_value(json_object_get(settings, "notify_secret"));
     if (!secret)
-        return fail(e, r->index, "sign", "needs settings.notify_secret");
+        return refuse(e, r->index, "sign", "needs settings.notify_secret");
     char sig[128];
     if (stdwh_sign(secret, "msg", 0, "", 0, sig, sizeof sig) < 0)
-        return fail_top(e, "settings.notify_secret", "must be \"whsec_\" + base64: it signs rules");
+        return refuse_top(e, "settings.notify_secret",
+                          "must be \"whsec_\" + base64: it signs rules");
     return 0;
 }
 
@@ -607,13 +610,13 @@ static int build_id_method(notify_rule *r, const json_t *rule, field_error *e)
 {
     const json_t *id = json_object_get(rule, "id");
     if (!json_is_string(id) || !id_valid(json_string_value(id)))
-        return fail(e, r->index, "id", "required: 1 to 64 of A-Z a-z 0-9 _ . -");
+        return refuse(e, r->index, "id", "required: 1 to 64 of A-Z a-z 0-9 _ . -");
     const json_t *m = json_object_get(rule, "method");
     if (m && !in_list(methods, json_string_value(m)))
-        return fail(e, r->index, "method", "must be GET, POST, PUT, PATCH or DELETE");
+        return refuse(e, r->index, "method", "must be GET, POST, PUT, PATCH or DELETE");
     r->id = strdup(json_string_value(id));
     r->method = strdup(m ? json_string_value(m) : "POST");
-    return r->id && r->method ? 0 : fail(e, r->index, "", OOM);
+    return r->id && r->method ? 0 : refuse(e, r->index, "", OOM);
 }
 
 static int check_keys(const json_t *rule, size_t i, field_error *e)
@@ -623,9 +626,13 @@ static int check_keys(const json_t *rule, size_t i, field_error *e)
                                        "timeout_ms", "rate_per_s", NULL};
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)rule, key, v) if (!in_list(keys, key)) return fail(
-        e, i, key,
-        "unknown key (id, on, method, url, headers, body, sign, retry, timeout_ms, rate_per_s)");
+    json_object_foreach((json_t *)rule, key, v)
+    {
+        if (!in_list(keys, key))
+            return refuse(e, i, key,
+                          "unknown key (id, on, method, url, headers, body, sign, retry, "
+                          "timeout_ms, rate_per_s)");
+    }
     return 0;
 }
 
@@ -653,12 +660,12 @@ static void rule_free(notify_rule *r)
 static notify_rule *rule_build(const json_t *rule, const json_t *settings, size_t i, field_error *e)
 {
     if (!json_is_object(rule)) {
-        fail(e, i, "", "must be an object");
+        refuse(e, i, "", "must be an object");
         return NULL;
     }
     notify_rule *r = calloc(1, sizeof *r);
     if (!r) {
-        fail(e, i, "", OOM);
+        refuse(e, i, "", OOM);
         return NULL;
     }
     r->index = i;
@@ -700,7 +707,7 @@ static notify_rules *rules_build(const json_t *settings, field_error *e)
     const json_t *list = json_object_get(settings, "notify");
     if (!list || json_array_size(list) == 0) {
         if (list && !json_is_array(list))
-            fail_top(e, "settings.notify", "must be a list of rules");
+            refuse_top(e, "settings.notify", "must be a list of rules");
         return NULL;
     }
     if (json_array_size(list) > NOTIFY_RULES_MAX) {
@@ -711,7 +718,7 @@ static notify_rules *rules_build(const json_t *settings, field_error *e)
     notify_rules *rs = calloc(1, sizeof *rs);
     if (!rs || !(rs->v = calloc(json_array_size(list), sizeof *rs->v))) {
         free(rs);
-        fail_top(e, "settings.notify", OOM);
+        refuse_top(e, "settings.notify", OOM);
         return NULL;
     }
     for (size_t i = 0; i < json_array_size(list); i++) {
@@ -720,7 +727,7 @@ static notify_rules *rules_build(const json_t *settings, field_error *e)
             break;
         rs->v[rs->n++] = r;
         if (rs->n > 1 && notify_rules_find(rs, r->id) != r) {
-            fail(e, i, "id", "\"%s\" is the id of an earlier rule", r->id);
+            refuse(e, i, "id", "\"%s\" is the id of an earlier rule", r->id);
             break;
         }
     }
@@ -762,7 +769,11 @@ static bool list_has(const json_t *list, const char *s)
 {
     size_t k;
     const json_t *v;
-    json_array_foreach(list, k, v) if (s && strcmp(json_string_value(v), s) == 0) return true;
+    json_array_foreach(list, k, v)
+    {
+        if (s && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
     return false;
 }
 
@@ -838,9 +849,9 @@ static int add_signature(const notify_rule *r, const json_t *settings, const cha
     const char *secret = json_string_value(json_object_get(settings, "notify_secret"));
     if (!secret || stdwh_sign(secret, msg_id, now_s, q->body ? q->body : "",
                               q->body ? q->body_len : 0, sig, sizeof sig) < 0)
-        return fail(err, r->index, "sign", "settings.notify_secret cannot sign");
+        return refuse(err, r->index, "sign", "settings.notify_secret cannot sign");
     if (add_header(q, "webhook-timestamp", ts) < 0 || add_header(q, "webhook-signature", sig) < 0)
-        return fail(err, r->index, "", OOM);
+        return refuse(err, r->index, "", OOM);
     return 0;
 }
 
@@ -858,7 +869,7 @@ int notify_render(const notify_rule *r, const json_t *event, const json_t *setti
         (out->body && !r->has_content_type &&
          add_header(out, "Content-Type", default_content_type(r)) < 0)) {
         notify_request_free(out);
-        return fail(err, r->index, "", OOM);
+        return refuse(err, r->index, "", OOM);
     }
     if (r->sign && add_signature(r, settings, msg_id, now_s, out, err) < 0) {
         notify_request_free(out);
