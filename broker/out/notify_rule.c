@@ -518,7 +518,12 @@ static int build_headers(notify_rule *r, const json_t *h, field_error *e)
             return refuse(e, i, field, "must be a string template");
         if (tpl_unknown(json_string_value(v), unknown, sizeof unknown))
             return refuse(e, i, field, "unknown placeholder {%s}", unknown);
-        r->has_content_type |= strcasecmp(name, "Content-Type") == 0;
+        bool ct = strcasecmp(name, "Content-Type") == 0;
+        const char *ph;
+        size_t phlen;
+        if (ct && tpl_next(json_string_value(v), &ph, &phlen))
+            return refuse(e, i, field, "decides how the body is escaped: no placeholders in it");
+        r->has_content_type |= ct;
         r->hnames[r->n_headers] = strdup(name);
         r->hvalues[r->n_headers] = strdup(json_string_value(v));
         r->n_headers++;
@@ -528,17 +533,21 @@ static int build_headers(notify_rule *r, const json_t *h, field_error *e)
     return 0;
 }
 
-static const char *content_type(const notify_rule *r)
+/* The rule's Content-Type value (its name as written in *name), or NULL. */
+static const char *content_type(const notify_rule *r, const char **name)
 {
     for (size_t k = 0; k < r->n_headers; k++)
-        if (strcasecmp(r->hnames[k], "Content-Type") == 0)
+        if (strcasecmp(r->hnames[k], "Content-Type") == 0) {
+            if (name)
+                *name = r->hnames[k];
             return r->hvalues[k];
+        }
     return NULL;
 }
 
 static enum place body_place(const notify_rule *r)
 {
-    const char *ct = content_type(r);
+    const char *ct = content_type(r, NULL);
     if (ct) {
         ct += strspn(ct, " \t");
         if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
@@ -571,11 +580,18 @@ static int build_body(notify_rule *r, const json_t *v, field_error *e)
 {
     size_t i = r->index;
     char unknown[80], why[160];
+    bool bodiless = strcmp(r->method, "GET") == 0 || strcmp(r->method, "DELETE") == 0;
+    const char *ct_name = NULL, *ct = content_type(r, &ct_name);
+    char field[96];
+    snprintf(field, sizeof field, "headers.%s", ct_name ? ct_name : "");
+    if (!v && !bodiless && ct && !strcasestr(ct, "json"))
+        return refuse(e, i, field,
+                      "without body the event is sent as JSON: set a body or drop this header");
     if (!v)
         return 0;
     if (!json_is_string(v))
         return refuse(e, i, "body", "must be a string template");
-    if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "DELETE") == 0)
+    if (bodiless)
         return refuse(e, i, "body", "a %s has no body", r->method);
     if (tpl_unknown(json_string_value(v), unknown, sizeof unknown))
         return refuse(e, i, "body", "unknown placeholder {%s}", unknown);

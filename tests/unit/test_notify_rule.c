@@ -463,6 +463,12 @@ static void refuses_naming_the_field(void **state)
     refused_rule("{\"id\":\"c\",\"url\":\"https://h/\",\"body\":\"{\\\"a\\\":\\\"{event}\\\"}\"}",
                  "body");
     refused_rule("{\"id\":\"c\",\"url\":\"https://h/\",\"headers\":{\"Content-Type\":\"text/"
+                 "{kind}\"},\"body\":\"x\"}",
+                 "headers.Content-Type");
+    refused_rule("{\"id\":\"c\",\"url\":\"https://h/\",\"headers\":{\"content-type\":\"text/"
+                 "plain\"}}",
+                 "headers.content-type");
+    refused_rule("{\"id\":\"c\",\"url\":\"https://h/\",\"headers\":{\"Content-Type\":\"text/"
                  "json\"},\"body\":\"x={call_id}\"}",
                  "body");
 }
