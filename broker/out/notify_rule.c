@@ -550,7 +550,8 @@ static enum place body_place(const notify_rule *r)
     const char *ct = content_type(r, NULL);
     if (ct) {
         ct += strspn(ct, " \t");
-        if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+        if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 &&
+            strchr("; \t", ct[33])) /* ct[33] may be the '\0', which strchr finds too */
             return PLACE_FORM;
         return strcasestr(ct, "json") ? PLACE_JSON : PLACE_RAW;
     }

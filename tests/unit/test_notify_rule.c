@@ -163,10 +163,12 @@ static void form_body(void **state)
     (void)state;
     json_t *ev = dialer_event();
     notify_request q;
-    render_one("{\"notify\":[{\"id\":\"f\",\"method\":\"PUT\",\"url\":\"https://crm/in\","
-               "\"headers\":{\"Content-Type\":\"application/x-www-form-urlencoded\"},\"body\":"
-               "\"num={number}&pid={crm_contact_id}&t={disconnect_text}\"}]}",
-               ev, &q);
+    render_one(
+        "{\"notify\":[{\"id\":\"f\",\"method\":\"PUT\",\"url\":\"https://crm/in\","
+        "\"headers\":{\"Content-Type\":\"Application/X-WWW-Form-Urlencoded; charset=UTF-8\"},"
+        "\"body\":"
+        "\"num={number}&pid={crm_contact_id}&t={disconnect_text}\"}]}",
+        ev, &q);
     char err[128];
     json_t *got = form_parse(q.body, q.body_len, err, sizeof err);
     assert_non_null(got);
