@@ -86,28 +86,22 @@ static const char *event_state(const json_t *ev)
     return json_string_value(v ? v : json_object_get(o, "status"));
 }
 
-static const char *party_number(const json_t *o, const char *side)
-{
-    return json_string_value(at(json_object_get(o, side), "number", NULL));
-}
-
+/* The other party's number for the event's user (API.md "number"). */
 static const json_t *number_of(const json_t *ev)
 {
     const json_t *o = kind_obj(ev);
     const char *user = json_string_value(json_object_get(ev, "user"));
     const char *to_ext = json_string_value(at(o, "to", "extension"));
     const char *from_ext = json_string_value(at(o, "from", "extension"));
-    const char *side;
+    const char *dir = json_string_value(json_object_get(o, "direction"));
+    bool other_is_to;
     if (user && to_ext && strcmp(user, to_ext) == 0)
-        side = "from";
+        other_is_to = false;
     else if (user && from_ext && strcmp(user, from_ext) == 0)
-        side = "to";
-    else if (json_string_value(json_object_get(o, "direction")) &&
-             strcmp(json_string_value(json_object_get(o, "direction")), "outbound") == 0)
-        side = "to";
+        other_is_to = true;
     else
-        side = "from";
-    return party_number(o, side) ? at(o, side, "number") : NULL;
+        other_is_to = dir && strcmp(dir, "outbound") == 0;
+    return at(json_object_get(o, other_is_to ? "to" : "from"), "number", NULL);
 }
 
 enum src { SRC_EVENT, SRC_KIND, SRC_SETTINGS, SRC_STATE, SRC_NUMBER, SRC_WHOLE };
