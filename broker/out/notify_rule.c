@@ -760,7 +760,7 @@ notify_rules *notify_rules_compile(const json_t *settings, bool *oom)
 {
     field_error e = {{0}, {0}};
     notify_rules *rs = rules_build(settings, &e);
-    *oom = !rs && strcmp(e.message, OOM) == 0;
+    *oom = e.field[0] != '\0'; /* the check passed before: only memory can fail now */
     return rs;
 }
 
