@@ -62,7 +62,7 @@ export class CallRelay {
     }
     this._opt = {
       channelUrl: options.channelUrl,
-      limit: options.limit || 100,
+      limit: Math.min(1000, Math.max(1, Math.floor(options.limit) || 100)), // the broker's bounds
       share: !!options.share,
       storageKey: options.storageKey || "callrelay:last",
     };
