@@ -32,6 +32,11 @@ function validEvents(list) {
   return events.sort((a, b) => compareIds(a.id, b.id));
 }
 
+function ended(e) {
+  const leg = e.call || e.ivr;
+  return !!leg && leg.state === "disconnected";
+}
+
 function sessionStorageOrNull() {
   try {
     return globalThis.sessionStorage || null;
@@ -186,7 +191,8 @@ class Link {
   constructor(owner) {
     this.o = owner;
     this.env = owner._env;
-    this.attempt = 0;
+    this.attempt = 0; // failed connections in a row: the backoff's exponent
+    this.tries = 0; // connection attempts: tells a late channelUrl answer from the current one
     this.ws = null;
     this.stopped = false;
     this.timers = {};
@@ -227,21 +233,28 @@ class Link {
   async connect() {
     if (this.stopped) return;
     this.o._setState("connecting");
+    // One deadline for the URL and the opening: a fetch can hang for minutes.
+    const attempt = ++this.tries;
+    this.timer("connect", CONNECT_TIMEOUT_MS, () => {
+      this.tries++; // a URL that comes after this is not used
+      this.drop();
+    });
     let url;
     try {
       url = await this.o._opt.channelUrl();
-      if (typeof url !== "string" || url === "") throw new TypeError("channelUrl gave no URL");
+      if (typeof url !== "string" || url === "") throw new TypeError(`channelUrl gave ${url}, not a URL`);
     } catch (err) {
+      if (attempt !== this.tries || this.stopped) return;
       console.error("callrelay: channelUrl failed", err);
-      return this.retry();
+      return this.drop();
     }
-    if (this.stopped) return;
+    if (attempt !== this.tries || this.stopped) return;
     let ws;
     try {
       ws = new this.env.WebSocket(url);
     } catch (err) {
       console.error("callrelay: cannot open websocket", err);
-      return this.retry();
+      return this.drop();
     }
     this.ws = ws;
     this.registered = false; // got the first register answer on this socket
@@ -251,7 +264,6 @@ class Link {
     ws.onmessage = (m) => this.ws === ws && this.frame(m.data);
     ws.onclose = () => this.ws === ws && this.drop();
     ws.onerror = () => {}; // a close follows
-    this.timer("connect", CONNECT_TIMEOUT_MS, () => this.drop());
   }
 
   // The socket is dead or useless: forget it and connect again later.
@@ -497,11 +509,20 @@ class Share {
     }
   }
 
-  // What a tab that delivered up to `last` needs: the calls snapshot and the events after it
-  // (a new tab: those after the snapshot).
+  // What a tab that delivered up to `last` needs: the calls snapshot and the events after it.
+  // A new tab (no last) is like a new connection: the calls in progress and what is new, so
+  // it gets the events after the snapshot except those of calls that began and ended since.
   syncFor({ from, last }) {
     const known = parseId(last) ? last : null;
-    const events = known === null ? this.recent.slice(this.callsAt) : this.recent.filter((e) => compareIds(e.id, known) > 0);
+    let events;
+    if (known === null) {
+      events = this.recent.slice(this.callsAt);
+      const inSnapshot = new Set((this.calls || []).map((c) => c && c.call_id));
+      const over = new Set(events.filter(ended).map((e) => e.call_id));
+      events = events.filter((e) => inSnapshot.has(e.call_id) || !over.has(e.call_id));
+    } else {
+      events = this.recent.filter((e) => compareIds(e.id, known) > 0);
+    }
     const gap = known !== null && this.recentFrom !== null && compareIds(known, this.recentFrom) < 0;
     return { t: "sync", to: from, state: this.o._state, calls: this.calls, events, gap };
   }

@@ -270,8 +270,9 @@ test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good 
   };
   const t = tab(w, "a", { channelUrl });
   await w.clock.run(0);
-  // only retry timers are set while channelUrl fails: run each one as it comes due
-  const retries = () => w.clock.scheduled.map(([, ms]) => ms);
+  // while channelUrl fails the client sets only its 10 s connect deadline and the retry timer:
+  // run each retry as it comes due
+  const retries = () => w.clock.scheduled.map(([, ms]) => ms).filter((ms) => ms !== 10000);
   for (let i = 0; i < 11; i++) await w.clock.run(retries().at(-1));
   const expected = [];
   const r = seeded(42);
@@ -453,4 +454,45 @@ test("share without Web Locks or BroadcastChannel: each tab connects by itself",
   assert.equal(w.broker.open().length, 2);
   assert.deepEqual(a.got.ids, ["1-0"]);
   assert.deepEqual(b.got.ids, ["1-0"]);
+});
+
+test("share: a new tab gets the calls in progress, not the calls that came and went", async () => {
+  const w = world();
+  const inProgress = { call_id: "c1", state: "appeared", users: { 101: "appeared" } };
+  w.broker.calls = [inProgress];
+  const call = (id, callId, state) => ({ ...ev(id), call_id: callId, call: { state } });
+  const a = tab(w, "a", { share: true });
+  await w.clock.run(0);
+  w.broker.post(call("1-0", "c1", "connected"), call("2-0", "c2", "appeared"), call("3-0", "c2", "disconnected"));
+  w.broker.post(call("4-0", "c3", "appeared"), call("5-0", "c1", "disconnected"));
+  await w.clock.run(0);
+  const b = tab(w, "b", { share: true });
+  await w.clock.run(0);
+  w.broker.post(call("6-0", "c3", "connected"));
+  await w.clock.run(200);
+  assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0"]);
+  assert.deepEqual(b.got.calls, [[inProgress]]);
+  assert.deepEqual(b.got.ids, ["1-0", "4-0", "5-0", "6-0"]);
+  assert.equal(b.storage.getItem("callrelay:last"), "6-0");
+});
+
+test("a channelUrl that never answers times out after 10 s; its late answer is not used", async () => {
+  const w = world();
+  const pending = [];
+  const channelUrl = () => new Promise((resolve) => pending.push(resolve));
+  const t = tab(w, "a", { channelUrl });
+  await w.clock.run(9999);
+  assert.equal(pending.length, 1);
+  await w.clock.run(1);
+  const retry = w.clock.scheduled.at(-1)[1];
+  assert.ok(retry <= 1000, `first retry ${retry}`);
+  await w.clock.run(retry);
+  assert.equal(pending.length, 2);
+  pending[0]("ws://late"); // the first attempt's answer, too late
+  await w.clock.run(0);
+  assert.equal(w.broker.sockets.length, 0);
+  pending[1]("ws://broker/v1/ws?ticket=2");
+  await w.clock.run(0);
+  assert.deepEqual(w.broker.sockets.map((s) => s.url), ["ws://broker/v1/ws?ticket=2"]);
+  assert.deepEqual(t.got.states, ["connecting", "open"]);
 });
