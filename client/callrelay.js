@@ -83,6 +83,7 @@ export class CallRelay {
 
   on(name, fn) {
     if (!NAMES.has(name)) throw new TypeError(`CallRelay: unknown event name ${name}`);
+    if (typeof fn !== "function") throw new TypeError("CallRelay: a handler must be a function");
     if (!this._handlers.has(name)) this._handlers.set(name, []);
     this._handlers.get(name).push(fn);
     return this;

@@ -363,6 +363,7 @@ test("every kind goes to its handler, then to event", async () => {
   assert.deepEqual(t.got.kinds, ["call:1-0", "record:2-0", "ivr:3-0", "route_result:4-0"]);
   assert.deepEqual(order, ["event 1-0", "event 2-0", "ivr 3-0", "event 3-0", "event 4-0"]);
   assert.throws(() => t.relay.on("nope", () => {}), TypeError);
+  assert.throws(() => t.relay.on("call", "not a function"), TypeError);
   assert.throws(() => new CallRelay({}), TypeError);
 });
 
