@@ -265,7 +265,7 @@ static char *notify_spec(const integration *in, const json_t *ev, size_t *len)
         if (!notify_rule_matches(in->notify->v[i], ev))
             continue;
         notify_rule_info r = notify_rule_get_info(in->notify->v[i]);
-        fprintf(f, "%s%c%s%c%g%c%ld%c", r.id, 0, r.endpoint, 0, r.rate_per_s, 0,
+        fprintf(f, "%s%c%s%c%.17g%c%ld%c", r.id, 0, r.endpoint, 0, r.rate_per_s, 0,
                 r.timeout_ms + NOTIFY_LEASE_MARGIN_MS, 0);
     }
     return fclose(f) == 0 ? buf : (free(buf), NULL);

@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "notify_rule.h"
 #include "store.h"
+#include "strmap.h"
 #include "utf8.h"
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -18,21 +19,27 @@
 #include <time.h>
 
 #define MAX_IN_FLIGHT 256
+/* Requests to one endpoint at once from this instance: as many connections as the HTTP client
+ * opens to one host, so that none waits in curl's queue while its timeout and lease run. */
+#define PER_ENDPOINT 16
 #define CLAIM_MAX 64
 #define POLL_MS 500
 #define STORE_DOWN_MS 1000
-/* A notification whose rule this instance does not know yet (another instance may have saved
- * it a moment ago) waits this long, and is dead only after RULE_GRACE_MS. */
+/* A notification whose rule or integration this instance does not know yet (another instance
+ * may have saved it a moment ago) waits this long; notify_done.lua gives a rule a minute. */
 #define RULE_WAIT_MS 2000
-#define RULE_GRACE_MS 60000
-#define CLAIM_FIELDS 11
+#define CLAIM_FIELDS 13
+#define CLAIM_HEAD 5 /* notify_claim.lua's arguments before the endpoints' counts */
 #define RESPONSE_KEPT 256
 
 typedef struct job {
-    char *integration, *nid;
+    char *integration, *nid, *endpoint;
     notify_rule_info info; /* numbers only: the rule itself may be replaced meanwhile */
-    int64_t t0, ta, sent_ms;
+    /* Ages in Redis's clock (the queue's), from the claim: the broker's may differ. */
+    int64_t age_ms, since_stored_ms, lease_ms;
+    int64_t claimed_at, sent_at; /* this broker's clock */
     unsigned att, ab;
+    bool counted; /* in the endpoint's count of requests in flight */
 } job;
 
 static struct {
@@ -41,8 +48,9 @@ static struct {
     http_client *http;
     char instance[64];
     char retention_ms[24];
-    bool claiming, stopping;
+    bool claiming, stopping, kicked;
     unsigned in_flight;
+    strmap busy; /* endpoint -> requests in flight, as (uintptr_t) */
 } N;
 
 static int64_t now_ms(void)
@@ -52,12 +60,29 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void busy_add(const char *endpoint, int d)
+{
+    if (N.stopping)
+        return;
+    uintptr_t n = (uintptr_t)strmap_get(&N.busy, endpoint) + (uintptr_t)(intptr_t)d;
+    if (!n)
+        strmap_del(&N.busy, endpoint);
+    else if (strmap_put(&N.busy, endpoint, (void *)n) != 0)
+        log_warn("out of memory counting requests per endpoint", NULL);
+}
+
 static void job_free(job *j)
 {
+    if (j->counted)
+        busy_add(j->endpoint, -1);
     free(j->integration);
     free(j->nid);
+    free(j->endpoint);
     free(j);
 }
+
+/* How long j has waited since its age began, now. */
+static int64_t job_age(const job *j) { return j->age_ms + (now_ms() - j->claimed_at); }
 
 static void claim(void);
 
@@ -77,23 +102,39 @@ static void schedule(uint64_t ms)
     uv_timer_start(&N.timer, on_timer, ms, 0);
 }
 
-void notifier_kick(void) { schedule(0); }
+void notifier_kick(void)
+{
+    if (N.claiming)
+        N.kicked = true; /* the claim in flight may not see what was just queued */
+    schedule(0);
+}
 
+/* Counted from what notify_done.lua says it came to: a notification another instance or a
+ * replay settled meanwhile counts nowhere. */
 static void on_done(redisReply *r, void *ud)
 {
     job *j = ud;
-    if (!r || r->type == REDIS_REPLY_ERROR)
+    if (!r || r->type != REDIS_REPLY_STRING) {
         log_warn("notification outcome not recorded: it is sent again when its lease ends",
-                 "{s:s,s:s}", "id", j->nid, "error", r ? r->str : "redis unavailable");
+                 "{s:s,s:s}", "id", j->nid, "error",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable");
+    } else if (r->len == 1 && r->str[0] == 'd') {
+        METRIC_ADD(notify_sent, 1);
+        if (!j->ab) /* a replay's age says nothing about delivery */
+            metrics_notify_latency(j->since_stored_ms + (now_ms() - j->claimed_at));
+    } else if (r->len == 1) {
+        METRIC_ADD(notify_retried, r->str[0] == 'r');
+        METRIC_ADD(notify_dead, r->str[0] == 'x');
+    }
     job_free(j);
 }
 
-/* outcome: 'd' delivered, 'r' retry at next_ms, 'x' dead; attempt: its log line or NULL;
- * endpoint: "up", "down" or "". */
-static void done(job *j, char outcome, const char *attempt, const char *endpoint, int64_t next_ms)
+/* outcome: 'd' delivered, 'r' retry in delay_ms, 'x' dead, 'm' its rule is missing here;
+ * attempt: its log line or NULL; endpoint: "up", "down" or "". */
+static void done(job *j, char outcome, const char *attempt, const char *endpoint, int64_t delay_ms)
 {
     char out[2] = {outcome, 0}, next[24];
-    snprintf(next, sizeof next, "%lld", (long long)next_ms);
+    snprintf(next, sizeof next, "%lld", (long long)delay_ms);
     const char *argv[] = {N.cfg->key_prefix,      j->integration, j->nid, out,
                           attempt ? attempt : "", endpoint,       next,   N.retention_ms};
     size_t lens[8];
@@ -127,13 +168,12 @@ static char *attempt_json(int64_t at, long status, const char *error, const char
     return s;
 }
 
-/* Settles j without sending: dead with why, or (why NULL) again at next_ms. */
-static void skip(job *j, const char *why, int64_t next_ms)
+/* Settles j without sending: outcome 'x' (dead), 'm' (rule missing) or 'r' (again in
+ * delay_ms); why goes into its log, when given. */
+static void skip(job *j, char outcome, const char *why, int64_t delay_ms)
 {
     char *a = why ? attempt_json(now_ms(), 0, why, NULL, 0, 0) : NULL;
-    if (why)
-        METRIC_ADD(notify_dead, 1);
-    done(j, why ? 'x' : 'r', a, "", next_ms);
+    done(j, outcome, a, "", delay_ms);
     free(a);
 }
 
@@ -145,9 +185,12 @@ static uint64_t random64(void)
     return r;
 }
 
-static bool endpoint_down(const http_response *res)
+/* For the circuit breaker: "" when the request never left. */
+static const char *endpoint_state(const http_response *res, bool sent)
 {
-    return res->status == 0 || res->status == 429 || res->status >= 500;
+    if (!sent)
+        return "";
+    return res->status == 0 || res->status == 429 || res->status >= 500 ? "down" : "up";
 }
 
 /* What the receiver said, for the log: the start of its body. */
@@ -163,6 +206,31 @@ static char *response_excerpt(const http_response *res)
     return s ? utf8_repair(s) : NULL;
 }
 
+/* What an answer, or a request that could not be made (sent false), comes to. */
+static void settle(job *j, const http_response *res, bool sent)
+{
+    int64_t delay = 0;
+    char outcome = 'd';
+    unsigned made = j->att - j->ab + 1;
+    if (res->status < 200 || res->status >= 300) {
+        METRIC_ADD(notify_failed, 1);
+        delay = notify_retry_delay_ms(&j->info, made, random64());
+        outcome =
+            made >= j->info.max_attempts || job_age(j) + delay > j->info.max_age_ms ? 'x' : 'r';
+    }
+    char error[160] = "";
+    if (res->error)
+        snprintf(error, sizeof error, "%s", res->error);
+    else if (outcome != 'd')
+        snprintf(error, sizeof error, "HTTP %ld", res->status);
+    char *excerpt = outcome == 'd' ? NULL : response_excerpt(res);
+    char *a = attempt_json(j->sent_at, res->status, *error ? utf8_repair(error) : NULL, excerpt,
+                           res->total_ms, outcome == 'r' ? now_ms() + delay : 0);
+    free(excerpt);
+    done(j, outcome, a, endpoint_state(res, sent), delay);
+    free(a);
+}
+
 static void on_answer(void *ud, const http_response *res)
 {
     job *j = ud;
@@ -171,37 +239,18 @@ static void on_answer(void *ud, const http_response *res)
         job_free(j);
         return;
     }
-    int64_t now = now_ms(), next = 0;
-    char outcome = 'd';
-    unsigned made = j->att - j->ab + 1;
-    if (res->status >= 200 && res->status < 300) {
-        METRIC_ADD(notify_sent, 1);
-        metrics_notify_latency(now - j->t0);
-    } else {
-        METRIC_ADD(notify_failed, 1);
-        next = now + notify_retry_delay_ms(&j->info, made, random64());
-        outcome = made >= j->info.max_attempts || next - j->ta > j->info.max_age_ms ? 'x' : 'r';
-        if (outcome == 'x')
-            next = 0;
-        METRIC_ADD(notify_dead, outcome == 'x');
-        METRIC_ADD(notify_retried, outcome == 'r');
-    }
-    char error[160] = "";
-    if (res->error)
-        snprintf(error, sizeof error, "%s", res->error);
-    else if (outcome != 'd')
-        snprintf(error, sizeof error, "HTTP %ld", res->status);
-    char *excerpt = outcome == 'd' ? NULL : response_excerpt(res);
-    char *a = attempt_json(j->sent_ms, res->status, *error ? utf8_repair(error) : NULL, excerpt,
-                           res->total_ms, next);
-    free(excerpt);
-    done(j, outcome, a, endpoint_down(res) ? "down" : "up", next);
-    free(a);
+    settle(j, res, true);
     schedule(0);
 }
 
-static int send_request(job *j, const notify_request *q)
+/* The request's timeout never outlasts the lease taken when it was queued (its rule's timeout
+ * may have grown since): another instance would send it a second time. */
+static void send_request(job *j, const notify_request *q)
 {
+    long timeout = j->info.timeout_ms;
+    if (timeout > j->lease_ms - NOTIFY_LEASE_MARGIN_MS)
+        timeout =
+            j->lease_ms - NOTIFY_LEASE_MARGIN_MS > 100 ? j->lease_ms - NOTIFY_LEASE_MARGIN_MS : 100;
     http_request rq = {
         .method = q->method,
         .url = q->url,
@@ -209,15 +258,19 @@ static int send_request(job *j, const notify_request *q)
         .n_headers = q->n_headers,
         .body = q->body,
         .body_len = q->body_len,
-        .connect_timeout_ms = j->info.timeout_ms < 5000 ? j->info.timeout_ms : 5000,
-        .timeout_ms = j->info.timeout_ms,
+        .connect_timeout_ms = timeout < 5000 ? timeout : 5000,
+        .timeout_ms = timeout,
         .max_body = 4096,
     };
-    j->sent_ms = now_ms();
-    if (http_client_send(N.http, &rq, on_answer, j) != 0)
-        return -1;
+    j->sent_at = now_ms();
+    if (http_client_send(N.http, &rq, on_answer, j) != 0) {
+        http_response failed = {.error = "the request could not be made (out of memory?)"};
+        settle(j, &failed, false);
+        return;
+    }
     N.in_flight++;
-    return 0;
+    busy_add(j->endpoint, 1);
+    j->counted = true;
 }
 
 /* The event as a client receives it: the stored copy with its id. */
@@ -236,8 +289,8 @@ static void send_or_settle(job *j, const integration *in, const notify_rule *rul
 {
     j->info = notify_rule_get_info(rule);
     j->info.id = j->info.endpoint = NULL;
-    if (now_ms() - j->ta > j->info.max_age_ms) {
-        skip(j, "max_age_s passed before it could be sent", 0);
+    if (job_age(j) > j->info.max_age_ms) {
+        skip(j, 'x', "max_age_s passed before it could be sent", 0);
         return;
     }
     json_t *ev = event_of(f[4], f[5]);
@@ -246,35 +299,41 @@ static void send_or_settle(job *j, const integration *in, const notify_rule *rul
     int rc = ev ? notify_render(rule, ev, in->settings, j->nid, now_ms() / 1000, &q, &err) : -1;
     json_decref(ev);
     if (rc != 0)
-        skip(j, *err.message ? err.message : "the stored event cannot be read", 0);
-    else if (send_request(j, &q) != 0)
-        skip(j, NULL, now_ms() + STORE_DOWN_MS);
+        skip(j, 'x', *err.message ? err.message : "the stored event cannot be read", 0);
+    else
+        send_request(j, &q);
     notify_request_free(&q);
 }
 
 static long long num(const redisReply *r) { return r->str ? strtoll(r->str, NULL, 10) : 0; }
 
-/* f: integration, id, rule, user, event, event id, call id, t0, ta, attempts, attempt base. */
-static void deliver(redisReply *const *f)
+/* f: integration, id, rule, user, event, event id, call id, t0, ta, attempts, attempt base,
+ * endpoint, lease ms; redis_now: Redis's clock at the claim. */
+static void deliver(redisReply *const *f, int64_t redis_now)
 {
     job *j = calloc(1, sizeof *j);
-    if (!j || !(j->integration = strdup(f[0]->str)) || !(j->nid = strdup(f[1]->str))) {
+    if (!j || !(j->integration = strdup(f[0]->str)) || !(j->nid = strdup(f[1]->str)) ||
+        !(j->endpoint = strdup(f[11]->str))) {
         if (j)
             job_free(j);
         return; /* its lease runs out */
     }
-    j->t0 = num(f[7]);
-    j->ta = num(f[8]);
+    j->claimed_at = now_ms();
+    j->since_stored_ms = redis_now - num(f[7]);
+    j->age_ms = redis_now - num(f[8]);
     j->att = (unsigned)num(f[9]);
     j->ab = (unsigned)num(f[10]);
+    j->lease_ms = num(f[12]);
     const integration *in = integrations_by_name(j->integration);
     const notify_rule *rule = in ? notify_rules_find(in->notify, f[2]->str) : NULL;
     if (rule)
         send_or_settle(j, in, rule, f);
-    else if (now_ms() - j->ta < RULE_GRACE_MS || !in)
-        skip(j, NULL, now_ms() + RULE_WAIT_MS); /* a deleted integration's are dropped by claim */
-    else
-        skip(j, "its rule no longer exists", 0);
+    else if (in) /* another instance may have saved the rule a moment ago */
+        skip(j, 'm', "its rule no longer exists", RULE_WAIT_MS);
+    else if (j->age_ms > (int64_t)NOTIFY_DEFAULT_MAX_AGE_S * 1000)
+        skip(j, 'x', "its integration is unknown to this instance", 0);
+    else /* a deleted integration's are dropped by the claim */
+        skip(j, 'r', NULL, RULE_WAIT_MS);
 }
 
 static bool strings(const redisReply *r, size_t from)
@@ -291,21 +350,38 @@ static void on_claimed(redisReply *r, void *ud)
     N.claiming = false;
     if (N.stopping)
         return;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % CLAIM_FIELDS ||
-        !strings(r, 1)) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 || (r->elements - 2) % CLAIM_FIELDS ||
+        !strings(r, 0)) {
         if (r)
             log_warn("notification claim failed", "{s:s}", "error",
                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         schedule(STORE_DOWN_MS);
         return;
     }
-    size_t leased = (r->elements - 1) / CLAIM_FIELDS;
+    int64_t redis_now = num(r->element[1]);
+    size_t leased = (r->elements - 2) / CLAIM_FIELDS;
     for (size_t i = 0; i < leased; i++)
-        deliver(r->element + 1 + i * CLAIM_FIELDS);
-    int64_t next = r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len
-                       ? (int64_t)strtod(r->element[0]->str, NULL) - now_ms()
-                       : POLL_MS;
-    schedule(leased == CLAIM_MAX ? 0 : next < 0 ? 0 : next > POLL_MS ? POLL_MS : (uint64_t)next);
+        deliver(r->element + 2 + i * CLAIM_FIELDS, redis_now);
+    int64_t next =
+        r->element[0]->len ? (int64_t)strtod(r->element[0]->str, NULL) - redis_now : POLL_MS;
+    bool again = leased == CLAIM_MAX || N.kicked;
+    N.kicked = false;
+    schedule(again || next < 0 ? 0 : next > POLL_MS ? POLL_MS : (uint64_t)next);
+}
+
+typedef struct claim_args {
+    const char **v;
+    size_t n; /* endpoints added */
+    char (*counts)[16];
+} claim_args;
+
+static void add_busy(const char *endpoint, void *value, void *ud)
+{
+    claim_args *a = ud;
+    snprintf(a->counts[a->n], sizeof *a->counts, "%lu", (unsigned long)(uintptr_t)value);
+    a->v[CLAIM_HEAD + 2 * a->n] = endpoint;
+    a->v[CLAIM_HEAD + 2 * a->n + 1] = a->counts[a->n];
+    a->n++;
 }
 
 static void claim(void)
@@ -319,11 +395,23 @@ static void claim(void)
     unsigned room = MAX_IN_FLIGHT - N.in_flight;
     if (!room)
         return; /* an answer schedules the next claim */
-    char max[16];
+    char max[16], per[16];
     snprintf(max, sizeof max, "%u", room < CLAIM_MAX ? room : CLAIM_MAX);
-    const char *argv[] = {N.cfg->key_prefix, max, N.instance};
-    size_t lens[] = {strlen(argv[0]), strlen(max), strlen(N.instance)};
-    N.claiming = store_script(SCRIPT_NOTIFY_CLAIM, on_claimed, NULL, 0, 3, argv, lens) == 0;
+    snprintf(per, sizeof per, "%d", PER_ENDPOINT);
+    size_t n = CLAIM_HEAD + 2 * N.busy.count;
+    claim_args a = {malloc(n * sizeof *a.v), 0, malloc((N.busy.count + 1) * sizeof *a.counts)};
+    size_t *lens = malloc(n * sizeof *lens);
+    if (a.v && a.counts && lens) {
+        const char *head[CLAIM_HEAD] = {N.cfg->key_prefix, max, N.instance, N.retention_ms, per};
+        memcpy(a.v, head, sizeof head);
+        strmap_each(&N.busy, add_busy, &a);
+        for (size_t i = 0; i < n; i++)
+            lens[i] = strlen(a.v[i]);
+        N.claiming = store_script(SCRIPT_NOTIFY_CLAIM, on_claimed, NULL, 0, (int)n, a.v, lens) == 0;
+    }
+    free(a.v);
+    free(a.counts);
+    free(lens);
     if (!N.claiming)
         schedule(STORE_DOWN_MS);
 }
@@ -333,8 +421,9 @@ int notifier_start(uv_loop_t *loop, const cr_config *cfg, const char *instance)
     N.cfg = cfg;
     snprintf(N.instance, sizeof N.instance, "%s", instance);
     snprintf(N.retention_ms, sizeof N.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
-    http_client_limits lim = {MAX_IN_FLIGHT, 16};
-    if (!(N.http = http_client_new(loop, &lim)) || uv_timer_init(loop, &N.timer) != 0)
+    http_client_limits lim = {MAX_IN_FLIGHT, PER_ENDPOINT};
+    if (strmap_init(&N.busy) != 0 || !(N.http = http_client_new(loop, &lim)) ||
+        uv_timer_init(loop, &N.timer) != 0)
         return -1;
     schedule(POLL_MS);
     return 0;
@@ -349,4 +438,5 @@ void notifier_stop(void)
     uv_close((uv_handle_t *)&N.timer, NULL);
     http_client_free(N.http);
     N.http = NULL;
+    strmap_free(&N.busy);
 }

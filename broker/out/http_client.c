@@ -467,6 +467,8 @@ static bool job_setup(http_job *j, const http_request *rq)
     rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* not http_proxy and friends from the environment: a signed request goes where it says */
+    rc |= curl_easy_setopt(e, CURLOPT_PROXY, "");
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);

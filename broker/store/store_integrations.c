@@ -17,10 +17,12 @@ static void on_found(redisReply *r, void *ud)
 int store_integration_put(const char *name, const char *record, bool create, store_found_cb cb,
                           void *ud)
 {
-    char *key = store_key_integrations();
-    const char *args[] = {key, name, record, create ? "create" : "update", store_channel_control()};
-    int rc = store_call_run(SCRIPT_INTEGRATION_PUT, on_found, (void (*)(void))cb, ud, 1, 5, args);
+    char *key = store_key_integrations(), *prefix = store_key_integration_prefix(name);
+    const char *args[] = {
+        key, name, record, create ? "create" : "update", store_channel_control(), prefix};
+    int rc = store_call_run(SCRIPT_INTEGRATION_PUT, on_found, (void (*)(void))cb, ud, 1, 6, args);
     free(key);
+    free(prefix);
     return rc;
 }
 

@@ -64,15 +64,18 @@ int store_notify_get(const char *integration, const char *id, store_notify_list_
 int store_notify_retry_ids(const char *integration, const char *const *ids, size_t n,
                            store_notify_count_cb cb, void *ud)
 {
-    const char **argv = malloc((n + 4) * sizeof *argv);
+    const char **argv = malloc((n + 5) * sizeof *argv);
+    char retention[24];
     if (!argv)
         return -1;
+    snprintf(retention, sizeof retention, "%lld", (long long)store_config()->retention_s * 1000);
     argv[0] = store_config()->key_prefix;
     argv[1] = integration;
-    argv[2] = "ids";
-    argv[3] = "";
-    memcpy(argv + 4, ids, n * sizeof *ids);
-    int rc = run(SCRIPT_NOTIFY_RETRY, on_count, (void (*)(void))cb, ud, n + 4, argv);
+    argv[2] = retention;
+    argv[3] = "ids";
+    argv[4] = "";
+    memcpy(argv + 5, ids, n * sizeof *ids);
+    int rc = run(SCRIPT_NOTIFY_RETRY, on_count, (void (*)(void))cb, ud, n + 5, argv);
     free(argv);
     return rc;
 }
@@ -80,8 +83,9 @@ int store_notify_retry_ids(const char *integration, const char *const *ids, size
 int store_notify_retry_dead(const char *integration, long long since_ms, store_notify_count_cb cb,
                             void *ud)
 {
-    char since[24];
+    char since[24], retention[24];
     snprintf(since, sizeof since, "%lld", since_ms);
-    const char *argv[] = {store_config()->key_prefix, integration, "dead_since", since};
-    return run(SCRIPT_NOTIFY_RETRY, on_count, (void (*)(void))cb, ud, 4, argv);
+    snprintf(retention, sizeof retention, "%lld", (long long)store_config()->retention_s * 1000);
+    const char *argv[] = {store_config()->key_prefix, integration, retention, "dead_since", since};
+    return run(SCRIPT_NOTIFY_RETRY, on_count, (void (*)(void))cb, ud, 5, argv);
 }

@@ -2,37 +2,75 @@
 -- "Notifications"). A lease is the notification's score in the queue moved to the lease's end:
 -- an instance that dies leaves it due again then, for any instance.
 --
--- ARGV[1] key prefix, ARGV[2] how many at most, ARGV[3] the instance (for the record).
--- Before leasing: an open circuit breaker parks its endpoint's notifications (they spend no
--- attempt) until it lets one through as a probe; a rule's rate (RATE_PER_S) gives each of its
--- notifications a send slot, evenly spaced across all instances, and one whose slot is later
--- waits in the queue until then.
+-- ARGV[1] key prefix, ARGV[2] how many at most, ARGV[3] the instance (for the record),
+-- ARGV[4] retention in ms, ARGV[5] how many requests one instance sends to one endpoint at
+-- once, then pairs ENDPOINT, N: the requests this instance has in flight to that endpoint.
+-- A notification whose endpoint is at that bound here steps back DEFER_MS, out of the way of
+-- the others. Before leasing: an open circuit breaker parks its endpoint's notifications (they
+-- spend no attempt) until it lets one through as a probe; a rule's rate (RATE_PER_S) gives each
+-- of its notifications a send slot, evenly spaced across all instances, and one whose slot is
+-- later waits in the queue until then.
 --
--- Reply: {next due time in Unix ms or "", then per leased notification: integration, id, rule,
--- user, event JSON, event id, call id, t0 (stored, ms), ta (age counts from, ms), attempts,
--- attempts before the latest replay}.
+-- Reply: {next due time in Unix ms or "", Redis's clock in Unix ms, then per leased
+-- notification: integration, id, rule, user, event JSON, event id, call id, t0 (stored, ms),
+-- ta (age counts from, ms), attempts, attempts before the latest replay, endpoint, lease ms}.
 local K, max, instance = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local retention, per_endpoint = tonumber(ARGV[4]), tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local Q = K .. 'nq'
+local DEFER_MS, RELEASE_MAX, PROBE_HOLD_MS = 250, 500, 60000
 local FIELDS = {'st', 'ep', 'rt', 'ls', 'r', 'slot', 'u', 'e', 'eid', 'c', 't0', 'ta', 'att', 'ab'}
 
--- An open breaker whose pause ended lets one parked notification go as its probe; holding the
--- breaker's place for a minute, until the probe's outcome opens or closes it.
-local function release_probes()
+local busy = {}
+for i = 6, #ARGV - 1, 2 do
+    busy[ARGV[i]] = tonumber(ARGV[i + 1])
+end
+
+local function member_key(m)
+    local integration, nid = string.match(m, '^([^\t]+)\t(.+)$')
+    if not nid then
+        return nil
+    end
+    return K .. '{' .. integration .. '}:n:' .. nid, integration, nid
+end
+
+local function pending(m)
+    local key = member_key(m)
+    return key and redis.call('HGET', key, 'st') == 'pending'
+end
+
+-- What a breaker's turn (its score in nbq) means: an open breaker whose pause ended lets one
+-- parked notification go as its probe and holds its place until the probe's outcome; a closed
+-- one still holding notifications lets them go, RELEASE_MAX a turn.
+local function release_parked()
     for _, ep in ipairs(redis.call('ZRANGEBYSCORE', K .. 'nbq', '-inf', now, 'LIMIT', 0, 100)) do
-        local m = redis.call('ZPOPMIN', K .. 'nbp:' .. ep)
-        if m[1] then
-            redis.call('ZADD', Q, now, m[1])
-            redis.call('ZADD', K .. 'nbq', now + 60000, ep)
+        local parked = K .. 'nbp:' .. ep
+        if redis.call('EXISTS', K .. 'nb:' .. ep) == 1 then
+            local m = redis.call('ZPOPMIN', parked)
+            while m[1] and not pending(m[1]) do
+                m = redis.call('ZPOPMIN', parked)
+            end
+            if m[1] then
+                redis.call('ZADD', Q, now, m[1])
+                redis.call('ZADD', K .. 'nbq', now + PROBE_HOLD_MS, ep)
+            else
+                redis.call('ZREM', K .. 'nbq', ep)
+            end
         else
-            redis.call('ZREM', K .. 'nbq', ep)
+            for _, m in ipairs(redis.call('ZRANGE', parked, 0, RELEASE_MAX - 1)) do
+                redis.call('ZADD', Q, now, m)
+                redis.call('ZREM', parked, m)
+            end
+            if redis.call('EXISTS', parked) == 0 then
+                redis.call('ZREM', K .. 'nbq', ep)
+            end
         end
     end
 end
 
 -- Whether the breaker of ep holds m back; if it is half-open and has no probe out, m is it.
-local function parked(ep, m, lease_ms)
+local function held(ep, m, lease_ms)
     local nb = K .. 'nb:' .. ep
     local b = redis.call('HMGET', nb, 'open_until', 'probe', 'probe_until')
     if not b[1] then
@@ -45,6 +83,14 @@ local function parked(ep, m, lease_ms)
     return false
 end
 
+local function park(key, ep, m, t0)
+    redis.call('ZREM', Q, m)
+    redis.call('ZADD', K .. 'nbp:' .. ep, t0, m)
+    local open_until = tonumber(redis.call('HGET', K .. 'nb:' .. ep, 'open_until') or now)
+    redis.call('ZADD', K .. 'nbq', 'NX', math.max(open_until, now), ep)
+    redis.call('PEXPIRE', key, retention)
+end
+
 -- The time m may be sent under its rule's rate: now, or a later slot it keeps.
 local function slot(P, key, h)
     local rate = tonumber(h[3])
@@ -54,43 +100,52 @@ local function slot(P, key, h)
     local interval = 1000 / rate
     local rk = P .. 'nr:' .. h[5]
     local tat = math.max(tonumber(redis.call('GET', rk) or 0), now)
-    redis.call('SET', rk, tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
+    redis.call('SET', rk, string.format('%.3f', tat + interval), 'PX',
+               math.ceil(tat + interval - now) + 1000)
     if tat > now then
-        redis.call('HSET', key, 'slot', tostring(math.ceil(tat)))
+        redis.call('HSET', key, 'slot', string.format('%d', math.ceil(tat)))
+        redis.call('PEXPIRE', key, retention)
     end
     return math.ceil(tat)
 end
 
-release_probes()
-local out = {''}
+local out = {'', string.format('%d', now)}
 local leased = 0
-local due = redis.call('ZRANGEBYSCORE', Q, '-inf', now, 'LIMIT', 0, max * 2)
+
+local function lease(key, m, integration, nid, h)
+    redis.call('ZADD', Q, now + tonumber(h[4]), m)
+    redis.call('ZREM', K .. 'nbp:' .. h[2], m)
+    redis.call('HSET', key, 'lease', instance)
+    redis.call('HDEL', key, 'slot')
+    busy[h[2]] = (busy[h[2]] or 0) + 1
+    leased = leased + 1
+    for _, v in ipairs({integration, nid, h[5], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14],
+                        h[2], h[4]}) do
+        out[#out + 1] = v
+    end
+end
+
+release_parked()
+local due = redis.call('ZRANGEBYSCORE', Q, '-inf', now, 'LIMIT', 0, max * 4)
 for _, m in ipairs(due) do
     if leased >= max then
         break
     end
-    local integration, nid = string.match(m, '^([^\t]+)\t(.+)$')
-    local P = K .. '{' .. (integration or '') .. '}:'
-    local key = P .. 'n:' .. (nid or '')
-    local h = redis.call('HMGET', key, unpack(FIELDS))
-    if not nid or h[1] ~= 'pending' then
+    local key, integration, nid = member_key(m)
+    local h = key and redis.call('HMGET', key, unpack(FIELDS)) or {}
+    if h[1] ~= 'pending' then
         redis.call('ZREM', Q, m)
-    elseif parked(h[2], m, tonumber(h[4])) then
-        redis.call('ZREM', Q, m)
-        redis.call('ZADD', K .. 'nbp:' .. h[2], tonumber(h[11]), m)
+    elseif (busy[h[2]] or 0) >= per_endpoint then
+        redis.call('ZADD', Q, now + DEFER_MS, m)
+    elseif held(h[2], m, tonumber(h[4])) then
+        park(key, h[2], m, tonumber(h[11]))
     else
+        local P = K .. '{' .. integration .. '}:'
         local at = slot(P, key, h)
         if at > now then
             redis.call('ZADD', Q, at, m)
         else
-            redis.call('ZADD', Q, now + tonumber(h[4]), m)
-            redis.call('HSET', key, 'lease', instance)
-            redis.call('HDEL', key, 'slot')
-            leased = leased + 1
-            for _, v in ipairs({integration, nid, h[5], h[7], h[8], h[9], h[10], h[11], h[12],
-                                h[13], h[14]}) do
-                out[#out + 1] = v
-            end
+            lease(key, m, integration, nid, h)
         end
     end
 end

@@ -2,28 +2,42 @@
 -- "Notifications").
 --
 -- ARGV[1] key prefix, ARGV[2] integration, ARGV[3] notification id,
--- ARGV[4] outcome: "d" delivered, "r" retry at ARGV[7], "x" dead;
+-- ARGV[4] outcome: "d" delivered, "r" retry in ARGV[7] ms, "x" dead, "m" its rule is missing
+--   on the instance (retry in ARGV[7] ms, dead with ARGV[5] once it has been missing for
+--   MISSING_MS);
 -- ARGV[5] the attempt as JSON for its log ("" when nothing was sent),
 -- ARGV[6] the endpoint: "up" (it answered), "down" (no answer, a timeout, 429 or 5xx), "" (not
 --   reached), for its circuit breaker;
--- ARGV[7] next attempt, Unix ms (retry only); ARGV[8] retention, ms.
--- A delivered or dead notification lets the next of its chain go. Reply: 1, or 0 when it was
--- not pending any more (a replay or another instance settled it).
+-- ARGV[7] the delay of the next attempt, ms (retry only); ARGV[8] retention, ms.
+-- A delivered or dead notification lets the next of its chain go. Reply: what it came to ("d",
+-- "r" or "x"), or "" when it was not pending any more (a replay or another instance settled
+-- it).
 local K, integration, nid, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local attempt, endpoint_state, next_ms, retention = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local attempt, endpoint_state, retention = ARGV[5], ARGV[6], tonumber(ARGV[8])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local P = K .. '{' .. integration .. '}:'
 local key = P .. 'n:' .. nid
 local m = integration .. '\t' .. nid
 local Q = K .. 'nq'
-local BREAKER_FAILURES, FIRST_PAUSE_MS, LONGEST_PAUSE_MS = 5, 5000, 30000
+local BREAKER_FAILURES, FIRST_PAUSE_MS, LONGEST_PAUSE_MS, MISSING_MS = 5, 5000, 30000, 60000
+local next_ms = now + tonumber(ARGV[7] ~= '' and ARGV[7] or 0)
 
-local h = redis.call('HMGET', key, 'st', 'ep', 'c')
+local h = redis.call('HMGET', key, 'st', 'ep', 'c', 'miss')
 if h[1] ~= 'pending' then
-    return 0
+    return ''
 end
 local ep, call_id = h[2], h[3]
+if outcome == 'm' then
+    local since = tonumber(h[4] or now)
+    redis.call('HSET', key, 'miss', since)
+    outcome = now - since >= MISSING_MS and 'x' or 'r'
+    if outcome == 'r' then
+        attempt = ''
+    end
+else
+    redis.call('HDEL', key, 'miss')
+end
 
 if attempt ~= '' then
     redis.call('HINCRBY', key, 'att', 1)
@@ -33,17 +47,19 @@ if attempt ~= '' then
     redis.call('PEXPIRE', log, retention)
 end
 
--- One answer closes the breaker and sends what it held at once; failures open it, and a
--- failed probe opens it for twice as long.
+-- One answer closes the breaker, and what it held goes out at once (notify_claim.lua releases
+-- it in batches); failures open it, and a failed probe opens it for twice as long. A probe that
+-- was not sent gives its turn to the next one at once.
 local function breaker()
     local nb = K .. 'nb:' .. ep
     if endpoint_state == 'up' then
-        if redis.call('EXISTS', nb) == 1 then
-            for _, p in ipairs(redis.call('ZRANGE', K .. 'nbp:' .. ep, 0, -1)) do
-                redis.call('ZADD', Q, now, p)
-            end
-            redis.call('DEL', nb, K .. 'nbp:' .. ep)
-            redis.call('ZREM', K .. 'nbq', ep)
+        if redis.call('DEL', nb) == 1 and redis.call('EXISTS', K .. 'nbp:' .. ep) == 1 then
+            redis.call('ZADD', K .. 'nbq', now, ep)
+        end
+    elseif endpoint_state == '' then
+        if redis.call('HGET', nb, 'probe') == m then
+            redis.call('HDEL', nb, 'probe', 'probe_until')
+            redis.call('ZADD', K .. 'nbq', now, ep)
         end
     elseif endpoint_state == 'down' then
         local fails = redis.call('HINCRBY', nb, 'fails', 1)
@@ -91,4 +107,4 @@ else
     redis.call('ZADD', Q, next_ms, m)
 end
 redis.call('PEXPIRE', key, retention)
-return 1
+return outcome
