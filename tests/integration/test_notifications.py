@@ -175,6 +175,33 @@ def test_finaz_get_arrives_once_with_encoded_values(env, rx):
     assert notifications(integ, "pending") == [] and notifications(integ, "dead") == []
 
 
+def test_one_notification_per_user_copy(env, rx):
+    integ = provision(env, {"company_id": "e1", "notify": [finaz_rule(rx)]}, users=("101", "102", "103"))
+    ev = call_event(users=["101", "102", "103"], state="connected", call_id="shared-1")
+    ev["call"]["crm_contact_id"] = "p-1"
+    integ.post_ok(ev, accepted=1)
+    wait_until(lambda: len(rx.ok_records()) >= 3, 5, what="three GETs")
+    time.sleep(0.3)
+    recs = rx.records()
+    assert sorted(r["query"]["ramal"] for r in recs) == ["101", "102", "103"], recs
+    assert {r["query"]["num"] for r in recs} == {ev["call"]["from"]["number"]}
+    assert len({r["headers"]["webhook-id"] for r in recs}) == 3
+    assert sorted(n["user"] for n in notifications(integ, "delivered")) == ["101", "102", "103"]
+
+
+def test_notifications_api_refuses_bad_input(env, rx):
+    integ = provision(env, {"company_id": "e1", "notify": [finaz_rule(rx)]})
+    b = env.broker
+    for q in ("status=bogus", "limit=0", "limit=1001", "limit=x"):
+        body = assert_result(b.get("/v1/notifications?" + q, token=integ.token), 400)
+        assert error_field(body) in ("status", "limit"), (q, body)
+    assert_result(b.get("/v1/notifications"), 401)
+    for bad in ({}, {"ids": "ntf_1"}, {"status": "dead", "since": "yesterday"}, {"status": "bogus"}):
+        assert_result(b.post("/v1/notifications/retry", bad, token=integ.token), 400)
+    assert retry(integ, {"ids": ["ntf_unknown"]})["queued"] == 0
+    assert notifications(integ) == []
+
+
 # --------------------------------------------------------------------------- (b) signed JSON POST
 
 def test_signed_json_post_is_verified_by_standardwebhooks(env, tmp_path):
