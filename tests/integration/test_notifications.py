@@ -198,7 +198,7 @@ def test_notifications_api_refuses_bad_input(env, rx):
     assert_result(b.get("/v1/notifications"), 401)
     for bad in ({}, {"ids": "ntf_1"}, {"status": "dead", "since": "yesterday"}, {"status": "bogus"}):
         assert_result(b.post("/v1/notifications/retry", bad, token=integ.token), 400)
-    assert retry(integ, {"ids": ["ntf_unknown"]})["queued"] == 0
+    assert retry(integ, {"ids": ["ntf_1000_2"]})["queued"] == 0
     assert notifications(integ) == []
 
 
@@ -277,7 +277,7 @@ def test_500_twice_then_200_keeps_the_webhook_id(env, rx):
     assert att[0]["next_attempt"] is None and att[0]["error"] is None
     assert att[1]["next_attempt"] is not None and att[2]["next_attempt"] is not None, att
     assert all(isinstance(a["latency_ms"], (int, float)) and a["latency_ms"] >= 0 for a in att), att
-    assert_result(env.broker.get("/v1/notifications/ntf_doesnotexist", token=integ.token), 404, 3320)
+    assert_result(env.broker.get("/v1/notifications/ntf_1000_1", token=integ.token), 404, 3320)
 
 
 # --------------------------------------------------------------------------- (d) outage
@@ -334,7 +334,7 @@ def test_dead_after_max_attempts_then_replayed(env, rx):
     assert {r["headers"]["webhook-id"] for r in rx.records() if r["query"]["cid"] == "dead-b"} == {b["id"]}
 
     # by ids: a dead and a delivered one are queued again, an unknown id is not counted
-    assert retry(integ, {"ids": [a["id"], b["id"], "ntf_unknown"]})["queued"] == 2
+    assert retry(integ, {"ids": [a["id"], b["id"], "ntf_1000_2"]})["queued"] == 2
     wait_until(lambda: "dead-a" in ok_cids(rx), 10, what="dead-a replayed by id")
     wait_until(lambda: len([r for r in rx.ok_records() if r["query"]["cid"] == "dead-b"]) == 2, 10,
                what="dead-b sent again")
