@@ -3,7 +3,7 @@ CC       ?= gcc
 PKGS     := libwebsockets hiredis jansson libcurl libuv openssl
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-            -Wformat=2 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Iadapters -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+            -Wformat=2 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Ibroker/out -Iadapters -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -luv -lm
 BUILD    ?= build
 PYTHON   := /usr/bin/python3
@@ -13,7 +13,7 @@ PURE_SRC := broker/lib/digest.c broker/lib/strmap.c broker/lib/cidr.c broker/lib
             broker/stdwebhooks.c broker/event.c broker/ingest_plan.c broker/lib/redact.c broker/hub/wakeup.c \
             broker/hub/wsproto.c broker/net/wsscan.c broker/hub/frame.c broker/hub/held.c broker/net/http_head.c \
             broker/net/connscan.c broker/lib/form.c broker/event_check.c broker/store/store_reply.c broker/lib/credentials.c broker/lib/forwarded.c broker/api/settings_check.c broker/lib/utf8.c \
-            broker/store/call_state.c broker/store/online.c \
+            broker/store/call_state.c broker/store/online.c broker/lib/rfc3339.c broker/out/notify_rule.c \
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store/store.c broker/store/store_users.c broker/store/store_integrations.c \
@@ -21,7 +21,9 @@ SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store
             broker/api/api_admin.c broker/api/api_users.c broker/ingest.c broker/api/api_hooks.c broker/api/api_ops.c broker/api/api_auth.c \
             broker/api/api_routes.c \
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
-            broker/hub/hub.c broker/main.c
+            broker/store/store_notifications.c broker/api/api_notifications.c broker/notifier.c \
+            broker/hub/hub.c broker/main.c \
+            broker/out/http_client.c
 LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 
@@ -82,7 +84,7 @@ fuzz: $(FUZZ_TARGETS)
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log; done
 # The pure code is compiled for fuzzing once (instrumented, not linked with libFuzzer's main);
 # each target links against it.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Iadapters $(shell pkg-config --cflags $(PKGS))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ibroker -Ibroker/lib -Ibroker/net -Ibroker/api -Ibroker/hub -Ibroker/store -Ibroker/out -Iadapters $(shell pkg-config --cflags $(PKGS))
 FUZZ_OBJ := $(PURE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 .SECONDARY: $(FUZZ_OBJ)
 $(BUILD)/fuzz/obj/%.o: %.c

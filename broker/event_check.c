@@ -2,6 +2,7 @@
  * what native accepts from a PBX and what the broker accepts from any adapter. The tables
  * below are the contract; the functions walk them. Pure. */
 #include "event_check.h"
+#include "rfc3339.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -267,94 +268,6 @@ static int copy_object(const json_t *src, const struct field *fields, const char
     return 0;
 }
 
-/* ---- ts: RFC 3339, loosely ---- */
-
-static int take_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-static int take_char(const char **p, const char *accepted)
-{
-    if (!**p || !strchr(accepted, **p))
-        return -1;
-    (*p)++;
-    return 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* Fraction digits after '.', as milliseconds (extra digits truncated). */
-static int take_fraction(const char **p, int *ms)
-{
-    int n = 0, v = 0;
-    *ms = 0;
-    if (**p != '.')
-        return 0;
-    (*p)++;
-    for (; isdigit((unsigned char)**p); (*p)++, n++)
-        if (n < 3)
-            v = v * 10 + (**p - '0');
-    if (n == 0)
-        return -1;
-    for (int i = n; i < 3; i++)
-        v *= 10;
-    *ms = v;
-    return 0;
-}
-
-/* Offset east of UTC in seconds: Z or +HH:MM / -HH:MM. */
-static int take_offset(const char **p, int *secs)
-{
-    int h, m;
-    if (take_char(p, "Zz") == 0) {
-        *secs = 0;
-        return 0;
-    }
-    char sign = **p;
-    if (take_char(p, "+-") < 0 || take_digits(p, 2, &h) < 0 || take_char(p, ":") < 0 ||
-        take_digits(p, 2, &m) < 0 || h > 23 || m > 59)
-        return -1;
-    *secs = (sign == '-' ? -1 : 1) * (h * 3600 + m * 60);
-    return 0;
-}
-
-static int parse_rfc3339(const char *s, int64_t *unix_ms)
-{
-    struct tm tm = {0};
-    int y, mo, d, h, mi, sec, ms, off;
-    const char *p = s;
-    if (take_digits(&p, 4, &y) < 0 || take_char(&p, "-") < 0 || take_digits(&p, 2, &mo) < 0 ||
-        take_char(&p, "-") < 0 || take_digits(&p, 2, &d) < 0 || take_char(&p, "Tt") < 0 ||
-        take_digits(&p, 2, &h) < 0 || take_char(&p, ":") < 0 || take_digits(&p, 2, &mi) < 0 ||
-        take_char(&p, ":") < 0 || take_digits(&p, 2, &sec) < 0 || take_fraction(&p, &ms) < 0 ||
-        take_offset(&p, &off) < 0 || *p)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *unix_ms = ((int64_t)timegm(&tm) - off) * 1000 + ms;
-    return 0;
-}
-
 /* ---- one event ---- */
 
 static int set_user_list(const json_t *src, const char *path, json_t *ev, field_error *e)
@@ -411,7 +324,7 @@ static int set_ts(const json_t *src, const char *path, json_t *ev, field_error *
     int64_t ms;
     if (!ts || json_is_null(ts))
         return 0;
-    if (!json_is_string(ts) || parse_rfc3339(json_string_value(ts), &ms) < 0)
+    if (!json_is_string(ts) || rfc3339_parse(json_string_value(ts), &ms) < 0)
         return check_fail(e, path, "ts",
                           "must be an RFC 3339 time such as 2026-11-23T18:00:00.123Z");
     if (!ev)

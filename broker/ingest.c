@@ -4,6 +4,7 @@
 #include "ingest.h"
 #include "event.h"
 #include "ingest_plan.h"
+#include "metrics.h"
 #include "store.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ static struct {
     call *cur;
     char retention_ms[24], window_s[24], wake_max[24];
     const char *key_prefix;
+    void (*on_queued)(unsigned n);
 } G;
 
 static int vec_push(strvec *v, char *owned, size_t len)
@@ -114,9 +116,25 @@ static void hook_settle(hook *h)
     free(h);
 }
 
+/* The reply's letters, then "+N" when N notifications were queued. */
+static bool reply_ok(const call *c, const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_STRING || r->len < c->n_events)
+        return false;
+    if (r->len == c->n_events)
+        return true;
+    if (r->str[c->n_events] != '+')
+        return false;
+    unsigned long n = strtoul(r->str + c->n_events + 1, NULL, 10);
+    METRIC_ADD(notify_queued, n);
+    if (G.on_queued && n)
+        G.on_queued((unsigned)n);
+    return true;
+}
+
 static void finish(call *c, const redisReply *r)
 {
-    bool ok = r && r->type == REDIS_REPLY_STRING && r->len == c->n_events;
+    bool ok = reply_ok(c, r);
     for (size_t i = 0; i < c->n_spans; i++) {
         span *sp = &c->s[i];
         for (unsigned e = 0; ok && e < sp->count; e++) {
@@ -232,7 +250,28 @@ static char *target_spec(const integration *in, const event_prepared *p)
     return s;
 }
 
-static int push_event(call *c, const integration *in, event_prepared *p)
+/* The rules of in that ev matches, as ingest.lua reads them: per rule, NUL-terminated id,
+ * endpoint, rate per second and lease in ms. "" for none. */
+static char *notify_spec(const integration *in, const json_t *ev, size_t *len)
+{
+    char *buf = NULL;
+    *len = 0;
+    if (!in->notify)
+        return calloc(1, 1);
+    FILE *f = open_memstream(&buf, len);
+    if (!f)
+        return NULL;
+    for (size_t i = 0; i < in->notify->n; i++) {
+        if (!notify_rule_matches(in->notify->v[i], ev))
+            continue;
+        notify_rule_info r = notify_rule_get_info(in->notify->v[i]);
+        fprintf(f, "%s%c%s%c%g%c%ld%c", r.id, 0, r.endpoint, 0, r.rate_per_s, 0,
+                r.timeout_ms + NOTIFY_LEASE_MARGIN_MS, 0);
+    }
+    return fclose(f) == 0 ? buf : (free(buf), NULL);
+}
+
+static int push_event(call *c, const integration *in, const json_t *ev, event_prepared *p)
 {
     const char *epoch = json_string_value(json_object_get(in->record, "epoch"));
     int rc = vec_str(&c->keys, store_key_users(in->name)) ||
@@ -245,6 +284,11 @@ static int push_event(call *c, const integration *in, event_prepared *p)
     if (!rc) {
         rc = vec_push(&c->args, p->state, p->state_len);
         p->state = NULL;
+    }
+    size_t spec_len = 0;
+    if (!rc) {
+        char *spec = notify_spec(in, ev, &spec_len);
+        rc = vec_push(&c->args, spec, spec_len);
     }
     rc = rc || vec_num(&c->args, (long long)p->n_users);
     for (size_t u = 0; !rc && u < p->n_users; u++) {
@@ -273,7 +317,7 @@ static int add_event(hook *h, const integration *in, const json_t *ev, int64_t n
     int rc = sp ? 0 : -1;
     if (sp) {
         size_t keys0 = c->keys.n, args0 = c->args.n;
-        rc = push_event(c, in, &p);
+        rc = push_event(c, in, ev, &p);
         if (rc) { /* the call stays well-formed without this event */
             vec_truncate(&c->keys, keys0);
             vec_truncate(&c->args, args0);
@@ -312,9 +356,10 @@ int ingest_submit(const integration *in, const json_t *events, ingest_cb cb, voi
     return 0;
 }
 
-int ingest_init(uv_loop_t *loop, const cr_config *cfg)
+int ingest_init(uv_loop_t *loop, const cr_config *cfg, void (*on_queued)(unsigned n))
 {
     G.cfg = cfg;
+    G.on_queued = on_queued;
     snprintf(G.retention_ms, sizeof G.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
     snprintf(G.window_s, sizeof G.window_s, "%lld", (long long)cfg->dedupe_window_s);
     snprintf(G.wake_max, sizeof G.wake_max, "%d", INGEST_WAKE_MAX_BYTES);

@@ -16,7 +16,8 @@ enum ingest_status { INGEST_STORED, INGEST_UNAVAILABLE, INGEST_FAILED };
  * when only some of its calls failed (a retry is de-duplicated by the event keys). */
 typedef void (*ingest_cb)(void *ud, enum ingest_status st, const adapter_counts *counts);
 
-int ingest_init(uv_loop_t *loop, const cr_config *cfg);
+/* on_queued(n): a stored batch queued n notifications (the notifier may send them at once). */
+int ingest_init(uv_loop_t *loop, const cr_config *cfg, void (*on_queued)(unsigned n));
 void ingest_stop(void);
 /* events: the adapter's output (see adapter.h). Returns 0 when queued (cb will be called), -1
  * when out of memory (cb will not be called). */

@@ -86,6 +86,7 @@ static void integration_free(integration *in)
 {
     if (in->compiled && in->adapter->free_compiled)
         in->adapter->free_compiled(in->compiled);
+    notify_rules_free(in->notify);
     json_decref(in->record);
     free(in);
 }
@@ -102,6 +103,13 @@ static void remove_name(const char *name)
 static int compile(integration *in)
 {
     adapter_error err = {{0}, {0}};
+    bool oom = false;
+    in->notify = notify_rules_compile(in->settings, &oom);
+    if (oom) {
+        log_error("out of memory compiling notification rules: integration ignored", "{s:s}",
+                  "integration", in->name);
+        return -1;
+    }
     if (!in->adapter->compile || in->adapter->compile(in->settings, &in->compiled, &err) == 0)
         return 0;
     log_error("integration settings do not compile: ignored", "{s:s,s:s,s:s}", "integration",

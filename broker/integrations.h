@@ -5,6 +5,7 @@
 #define CR_INTEGRATIONS_H
 #include "adapter.h"
 #include "names.h"
+#include "notify_rule.h"
 #include "token.h"
 #include <jansson.h>
 #include <stdbool.h>
@@ -14,7 +15,8 @@ typedef struct integration {
     char name[NAME_MAX_LEN + 1];
     const adapter *adapter;
     json_t *settings;
-    void *compiled; /* the adapter's compiled settings, freed with the integration */
+    void *compiled;       /* the adapter's compiled settings, freed with the integration */
+    notify_rules *notify; /* settings.notify compiled; NULL: none */
     char token_hash[TOKEN_HASH_LEN + 1];
     json_t *record; /* as stored: adapter, settings, token_sha256, created */
 } integration;

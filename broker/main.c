@@ -10,8 +10,10 @@
 #include "log.h"
 #include "redact.h"
 #include "metrics.h"
+#include "notifier.h"
 #include "presence.h"
 #include "store.h"
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +65,7 @@ static void on_final_stop(uv_timer_t *t)
 {
     (void)t;
     ingest_stop();
+    notifier_stop();
     integrations_stop();
     presence_stop();
     store_stop();
@@ -90,6 +93,13 @@ static void on_connected(void)
 {
     integrations_load_all();
     hub_on_store_connected();
+    notifier_kick();
+}
+
+static void on_notifications_queued(unsigned n)
+{
+    (void)n;
+    notifier_kick();
 }
 
 /* A bad setting's line may quote a Redis URL, password included. */
@@ -131,8 +141,10 @@ static int start(void)
         .on_wakeup = hub_on_wakeup,
         .on_integration_changed = integrations_reload,
     };
-    if (integrations_init(M.loop) || hub_init(&M.cfg) || ingest_init(M.loop, &M.cfg) ||
-        store_start(M.loop, &M.cfg, &hooks) || presence_start(M.loop, &M.cfg)) {
+    if (integrations_init(M.loop) || hub_init(&M.cfg) ||
+        ingest_init(M.loop, &M.cfg, on_notifications_queued) ||
+        store_start(M.loop, &M.cfg, &hooks) || presence_start(M.loop, &M.cfg) ||
+        notifier_start(M.loop, &M.cfg, presence_instance())) {
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
     }
@@ -162,6 +174,7 @@ static int run_worker(void)
     M.loop = uv_default_loop();
     if (start() != 0) {
         ingest_stop();
+        notifier_stop();
         integrations_stop();
         presence_stop();
         store_stop();
@@ -339,6 +352,11 @@ int main(int argc, char **argv)
     }
     if (metrics_init(M.cfg.workers) != 0) {
         fprintf(stderr, "callrelay: cannot map shared memory for %d workers\n", M.cfg.workers);
+        return 1;
+    }
+    /* once, before workers are forked: curl_global_init is not thread-safe */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "callrelay: libcurl cannot initialize\n");
         return 1;
     }
     return M.cfg.workers > 1 ? run_master(M.cfg.workers) : run_worker();

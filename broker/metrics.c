@@ -33,6 +33,35 @@ void metrics_redis_state(int command_connected, int pubsub_connected)
     metrics->pubsub_connected[metrics_worker] = pubsub_connected;
 }
 
+static const int64_t latency_bounds[METRICS_LATENCY_BUCKETS] = METRICS_LATENCY_BUCKETS_MS;
+
+void metrics_notify_latency(int64_t ms)
+{
+    int b = 0;
+    while (b < METRICS_LATENCY_BUCKETS && ms > latency_bounds[b])
+        b++;
+    METRIC_ADD(notify_latency[b], 1);
+    METRIC_ADD(notify_latency_sum_ms, ms > 0 ? (uint64_t)ms : 0);
+}
+
+static void latency_histogram(FILE *f, const cr_metrics *m)
+{
+#define LATENCY "callrelay_notification_latency_seconds"
+    const char *name = LATENCY;
+    fputs("# HELP " LATENCY " From an event stored to the receiver's 2xx answer to its "
+          "notification.\n# TYPE " LATENCY " histogram\n",
+          f);
+    unsigned long long sum = 0;
+    for (int b = 0; b <= METRICS_LATENCY_BUCKETS; b++) {
+        sum += m->notify_latency[b];
+        if (b < METRICS_LATENCY_BUCKETS)
+            fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, latency_bounds[b] / 1000.0, sum);
+        else
+            fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, sum);
+    }
+    fprintf(f, "%s_sum %.3f\n%s_count %llu\n", name, m->notify_latency_sum_ms / 1000.0, name, sum);
+}
+
 static void metric(FILE *f, const char *name, const char *help, const char *type, long long v)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name, type, name, v);
@@ -75,6 +104,20 @@ char *metrics_render(size_t *len)
            all_up(m->pubsub_connected));
     metric(f, "callrelay_redis_reconnects_total", "Redis connections established.", "counter",
            (long long)m->redis_reconnects);
+    metric(f, "callrelay_notifications_queued_total", "Notifications queued with their events.",
+           "counter", (long long)m->notify_queued);
+    metric(f, "callrelay_notifications_sent_total", "Notifications a receiver answered with 2xx.",
+           "counter", (long long)m->notify_sent);
+    metric(f, "callrelay_notifications_retried_total",
+           "Failed notification attempts that will be retried.", "counter",
+           (long long)m->notify_retried);
+    metric(f, "callrelay_notifications_failed_total",
+           "Failed notification attempts (an error, a timeout or a status other than 2xx).",
+           "counter", (long long)m->notify_failed);
+    metric(f, "callrelay_notifications_dead_total",
+           "Notifications given up after their last attempt or their age.", "counter",
+           (long long)m->notify_dead);
+    latency_histogram(f, m);
     metric(f, "callrelay_workers", "Worker processes sharing the port.", "gauge", m->workers);
     fputs("# HELP callrelay_http_requests_total HTTP requests answered, by status.\n"
           "# TYPE callrelay_http_requests_total counter\n",

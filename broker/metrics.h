@@ -6,6 +6,12 @@
 #include <stdint.h>
 
 #define METRICS_MAX_WORKERS 64
+/* Upper bounds, in milliseconds, of the notification latency histogram's buckets (+Inf after). */
+#define METRICS_LATENCY_BUCKETS_MS                                                                 \
+    {                                                                                              \
+        5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 3600000       \
+    }
+#define METRICS_LATENCY_BUCKETS 15
 
 typedef struct cr_metrics {
     uint64_t events_accepted, events_ignored, events_duplicate, events_stale, events_delivered;
@@ -13,6 +19,8 @@ typedef struct cr_metrics {
     uint64_t sessions_culled;
     uint64_t redis_reconnects;
     uint64_t http_by_status[600];
+    uint64_t notify_queued, notify_sent, notify_retried, notify_failed, notify_dead;
+    uint64_t notify_latency[METRICS_LATENCY_BUCKETS + 1], notify_latency_sum_ms;
     int workers;
     int redis_connected[METRICS_MAX_WORKERS], pubsub_connected[METRICS_MAX_WORKERS];
 } cr_metrics;
@@ -27,6 +35,8 @@ extern int metrics_worker; /* this process's slot */
 int metrics_init(int workers);
 void metrics_http_status(int status);
 void metrics_redis_state(int command_connected, int pubsub_connected);
+/* A notification delivered ms milliseconds after its event was stored. */
+void metrics_notify_latency(int64_t ms);
 /* Returns a malloc'd text body; *len set. */
 char *metrics_render(size_t *len);
 

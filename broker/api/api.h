@@ -1,6 +1,7 @@
 /* api.h — the REST handlers, one file per group:
  * api_admin.c (provisioning), api_users.c (users, channel), api_hooks.c (PBX webhooks),
  * api_ops.c (health, readiness, metrics), api_calls.c (calls' state, who is online),
+ * api_notifications.c (outbound notifications: list, one, retry),
  * api_auth.c (who a request is: admin, integration token, signature, source network). Each
  * handler answers exactly once. */
 #ifndef CR_API_H
@@ -25,6 +26,10 @@ void api_hook(http_req *r);
 
 void api_call_get(http_req *r);
 void api_session_ping(http_req *r);
+
+void api_notifications_list(http_req *r);
+void api_notification_get(http_req *r);
+void api_notifications_retry(http_req *r);
 
 void api_healthz(http_req *r);
 void api_readyz(http_req *r);

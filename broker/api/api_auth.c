@@ -155,7 +155,8 @@ int api_head_check(http_req *r, head_refusal *why)
     if (strncmp(r->path, "/v1/integration/", 16) == 0)
         return api_admin_head_check(r, why);
     if (strncmp(r->path, "/v1/users", 9) == 0 || strcmp(r->path, "/v1/channel") == 0 ||
-        strncmp(r->path, "/v1/calls/", 10) == 0 || strcmp(r->path, "/v1/session/ping") == 0)
+        strncmp(r->path, "/v1/calls/", 10) == 0 || strcmp(r->path, "/v1/session/ping") == 0 ||
+        strncmp(r->path, "/v1/notifications", 17) == 0)
         return api_integration_head_check(r, why);
     return 0;
 }

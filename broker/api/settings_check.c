@@ -3,6 +3,7 @@
 #include "settings_check.h"
 #include "cidr.h"
 #include "names.h"
+#include "notify_rule.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,18 @@ static int adapter_settings_valid(const adapter *a, const json_t *settings, char
     if (!a || !a->check_settings || a->check_settings(settings, &err) == 0)
         return 0;
     return bad(field, fsize, msg, msize, err.field, err.message[0] ? err.message : "invalid");
+}
+
+/* notify_rules_check names the whole field ("settings.notify[1].url"). */
+static int notify_rules_valid(const json_t *settings, char *field, size_t fsize, char *msg,
+                              size_t msize)
+{
+    field_error err = {{0}, {0}};
+    if (notify_rules_check(settings, &err) == 0)
+        return 0;
+    snprintf(field, fsize, "%s", err.field);
+    snprintf(msg, msize, "%s: %s", err.field, err.message);
+    return -1;
 }
 
 int settings_check(const adapter *a, const json_t *settings, char *field, size_t fsize, char *msg,
@@ -56,7 +69,7 @@ int settings_check(const adapter *a, const json_t *settings, char *field, size_t
     for (int i = 0; i < 2; i++)
         if ((v = json_object_get(settings, objects[i])) && !json_is_object(v))
             return bad(field, fsize, msg, msize, objects[i], "must be an object");
-    if ((v = json_object_get(settings, "notify")) && !json_is_array(v))
-        return bad(field, fsize, msg, msize, "notify", "must be a list of rules");
+    if (notify_rules_valid(settings, field, fsize, msg, msize) < 0)
+        return -1;
     return adapter_settings_valid(a, settings, field, fsize, msg, msize);
 }

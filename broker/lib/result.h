@@ -4,21 +4,22 @@
 
 enum cr_result_code {
     RC_OK = 0,
-    RC_NO_MORE_EVENTS = 109,   /* Mango: no more missed events */
-    RC_BAD_REQUEST = 3100,     /* malformed JSON or request */
-    RC_INVALID_FIELD = 3101,   /* a field is missing or has a bad value */
-    RC_BAD_SIGNATURE = 3102,   /* signature missing, wrong, or stale */
-    RC_UNAUTHORIZED = 3103,    /* no or wrong token / ticket */
-    RC_NOT_FOUND = 3104,       /* integration, user or path unknown */
-    RC_EXISTS = 3105,          /* integration already exists */
-    RC_TOO_LARGE = 3106,       /* body over CALLRELAY_MAX_BODY */
-    RC_LENGTH_REQUIRED = 3107, /* POST without Content-Length */
-    RC_FORBIDDEN = 3108,       /* source address not in allowed_networks */
-    RC_UNKNOWN_OP = 3109,      /* websocket frame with an unknown op */
-    RC_NOT_REGISTERED = 3110,  /* websocket op that needs register first */
-    RC_CALL_NOT_FOUND = 3310,  /* Mango: no such call */
-    RC_INTERNAL = 5000,        /* a fault of the broker */
-    RC_UNAVAILABLE = 5003,     /* Redis unreachable or draining */
+    RC_NO_MORE_EVENTS = 109,          /* Mango: no more missed events */
+    RC_BAD_REQUEST = 3100,            /* malformed JSON or request */
+    RC_INVALID_FIELD = 3101,          /* a field is missing or has a bad value */
+    RC_BAD_SIGNATURE = 3102,          /* signature missing, wrong, or stale */
+    RC_UNAUTHORIZED = 3103,           /* no or wrong token / ticket */
+    RC_NOT_FOUND = 3104,              /* integration, user or path unknown */
+    RC_EXISTS = 3105,                 /* integration already exists */
+    RC_TOO_LARGE = 3106,              /* body over CALLRELAY_MAX_BODY */
+    RC_LENGTH_REQUIRED = 3107,        /* POST without Content-Length */
+    RC_FORBIDDEN = 3108,              /* source address not in allowed_networks */
+    RC_UNKNOWN_OP = 3109,             /* websocket frame with an unknown op */
+    RC_NOT_REGISTERED = 3110,         /* websocket op that needs register first */
+    RC_CALL_NOT_FOUND = 3310,         /* Mango: no such call */
+    RC_NOTIFICATION_NOT_FOUND = 3320, /* GET /v1/notifications/ID: no such notification */
+    RC_INTERNAL = 5000,               /* a fault of the broker */
+    RC_UNAVAILABLE = 5003,            /* Redis unreachable or draining */
 };
 
 #endif

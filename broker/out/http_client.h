@@ -17,8 +17,8 @@ typedef struct http_client_limits {
 } http_client_limits;
 
 typedef struct http_request {
-    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-    const char *url;    /* http:// or https:// only */
+    const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *url;            /* http:// or https:// only */
     const char *const *headers; /* "Name: value" lines, n_headers of them */
     size_t n_headers;
     const char *body; /* NULL: none */
@@ -29,14 +29,14 @@ typedef struct http_request {
 } http_request;
 
 typedef struct http_response {
-    long status;       /* HTTP status; 0 when no answer came */
-    const char *error; /* NULL when an answer came; else what went wrong, one line */
-    bool timed_out;    /* the connect or total timeout ran out */
+    long status;         /* HTTP status; 0 when no answer came */
+    const char *error;   /* NULL when an answer came; else what went wrong, one line */
+    bool timed_out;      /* the connect or total timeout ran out */
     const char *headers; /* the answer's header block as received, NUL-terminated */
     size_t headers_len;
     const char *body; /* NUL-terminated; body_len bytes kept */
     size_t body_len;
-    bool truncated; /* the answer had more than max_body bytes */
+    bool truncated;  /* the answer had more than max_body bytes */
     double total_ms; /* from sending to the end of the answer (or the failure) */
 } http_response;
 

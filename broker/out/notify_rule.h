@@ -20,6 +20,8 @@
 #define NOTIFY_DEFAULT_BASE_MS 1000
 #define NOTIFY_DEFAULT_MAX_DELAY_MS 600000
 #define NOTIFY_DEFAULT_TIMEOUT_MS 10000
+/* A claimed notification is leased for its rule's timeout_ms plus this. */
+#define NOTIFY_LEASE_MARGIN_MS 10000
 
 typedef struct notify_rule notify_rule;
 

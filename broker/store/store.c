@@ -333,6 +333,10 @@ int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks)
     st.text[SCRIPT_INTEGRATION_DELETE] = script_integration_delete;
     st.text[SCRIPT_USER_DELETE] = script_user_delete;
     st.text[SCRIPT_SESSION_OPEN] = script_session_open;
+    st.text[SCRIPT_NOTIFY_CLAIM] = script_notify_claim;
+    st.text[SCRIPT_NOTIFY_DONE] = script_notify_done;
+    st.text[SCRIPT_NOTIFY_RETRY] = script_notify_retry;
+    st.text[SCRIPT_NOTIFY_LIST] = script_notify_list;
     for (int i = 0; i < SCRIPT_COUNT; i++)
         sha1_hex(st.text[i], st.sha[i]);
     st.chan_events = join(cfg->key_prefix, "events", NULL);

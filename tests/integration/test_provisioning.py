@@ -1,4 +1,6 @@
 """Provisioning with the admin token: create, update (rotate), delete, list; refusals."""
+import json
+import pathlib
 import re
 
 from conftest import ADMIN_TOKEN, assert_result, call_event, error_field
@@ -146,3 +148,29 @@ def test_recreated_integration_does_not_inherit_dedupe_markers(env):
     again = env.provision("acme")
     again.add_user("101")
     again.post_ok(ev, accepted=1)
+
+
+def test_notify_rules_are_checked_at_save(env):
+    """settings.notify (API.md, the notify row): the seed rules of tests/fuzz are accepted; a bad
+    rule is refused at create and update naming its field."""
+    b = env.broker
+    seeds = pathlib.Path(__file__).resolve().parents[1] / "fuzz" / "corpus" / "notify_rule"
+    for i, path in enumerate(sorted(seeds.glob("*.json"))):
+        settings = json.loads(path.read_text())
+        r = b.admin("/v1/integration/create", {"name": "n%d" % i, "adapter": "native", "settings": settings})
+        assert_result(r, 200, 0)
+    finaz = {"id": "finaz", "method": "GET", "url": "https://crm/a?pid={crm_contact_id}"}
+    cases = [
+        ({"notify": [finaz, dict(finaz, url="https://crm/a?x={nope}")]}, "settings.notify[1].url", "{nope}"),
+        ({"notify": [dict(finaz, url="https://{company_id}.crm/")]}, "settings.notify[0].url", "host"),
+        ({"notify": [dict(finaz, on={"kind": "calls"})]}, "settings.notify[0].on.kind", "call"),
+        ({"notify": [finaz, finaz, dict(finaz, id="x", body="{}")]}, "settings.notify[1].id", "earlier"),
+        ({"notify": [dict(finaz, sign=True)]}, "settings.notify[0].sign", "notify_secret"),
+    ]
+    for settings, field, why in cases:
+        r = b.admin("/v1/integration/create", {"name": "bad", "adapter": "native", "settings": settings})
+        body = assert_result(r, 400, 3101)
+        assert error_field(body) == field, r.text
+        assert field in body["result"]["message"] and why in body["result"]["message"], r.text
+    r = b.admin("/v1/integration/update", {"name": "n0", "settings": {"notify": [dict(finaz, method="GET", body="x")]}})
+    assert error_field(assert_result(r, 400, 3101)) == "settings.notify[0].body", r.text

@@ -85,6 +85,8 @@ def test_openapi_covers_every_rest_path():
             "/v1/integration/delete": "post", "/v1/integration/list": "get",
             "/v1/users/create": "post", "/v1/users/delete": "post", "/v1/users": "get",
             "/v1/channel": "post", "/v1/ws": "get", "/v1/hooks/{integration}/native": "post",
+            "/v1/notifications": "get", "/v1/notifications/{id}": "get",
+            "/v1/notifications/retry": "post",
             "/healthz": "get", "/readyz": "get", "/metrics": "get"}
     for path, method in want.items():
         assert method in doc["paths"].get(path, {}), "openapi.yaml lacks %s %s" % (method, path)

@@ -37,6 +37,14 @@ static void accepts_what_api_md_lists(void **state)
            "\"100\",\"company_id\":42,\"notify\":[],\"finaz\":{\"chave\":\"k\"},"
            "\"notify_secret\":\"whsec_YWJj\",\"webhook_secret\":\"whsec_YWJj\"}",
            NULL);
+    /* the Finaz rule of API.md, and a signed one */
+    expect("{\"company_id\":\"77\",\"notify_secret\":\"whsec_YWJj\",\"notify\":[{\"id\":"
+           "\"finaz\",\"on\":{\"kind\":\"call\",\"state\":\"connected\",\"dialer\":true},"
+           "\"method\":\"GET\",\"url\":\"https://crm/telephony-proxy/"
+           "atendimentodiscador?pid={crm_contact_id}&num={number}&cid={call_id}&ramal={extension}"
+           "&empresaId={company_id}\"},{\"id\":\"crm\",\"url\":\"https://crm.example/hook\","
+           "\"sign\":true}]}",
+           NULL);
 }
 
 static void names_the_wrong_setting(void **state)
@@ -49,6 +57,11 @@ static void names_the_wrong_setting(void **state)
     expect("{\"notify_secret\":\"secret\"}", "settings.notify_secret");
     expect("{\"zaas\":[]}", "settings.zaas");
     expect("{\"notify\":{}}", "settings.notify");
+    expect("{\"notify\":[{\"id\":\"a\",\"url\":\"https://crm/{nope}\"}]}",
+           "settings.notify[0].url");
+    expect("{\"notify\":[{\"id\":\"a\",\"url\":\"https://crm/\"},{\"id\":\"b\",\"url\":"
+           "\"https://crm/\",\"on\":{\"kind\":\"calls\"}}]}",
+           "settings.notify[1].on.kind");
     expect("{\"webhook_secret\":\"plain\"}", "settings.webhook_secret"); /* native's own */
 }
 

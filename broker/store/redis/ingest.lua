@@ -21,6 +21,8 @@
 --                     call_id goes when a command gives it, \3 where the group flag may go);
 --                   the state block: NUL-terminated CALL_ID, KIND, STATE, ORDER_SEQ, ORDER_KEY,
 --                     then FIELD, VALUE pairs for the call hash;
+--                   the notification rules it matched: "" or, per rule, NUL-terminated RULE_ID,
+--                     ENDPOINT, RATE_PER_S, LEASE_MS (broker/out/notify_rule.h);
 --                   the number of users n, then n extensions.
 --
 -- Per event: a key seen within the window makes it a duplicate (stored once), and so does a
@@ -35,8 +37,11 @@
 -- lines of at most ARGV[5] bytes (a longer line goes alone): Redis closes a subscriber whose
 -- output buffer one huge message would overflow.
 --
+-- A stored event queues one notification per copy and matched rule (notify.lua), in this same
+-- step: no event without its notifications, no notification without its event.
+--
 -- Reply: a string with one letter per event, in order: a(ccepted), d(uplicate), i(gnored),
--- s(tale).
+-- s(tale); then, when notifications were queued, "+" and their number.
 local retention_ms = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local n_events = tonumber(ARGV[4])
@@ -53,6 +58,9 @@ local GROUP = ',"is_group_disconnect":true'
 
 local status = {}
 local wake, wake_bytes = {}, 0
+local queued = 0
+
+-- include: notify_queue.lua
 
 local function publish()
     if #wake > 0 then
@@ -274,7 +282,7 @@ local function ingest(users, a)
         end
     end
     if mode == 'u' then
-        exts = named(users, a + 4, tonumber(ARGV[a + 4]))
+        exts = named(users, a + 5, tonumber(ARGV[a + 5]))
     elseif mode == 'o' then
         exts = one_online(P, users, arg)
     elseif mode == 'p' then
@@ -290,12 +298,17 @@ local function ingest(users, a)
         end
     end
     local flags = string.find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
+    local rules = ARGV[a + 4] ~= '' and split0(ARGV[a + 4]) or nil
     for i, ext in ipairs(exts) do
         local json = render(tpl, ext, call_id_json, flags[i])
         local stream = P .. 's:' .. ext
         local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', json)
         redis.call('PEXPIRE', stream, retention_ms)
         wake_up(integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
+        if rules then
+            queued = queued + notify_queue(key_prefix, integration, rules, ext, json, id,
+                                           call_id, now_ms, retention_ms)
+        end
     end
     -- a call's parties all get the news, but only its end is every leg's
     if mode == 'p' and f[3] ~= 'disconnected' then
@@ -307,7 +320,7 @@ end
 
 local a, k = 7, 1
 for e = 1, n_events do
-    local n = tonumber(ARGV[a + 4])
+    local n = tonumber(ARGV[a + 5])
     local dedupe_key = KEYS[k + 1]
     -- claim the key first (one call instead of EXISTS + SET); give it back if nothing is stored
     if not redis.call('SET', dedupe_key, '1', 'NX', 'EX', window) then
@@ -318,8 +331,11 @@ for e = 1, n_events do
             redis.call('DEL', dedupe_key)
         end
     end
-    a = a + 5 + n
+    a = a + 6 + n
     k = k + 2
 end
 publish()
+if queued > 0 then
+    status[#status + 1] = '+' .. queued
+end
 return table.concat(status)

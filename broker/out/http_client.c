@@ -1,0 +1,596 @@
+/* http_client.c — libcurl's multi interface on the libuv loop.
+ *
+ * curl tells us which sockets to watch (socket callback: one uv_poll_t per socket, found again
+ * through curl_multi_assign) and when to call it back without activity (timer callback: one
+ * uv_timer_t). Both callbacks only arm or disarm libuv handles: curl is called from the poll and
+ * timer callbacks, never from inside its own, and every curl_multi_socket_action is followed by
+ * draining curl_multi_info_read, where finished requests go to their callbacks.
+ *
+ * curl_global_init runs once, in the first http_client_new. main may call it itself before it
+ * starts any thread; curl counts the calls, so both are harmless. */
+#include "http_client.h"
+#include <curl/curl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CLIENT_MAGIC 0x48434c54u /* "HCLT" */
+#define JOB_MAGIC 0x484a4f42u    /* "HJOB" */
+#define SOCK_MAGIC 0x48534f43u   /* "HSOC" */
+#define HEAD_MAX 16384           /* header block bytes kept; whole lines only */
+#define DEFAULT_MAX_TOTAL 64
+#define DEFAULT_MAX_PER_HOST 8
+#define DEFAULT_CONNECT_MS 5000
+#define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_MAX_BODY 65536
+
+typedef struct http_job {
+    unsigned magic;
+    http_client *c;
+    struct http_job *prev, *next;
+    CURL *easy;
+    struct curl_slist *headers;
+    http_done_cb cb;
+    void *ud;
+    uint64_t started_ns;
+    char *body;
+    size_t body_len, body_cap, max_body;
+    bool truncated;
+    char *head;
+    size_t head_len, head_cap;
+    char errbuf[CURL_ERROR_SIZE];
+} http_job;
+
+typedef struct http_sock {
+    unsigned magic;
+    http_client *c;
+    struct http_sock *prev, *next;
+    uv_poll_t poll;
+    curl_socket_t fd;
+} http_sock;
+
+struct http_client {
+    unsigned magic;
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    http_job *jobs; /* every request sent and not yet answered */
+    size_t n_jobs;
+    http_sock *socks; /* polls open, not yet closing */
+    int open_handles; /* timer and polls whose close callback has not run yet */
+    int draining;     /* inside drain(): freeing waits until it returns */
+    bool closing, free_wanted;
+};
+
+static void client_teardown(http_client *c);
+
+/* ---- the list of requests ---- */
+
+static void job_link(http_client *c, http_job *j)
+{
+    j->next = c->jobs;
+    if (c->jobs)
+        c->jobs->prev = j;
+    c->jobs = j;
+    c->n_jobs++;
+}
+
+static void job_unlink(http_client *c, http_job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        c->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    j->prev = j->next = NULL;
+    c->n_jobs--;
+}
+
+static void job_free(http_job *j)
+{
+    if (j->easy)
+        curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->headers);
+    free(j->body);
+    free(j->head);
+    j->magic = 0;
+    free(j);
+}
+
+/* ---- what curl receives ---- */
+
+/* Grows *buf to hold need bytes plus a NUL, doubling, never beyond limit + 1. */
+static bool grow(char **buf, size_t *cap, size_t need, size_t limit)
+{
+    if (need + 1 <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 1024;
+    while (n < need + 1)
+        n *= 2;
+    if (n > limit + 1)
+        n = limit + 1;
+    char *p = realloc(*buf, n);
+    if (!p)
+        return false;
+    *buf = p;
+    *cap = n;
+    return true;
+}
+
+/* Keeps the first max_body bytes and reads the rest to nothing, so the connection stays usable. */
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    http_job *j = ud;
+    size_t len = size * n;
+    size_t keep = j->max_body - j->body_len;
+    if (len > keep)
+        j->truncated = true;
+    else
+        keep = len;
+    if (keep && grow(&j->body, &j->body_cap, j->body_len + keep, j->max_body)) {
+        memcpy(j->body + j->body_len, data, keep);
+        j->body_len += keep;
+        j->body[j->body_len] = '\0';
+    } else if (keep) {
+        j->truncated = true;
+    }
+    return len;
+}
+
+/* Header lines arrive one per call. A status line starts a new response (an interim 100, a
+ * proxy's CONNECT answer): the block keeps the last response's lines only. */
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+    http_job *j = ud;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        j->head_len = 0;
+    if (j->head_len + len <= HEAD_MAX &&
+        grow(&j->head, &j->head_cap, j->head_len + len, HEAD_MAX)) {
+        memcpy(j->head + j->head_len, data, len);
+        j->head_len += len;
+        j->head[j->head_len] = '\0';
+    }
+    return len;
+}
+
+/* ---- the end of a request ---- */
+
+/* One line: curl's name for the code, then its error buffer's detail when it has one. */
+static void describe(char *out, size_t size, CURLcode rc, const char *detail)
+{
+    if (detail[0])
+        snprintf(out, size, "%s: %s", curl_easy_strerror(rc), detail);
+    else
+        snprintf(out, size, "%s", curl_easy_strerror(rc));
+    for (char *p = out; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    size_t len = strlen(out);
+    while (len && out[len - 1] == ' ')
+        out[--len] = '\0';
+}
+
+/* An error means no answer: status 0 even when a status line came before the failure. */
+static void job_finish(http_job *j, const char *error, CURLcode rc)
+{
+    char line[CURL_ERROR_SIZE + 128];
+    http_response res = {
+        .headers = j->head ? j->head : "",
+        .headers_len = j->head_len,
+        .body = j->body ? j->body : "",
+        .body_len = j->body_len,
+        .truncated = j->truncated,
+        .total_ms = (double)(uv_hrtime() - j->started_ns) / 1e6,
+    };
+    if (!error && rc != CURLE_OK) {
+        describe(line, sizeof line, rc, j->errbuf);
+        error = line;
+        res.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    }
+    res.error = error;
+    if (!error)
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    j->cb(j->ud, &res);
+}
+
+static void drain(http_client *c)
+{
+    CURLMsg *m;
+    int left;
+    c->draining++;
+    while (!c->closing && (m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        char *priv = NULL;
+        CURLcode rc = m->data.result;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+        http_job *j = (http_job *)priv;
+        if (!j || j->magic != JOB_MAGIC)
+            abort();
+        curl_multi_remove_handle(c->multi, j->easy);
+        job_unlink(c, j);
+        job_finish(j, NULL, rc);
+        job_free(j);
+    }
+    c->draining--;
+    if (!c->draining && c->free_wanted)
+        client_teardown(c);
+}
+
+/* ---- libuv handles curl asks for ---- */
+
+static void maybe_free_client(http_client *c)
+{
+    if (c->closing && !c->draining && c->open_handles == 0) {
+        c->magic = 0;
+        free(c);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    http_client *c = h->data;
+    c->open_handles--;
+    maybe_free_client(c);
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    http_sock *s = h->data;
+    http_client *c = s->c;
+    s->magic = 0;
+    free(s);
+    c->open_handles--;
+    maybe_free_client(c);
+}
+
+static void sock_close(http_sock *s)
+{
+    http_client *c = s->c;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        c->socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    http_sock *s = h->data;
+    if (!s || s->magic != SOCK_MAGIC)
+        abort();
+    http_client *c = s->c;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    int running;
+    curl_multi_socket_action(c->multi, s->fd, flags, &running);
+    drain(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    http_client *c = t->data;
+    if (!c || c->magic != CLIENT_MAGIC)
+        abort();
+    int running;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(c);
+}
+
+/* curl's socket callback: arms, changes or closes the poll of one socket. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    (void)easy;
+    http_client *c = ud;
+    http_sock *s = sockp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s)
+            sock_close(s);
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return -1;
+        if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->magic = SOCK_MAGIC;
+        s->c = c;
+        s->fd = fd;
+        s->poll.data = s;
+        s->next = c->socks;
+        if (c->socks)
+            c->socks->prev = s;
+        c->socks = s;
+        c->open_handles++;
+        curl_multi_assign(c->multi, fd, s);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&s->poll, events, on_poll);
+    return 0;
+}
+
+/* curl's timer callback: only arms the timer (a 0 ms timeout runs on the next loop pass). */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *ud)
+{
+    (void)multi;
+    http_client *c = ud;
+    if (timeout_ms < 0)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+/* ---- the client ---- */
+
+http_client *http_client_new(uv_loop_t *loop, const http_client_limits *lim)
+{
+    static bool curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return NULL;
+        curl_ready = true;
+    }
+    http_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->multi = curl_multi_init();
+    if (!c->multi || uv_timer_init(loop, &c->timer) != 0) {
+        if (c->multi)
+            curl_multi_cleanup(c->multi);
+        free(c);
+        return NULL;
+    }
+    long total = lim && lim->max_total ? (long)lim->max_total : DEFAULT_MAX_TOTAL;
+    long per_host = lim && lim->max_per_host ? (long)lim->max_per_host : DEFAULT_MAX_PER_HOST;
+    c->magic = CLIENT_MAGIC;
+    c->loop = loop;
+    c->timer.data = c;
+    c->open_handles = 1;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, total); /* idle ones kept for reuse */
+    /* One request per connection at a time, HTTP/2 too: the limits then bound requests. */
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+    return c;
+}
+
+static bool url_allowed(const char *url)
+{
+    return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
+}
+
+static bool method_known(const char *m)
+{
+    static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(m, known[i]) == 0)
+            return true;
+    return false;
+}
+
+/* "Name: value" with a non-empty name and no line break that would start another header. */
+static bool header_line_ok(const char *h)
+{
+    const char *colon = h ? strchr(h, ':') : NULL;
+    return colon && colon != h && !strpbrk(h, "\r\n");
+}
+
+static bool request_ok(const http_request *rq)
+{
+    if (!rq || !url_allowed(rq->url) || (rq->method && !method_known(rq->method)))
+        return false;
+    if (rq->body_len && !rq->body)
+        return false;
+    if (rq->n_headers && !rq->headers)
+        return false;
+    for (size_t i = 0; i < rq->n_headers; i++)
+        if (!header_line_ok(rq->headers[i]))
+            return false;
+    return true;
+}
+
+static bool job_header(http_job *j, const char *h)
+{
+    struct curl_slist *l = curl_slist_append(j->headers, h);
+    if (l)
+        j->headers = l;
+    return l != NULL;
+}
+
+/* The caller's headers, and only those: "Expect:" removes curl's Expect: 100-continue (and its
+ * wait before a large body); "Content-Type:", unless one is given, removes the form type curl
+ * would put on any body. */
+static bool job_headers(http_job *j, const http_request *rq)
+{
+    bool typed = false;
+    for (size_t i = 0; i < rq->n_headers; i++) {
+        typed = typed || strncasecmp(rq->headers[i], "Content-Type:", 13) == 0;
+        if (!job_header(j, rq->headers[i]))
+            return false;
+    }
+    return job_header(j, "Expect:") && (typed || job_header(j, "Content-Type:"));
+}
+
+/* POST, PUT and PATCH always send a body (Content-Length: 0 when empty); GET and DELETE only
+ * when given one. */
+static bool job_method(http_job *j, const http_request *rq)
+{
+    const char *m = rq->method ? rq->method : "GET";
+    bool post = strcmp(m, "POST") == 0;
+    bool body = rq->body || post || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
+    CURL *e = j->easy;
+    if (body) {
+        if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len) ||
+            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, rq->body ? rq->body : ""))
+            return false;
+    }
+    if (!post && strcmp(m, "GET") != 0)
+        return curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) == CURLE_OK;
+    if (!post && body)
+        return curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "GET") == CURLE_OK;
+    return true;
+}
+
+static bool job_setup(http_job *j, const http_request *rq)
+{
+    CURL *e = j->easy;
+    long connect_ms = rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : DEFAULT_CONNECT_MS;
+    long total_ms = rq->timeout_ms > 0 ? rq->timeout_ms : DEFAULT_TIMEOUT_MS;
+    CURLcode rc = CURLE_OK;
+    rc |= curl_easy_setopt(e, CURLOPT_URL, rq->url);
+    rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
+    rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
+    rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+    return rc == CURLE_OK && job_method(j, rq);
+}
+
+int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, void *ud)
+{
+    if (!c || c->magic != CLIENT_MAGIC || c->closing || c->free_wanted || !cb || !request_ok(rq))
+        return -1;
+    http_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->magic = JOB_MAGIC;
+    j->c = c;
+    j->cb = cb;
+    j->ud = ud;
+    j->max_body = rq->max_body ? rq->max_body : DEFAULT_MAX_BODY;
+    j->easy = curl_easy_init();
+    if (!j->easy || !job_headers(j, rq) || !job_setup(j, rq)) {
+        job_free(j);
+        return -1;
+    }
+    j->started_ns = uv_hrtime();
+    if (curl_multi_add_handle(c->multi, j->easy) != CURLM_OK) {
+        job_free(j);
+        return -1;
+    }
+    job_link(c, j);
+    return 0;
+}
+
+size_t http_client_in_flight(const http_client *c) { return c ? c->n_jobs : 0; }
+
+/* Every request ends as cancelled, curl lets go of its sockets, then the handles close; the
+ * last close callback frees the client. */
+static void client_teardown(http_client *c)
+{
+    c->free_wanted = false;
+    c->closing = true;
+    while (c->jobs) {
+        http_job *j = c->jobs;
+        curl_multi_remove_handle(c->multi, j->easy);
+        job_unlink(c, j);
+        job_finish(j, "cancelled", CURLE_OK);
+        job_free(j);
+    }
+    curl_multi_cleanup(c->multi);
+    c->multi = NULL;
+    while (c->socks)
+        sock_close(c->socks);
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+void http_client_free(http_client *c)
+{
+    if (!c || c->magic != CLIENT_MAGIC || c->closing || c->free_wanted)
+        return;
+    if (c->draining) {
+        c->free_wanted = true; /* called from a request's callback: drain() finishes first */
+        return;
+    }
+    client_teardown(c);
+}
+
+/* ---- reading an answer's headers ---- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static const char *trim_end(const char *start, const char *end)
+{
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    return end;
+}
+
+/* The block starting at its last status line: the final response's headers. */
+static const char *last_response(const char *p, const char *end)
+{
+    const char *start = p;
+    for (const char *line = p; line < end;) {
+        if (end - line >= 5 && memcmp(line, "HTTP/", 5) == 0)
+            start = line;
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        line = nl ? nl + 1 : end;
+    }
+    return start;
+}
+
+bool http_response_header(const http_response *res, const char *name, char *buf, size_t size)
+{
+    if (!res || !res->headers || !name)
+        return false;
+    size_t name_len = strlen(name);
+    const char *end = res->headers + res->headers_len;
+    for (const char *line = last_response(res->headers, end); line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *eol = nl ? nl : end;
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon && trim_end(line, colon) - line == (ptrdiff_t)name_len &&
+            strncasecmp(line, name, name_len) == 0) {
+            const char *v = skip_ws(colon + 1, eol);
+            size_t len = (size_t)(trim_end(v, eol) - v);
+            if (size) {
+                if (len >= size)
+                    len = size - 1;
+                memcpy(buf, v, len);
+                buf[len] = '\0';
+            }
+            return true;
+        }
+        line = nl ? nl + 1 : end;
+    }
+    return false;
+}

@@ -1,0 +1,94 @@
+-- notify_done.lua — what one attempt of a notification came to (docs/redis-layout.md,
+-- "Notifications").
+--
+-- ARGV[1] key prefix, ARGV[2] integration, ARGV[3] notification id,
+-- ARGV[4] outcome: "d" delivered, "r" retry at ARGV[7], "x" dead;
+-- ARGV[5] the attempt as JSON for its log ("" when nothing was sent),
+-- ARGV[6] the endpoint: "up" (it answered), "down" (no answer, a timeout, 429 or 5xx), "" (not
+--   reached), for its circuit breaker;
+-- ARGV[7] next attempt, Unix ms (retry only); ARGV[8] retention, ms.
+-- A delivered or dead notification lets the next of its chain go. Reply: 1, or 0 when it was
+-- not pending any more (a replay or another instance settled it).
+local K, integration, nid, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local attempt, endpoint_state, next_ms, retention = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local P = K .. '{' .. integration .. '}:'
+local key = P .. 'n:' .. nid
+local m = integration .. '\t' .. nid
+local Q = K .. 'nq'
+local BREAKER_FAILURES, FIRST_PAUSE_MS, LONGEST_PAUSE_MS = 5, 5000, 30000
+
+local h = redis.call('HMGET', key, 'st', 'ep', 'c')
+if h[1] ~= 'pending' then
+    return 0
+end
+local ep, call_id = h[2], h[3]
+
+if attempt ~= '' then
+    redis.call('HINCRBY', key, 'att', 1)
+    local log = P .. 'na:' .. nid
+    redis.call('LPUSH', log, attempt)
+    redis.call('LTRIM', log, 0, 49)
+    redis.call('PEXPIRE', log, retention)
+end
+
+-- One answer closes the breaker and sends what it held at once; failures open it, and a
+-- failed probe opens it for twice as long.
+local function breaker()
+    local nb = K .. 'nb:' .. ep
+    if endpoint_state == 'up' then
+        if redis.call('EXISTS', nb) == 1 then
+            for _, p in ipairs(redis.call('ZRANGE', K .. 'nbp:' .. ep, 0, -1)) do
+                redis.call('ZADD', Q, now, p)
+            end
+            redis.call('DEL', nb, K .. 'nbp:' .. ep)
+            redis.call('ZREM', K .. 'nbq', ep)
+        end
+    elseif endpoint_state == 'down' then
+        local fails = redis.call('HINCRBY', nb, 'fails', 1)
+        local b = redis.call('HMGET', nb, 'open_until', 'probe', 'pause')
+        local pause
+        if b[2] == m then
+            pause = math.min(LONGEST_PAUSE_MS, tonumber(b[3]) * 2)
+        elseif not b[1] and fails >= BREAKER_FAILURES then
+            pause = FIRST_PAUSE_MS
+        end
+        if pause then
+            redis.call('HSET', nb, 'open_until', now + pause, 'pause', pause)
+            redis.call('HDEL', nb, 'probe', 'probe_until')
+            redis.call('ZADD', K .. 'nbq', now + pause, ep)
+        end
+        redis.call('PEXPIRE', nb, 86400000)
+    end
+end
+
+local function settle(status)
+    redis.call('HSET', key, 'st', status, 'nx', '', 'done', now)
+    redis.call('HDEL', key, 'lease')
+    redis.call('ZREM', Q, m)
+    redis.call('ZREM', P .. 'nl:pending', nid)
+    local list = P .. 'nl:' .. status
+    redis.call('ZADD', list, now, nid)
+    redis.call('ZREMRANGEBYSCORE', list, '-inf', now - retention)
+    redis.call('PEXPIRE', list, retention)
+    local chain = P .. 'nc:' .. ep .. '\t' .. call_id
+    redis.call('LREM', chain, 1, nid)
+    local head = redis.call('LINDEX', chain, 0)
+    if head then
+        redis.call('ZADD', Q, 'NX', now, integration .. '\t' .. head)
+    end
+end
+
+breaker()
+if outcome == 'd' then
+    settle('delivered')
+elseif outcome == 'x' then
+    settle('dead')
+else
+    redis.call('HSET', key, 'nx', next_ms)
+    redis.call('HDEL', key, 'lease')
+    redis.call('ZADD', Q, next_ms, m)
+end
+redis.call('PEXPIRE', key, retention)
+return 1
