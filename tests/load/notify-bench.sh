@@ -2,7 +2,7 @@
 # tests/load/notify-bench.sh — the outbound notification benchmark (issue 9); `make bench` runs it
 # after the websocket scenarios (NOTIFY_BENCH=0 skips it there). Alone:
 #
-#   bash tests/load/notify-bench.sh                   # 10 000 events, phases ok and fail-half
+#   bash tests/load/notify-bench.sh                   # 10 000 events, phases ok, fail-half, reject-half
 #   bash tests/load/notify-bench.sh --events 2000 --phases ok
 #
 # It starts its own redis-server, build/callrelay and receiver on free loopback ports, stops them

@@ -8,7 +8,9 @@ whose one rule every event matches (a GET carrying {call_id} and {id}), posts N 
 to every notification. Two phases on fresh servers:
   ok         the receiver answers 200 at once;
   fail-half  it answers 500 to the first attempt of the first half of the calls (by index),
-             200 otherwise: no loss, and what the retries (and the circuit breaker they trip) cost.
+             200 otherwise: no loss, and what the retries (and the circuit breaker they trip) cost;
+  reject-half the same with 409, which the circuit breaker does not count (docs/decisions.md):
+             what the retries alone cost.
 Reports notifications per second (first post -> last 200), p50/p99/max of event stored (the
 event id's millisecond part, same clock) -> the receiver's 200, requests and attempts, and the
 CPU seconds each process used (a process near 1.0 CPU-s per second was the bottleneck).
@@ -29,6 +31,10 @@ import urllib.parse
 import requests
 
 ADMIN = "notify-bench-admin-token-0123456789"
+# The answer to a failing first attempt, per phase: a 500 counts for the circuit breaker, a 409
+# (the receiver's judgement of the request) does not, so reject-half shows the retries' own cost.
+FAILING = {"fail-half": b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail",
+           "reject-half": b"HTTP/1.1 409 Conflict\r\nContent-Length: 4\r\n\r\nfail"}
 
 
 # --------------------------------------------------------------------------- the receiver
@@ -67,7 +73,8 @@ class Receiver(asyncio.Protocol):
             return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
         if target.startswith("/_dump"):
             body = json.dumps({"delivered": s["delivered"], "first_seen": s["first_seen"],
-                               "dups": s["dups"], "requests": s["requests"]}).encode()
+                               "dups": s["dups"], "requests": s["requests"],
+                               "timeline": s["timeline"]}).encode()
             return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
         cid, eid = q.get("cid", [""])[0], q.get("id", [""])[0]
@@ -81,10 +88,13 @@ class Receiver(asyncio.Protocol):
         if first:
             s["first_seen"][wid] = time.time() * 1000
         idx = int(cid.rsplit("-", 1)[-1]) if cid[-1:].isdigit() else -1
-        if s["mode"] == "fail-half" and first and 0 <= idx < s["half"]:
+        now_ms = time.time() * 1000
+        if s["mode"] in FAILING and first and 0 <= idx < s["half"]:
             s["failed"] += 1
-            return b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail"
+            s["timeline"].append((now_ms, 0))
+            return FAILING[s["mode"]]
         s["ok"] += 1
+        s["timeline"].append((now_ms, 1))
         if wid in s["delivered"]:
             s["dups"] += 1
         else:
@@ -94,7 +104,7 @@ class Receiver(asyncio.Protocol):
 
 def receiver_main(mode, half):
     Receiver.stats = {"mode": mode, "half": half, "requests": 0, "ok": 0, "failed": 0, "dups": 0,
-                      "delivered": {}, "first_seen": {}}
+                      "delivered": {}, "first_seen": {}, "timeline": []}
 
     async def run():
         loop = asyncio.get_running_loop()
@@ -185,7 +195,7 @@ class World:
 
 def phase(args, work, mode):
     n = args.events
-    half = n // 2 if mode == "fail-half" else 0
+    half = n // 2 if mode in FAILING else 0
     w = World(args, work)
     try:
         w.start(mode, half)
@@ -230,6 +240,11 @@ def phase(args, work, mode):
     t_last = max((v[2] for v in delivered.values()), default=t0 * 1000) / 1000
     lat = sorted(v[2] - int(v[1].split("-")[0]) for v in delivered.values() if v[1])
     elapsed = t_last - t0
+    # pauses: stretches of more than a second without a request (the circuit breaker's)
+    times = [t0 * 1000] + sorted(x[0] for x in dump["timeline"])
+    pauses = [(round((a - t0 * 1000) / 1000, 1), round((b - a) / 1000, 1)) for a, b in zip(times, times[1:])
+              if b - a > 1000]
+    fails = [x[0] for x in dump["timeline"] if not x[1]]
     res = {
         "phase": mode, "events": n, "failing_first_attempts": half,
         "delivered_unique": len(cids & want), "missing": len(want - cids),
@@ -238,6 +253,10 @@ def phase(args, work, mode):
         "ingest_s": round(t_posted - t0, 3), "elapsed_s": round(elapsed, 3),
         "notifications_per_s": round(len(cids & want) / elapsed, 1) if elapsed > 0 else None,
         "latency_ms": {"p50": pct(lat, 50), "p99": pct(lat, 99), "max": lat[-1] if lat else None},
+        "pauses": {"count": len(pauses), "total_s": round(sum(p[1] for p in pauses), 1),
+                   "first": pauses[:12]},
+        "failed_requests_span_s": [round((min(fails) / 1000 - t0), 1), round(max(fails) / 1000 - t0, 1)]
+        if fails else None,
         "cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0},
         "timed_out": len(cids & want) < n and t_end_poll - t0 >= args.phase_timeout - 1,
         "broker_metrics": {l.split()[0]: float(l.split()[1]) for l in metrics.splitlines()
@@ -251,11 +270,12 @@ def show(r):
     lat = r["latency_ms"]
     print("notify-bench %-9s: %d events, %d delivered (missing %d, duplicates %d), %d requests "
           "(%.2f per notification), ingest %.2fs, last 200 after %.2fs: %s notifications/s; "
-          "stored->200 p50 %s ms, p99 %s ms, max %s ms; CPU s: %s%s" % (
+          "stored->200 p50 %s ms, p99 %s ms, max %s ms; pauses > 1 s: %d, %.1fs in all %s; CPU s: %s%s" % (
               r["phase"], r["events"], r["delivered_unique"], r["missing"], r["duplicates"],
               r["requests"], r["attempts_per_notification"], r["ingest_s"], r["elapsed_s"],
               r["notifications_per_s"], lat["p50"] and round(lat["p50"], 1), lat["p99"] and round(lat["p99"], 1),
-              lat["max"] and round(lat["max"], 1), r["cpu_s"], "  TIMED OUT" if r["timed_out"] else ""),
+              lat["max"] and round(lat["max"], 1), r["pauses"]["count"], r["pauses"]["total_s"],
+              r["pauses"]["first"][:6], r["cpu_s"], "  TIMED OUT" if r["timed_out"] else ""),
           file=sys.stderr)
 
 
@@ -265,7 +285,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.environ.get("CALLRELAY_BIN") or "build/callrelay")
     ap.add_argument("--events", type=int, default=10000)
-    ap.add_argument("--phases", default="ok,fail-half")
+    ap.add_argument("--phases", default="ok,fail-half,reject-half")
     ap.add_argument("--base-ms", type=int, default=10)
     ap.add_argument("--max-delay-ms", type=int, default=200)
     ap.add_argument("--phase-timeout", type=float, default=240)
