@@ -25,11 +25,12 @@ let port = 0;
 
 function verify(body, headers) {
   try {
+    // jsonParse false: a form or text body is signed the same way; the receiver parses it.
     wh.verify(body, {
       "webhook-id": headers["webhook-id"],
       "webhook-timestamp": headers["webhook-timestamp"],
       "webhook-signature": headers["webhook-signature"],
-    });
+    }, { jsonParse: false });
     return { verified: true, error: null };
   } catch (e) {
     return { verified: false, error: String(e && e.message ? e.message : e) };

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from urllib.parse import parse_qs
+
 import pytest
 import requests
 
@@ -215,21 +217,27 @@ def test_signed_json_post_is_verified_by_standardwebhooks(env, tmp_path):
              "url": crm.url + "/contacts/{call_id}", "sign": True,
              "headers": {"Content-Type": "application/json", "X-Ext": "{extension}"},
              "body": '{"phone": "{number}", "ext": "{extension}", "ev": {event}}'},
+            {"id": "crm-form", "on": {"kind": "call", "state": "connected"}, "method": "POST",
+             "url": crm.url + "/form", "sign": True,
+             "headers": {"Content-Type": "application/x-www-form-urlencoded", "X-Line": "{line}"},
+             "body": "num={number}&ext={extension}"},
         ]
         integ = provision(env, {"notify_secret": secret, "notify": rules})
         tab = integ.tab("101")
         ev = call_event("101", state="connected", call_id="crm-call-1")
-        ev["call"]["from"]["number"] = 'quote" back\\slash'
+        ev["call"]["from"]["number"] = 'quote" back\\slash &=+'
+        ev["call"]["line"] = "L1\r\nX-Evil: 1"
         integ.post_ok(ev, accepted=1)
         sent = tab.next_event()
-        recs = wait_until(lambda: (lambda rs: rs if len(rs) >= 2 else None)(crm.records()), 5,
-                          what="two signed requests at the CRM receiver")
+        recs = wait_until(lambda: (lambda rs: rs if len(rs) >= 3 else None)(crm.records()), 5,
+                          what="three signed requests at the CRM receiver")
         time.sleep(0.3)
         recs = crm.records()
-        assert len(recs) == 2, recs
+        assert len(recs) == 3, recs
         plain = next(r for r in recs if r["path"].startswith("/hooks/"))
         tpl = next(r for r in recs if r["path"].startswith("/contacts/"))
-        for r in (plain, tpl):
+        form = next(r for r in recs if r["path"] == "/form")
+        for r in (plain, tpl, form):
             assert r["verified"] is True and r["status"] == 200, r
             assert r["webhook_id"].startswith("ntf_") and r["headers"].get("user-agent") == "callrelay", r
         assert plain["method"] == "POST" and plain["path"] == "/hooks/callrelay?src=acme"
@@ -238,10 +246,14 @@ def test_signed_json_post_is_verified_by_standardwebhooks(env, tmp_path):
         assert plain["json"]["id"] and plain["json"]["user"] == "101" and plain["json"]["call_id"] == "crm-call-1"
         assert tpl["method"] == "PUT" and tpl["path"] == "/contacts/crm-call-1"
         assert tpl["headers"].get("x-ext") == "101"
-        assert tpl["json"] == {"phone": 'quote" back\\slash', "ext": "101", "ev": sent}, tpl["body"]
-        assert plain["webhook_id"] != tpl["webhook_id"]
+        assert tpl["json"] == {"phone": 'quote" back\\slash &=+', "ext": "101", "ev": sent}, tpl["body"]
+        assert parse_qs(form["body"], strict_parsing=True) == {"num": ['quote" back\\slash &=+'],
+                                                               "ext": ["101"]}, form["body"]
+        assert form["headers"].get("x-line") == "L1  X-Evil: 1" and "x-evil" not in form["headers"], \
+            form["headers"]
+        assert len({plain["webhook_id"], tpl["webhook_id"], form["webhook_id"]}) == 3
         ids = {n["id"] for n in notifications(integ, "delivered")}
-        assert ids == {plain["webhook_id"], tpl["webhook_id"]}
+        assert ids == {plain["webhook_id"], tpl["webhook_id"], form["webhook_id"]}
 
         # the receiver does check: the same headers over another body are refused
         h = {k: plain["headers"][k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
@@ -340,6 +352,38 @@ def test_dead_after_max_attempts_then_replayed(env, rx):
                what="dead-b sent again")
     assert notification(integ, a["id"])["status"] == "delivered"
     assert notifications(integ, "dead") == []
+
+
+def test_dead_after_max_age_even_while_held(env, rx):
+    rule = finaz_rule(rx, retry={"max_attempts": 100, "max_age_s": 1, "base_ms": 100, "max_delay_ms": 200})
+    integ = provision(env, {"company_id": "e1", "notify": [rule]})
+    rx.fail(True)
+    integ.post_ok(dialer_call("101", call_id="aged-1"), accepted=1)
+    t0 = time.time()
+    dead = wait_until(lambda: notifications(integ, "dead"), 10, what="dead by max_age_s")
+    assert len(dead) == 1 and 1 <= dead[0]["attempts_count"] < 100, dead
+    assert time.time() - t0 >= 0.9, "dead before max_age_s"
+    sent = len(rx.records())
+    answered = [a for a in dead[0]["attempts"] if a["status"] is not None]
+    assert len(answered) == sent and all(a["status"] == 500 for a in answered), (dead[0], sent)
+    # the broker logs the death by age as one more line (status null) and counts it
+    assert dead[0]["attempts_count"] in (sent, sent + 1), (dead[0], sent)
+
+
+def test_two_brokers_send_each_notification_once(world, rx):
+    a = world.start_broker("a")
+    b = world.start_broker("b")
+    integ = provision(world, {"company_id": "e1", "notify": [finaz_rule(rx)]})
+    rx.delay(5)
+    evs = [dialer_call("101", call_id="two-%04d" % i) for i in range(400)]
+    for i in range(0, 400, 100):
+        integ.post_ok(evs[i:i + 100], broker=(a, b)[(i // 100) % 2], accepted=100)
+    want = {e["call_id"] for e in evs}
+    wait_until(lambda: want <= ok_cids(rx), 20, interval=0.1, what="400 delivered by two brokers")
+    time.sleep(0.5)
+    twice = {k: len(v) for k, v in by_webhook_id(rx.records()).items() if len(v) > 1}
+    assert not twice, "sent more than once without any crash (the lease): %s" % list(twice.items())[:5]
+    assert len(rx.records()) == 400
 
 
 # --------------------------------------------------------------------------- (f) circuit breaker
