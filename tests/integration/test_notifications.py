@@ -310,6 +310,11 @@ def test_receiver_down_then_up_gets_everything(env, rx):
     assert sorted(set(got)) == sorted(want), "missing: %s" % (want - set(got))
     wait_until(lambda: len(notifications(integ, "delivered")) == 20, 5, what="20 delivered")
     assert notifications(integ, "pending") == [] and notifications(integ, "dead") == []
+    r = env.broker.get("/v1/notifications?status=delivered&limit=5", token=integ.token)
+    page = assert_result(r, 200, 0)["notifications"]
+    created = [rfc3339(n["created"]) for n in page]
+    assert len(page) == 5 and created == sorted(created, reverse=True), "newest first: %s" % created
+    assert {n["call_id"] for n in page} <= want
 
 
 # --------------------------------------------------------------------------- (e) dead and replay
@@ -433,6 +438,20 @@ def test_events_of_one_call_arrive_in_order_even_when_the_first_is_retried(env, 
     assert seq == [("appeared", 500)] + [(s, 200) for s in states], seq
     stored = env.stream_ids(integ.stream_key("101"))
     assert [r["query"]["id"] for r in rx.ok_records()] == stored
+
+
+def test_next_of_a_call_goes_once_the_previous_is_dead(env, rx):
+    rule = finaz_rule(rx, extra_query="&state={state}", on={"kind": "call"},
+                      retry={"max_attempts": 2, "base_ms": 50, "max_delay_ms": 100})
+    integ = provision(env, {"company_id": "e1", "notify": [rule]})
+    states = ["appeared", "connected", "disconnected"]
+    rx.fail_next(2)
+    integ.post_ok([dialer_call("101", state=s, call_id="chain-1") for s in states], accepted=3)
+    wait_until(lambda: len(rx.ok_records()) >= 2, 10, what="the two after the dead one")
+    time.sleep(0.3)
+    seq = [(r["query"]["state"], r["status"]) for r in rx.records()]
+    assert seq == [("appeared", 500), ("appeared", 500), ("connected", 200), ("disconnected", 200)], seq
+    assert [n["call_id"] for n in notifications(integ, "dead")] == ["chain-1"]
 
 
 # --------------------------------------------------------------------------- (h) kill -9
