@@ -1,5 +1,6 @@
 /* metrics.c — counters in one struct (shared between workers); rendered only when scraped. */
 #include "metrics.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -76,6 +77,42 @@ static int all_up(const int *state)
     return 1;
 }
 
+/* The plain counters and gauges, in the order they are rendered. Each field is 64 bits. */
+static const struct {
+    const char *name, *help, *type;
+    size_t offset;
+} counters[] = {
+    {"callrelay_events_accepted_total", "Events stored for at least one user.", "counter",
+     offsetof(cr_metrics, events_accepted)},
+    {"callrelay_events_ignored_total", "Events for extensions that are not users.", "counter",
+     offsetof(cr_metrics, events_ignored)},
+    {"callrelay_events_duplicate_total", "Events whose idempotency key was seen.", "counter",
+     offsetof(cr_metrics, events_duplicate)},
+    {"callrelay_events_stale_total",
+     "Events whose order.seq was not above the one stored for their order key.", "counter",
+     offsetof(cr_metrics, events_stale)},
+    {"callrelay_events_delivered_total", "Events written to websocket sessions.", "counter",
+     offsetof(cr_metrics, events_delivered)},
+    {"callrelay_sessions_open", "Open websocket sessions.", "gauge",
+     offsetof(cr_metrics, sessions_open)},
+    {"callrelay_sessions_culled_total", "Sessions closed for reading too slowly.", "counter",
+     offsetof(cr_metrics, sessions_culled)},
+    {"callrelay_redis_reconnects_total", "Redis connections established.", "counter",
+     offsetof(cr_metrics, redis_reconnects)},
+    {"callrelay_notifications_queued_total", "Notifications queued with their events.", "counter",
+     offsetof(cr_metrics, notify_queued)},
+    {"callrelay_notifications_sent_total", "Notifications a receiver answered with 2xx.", "counter",
+     offsetof(cr_metrics, notify_sent)},
+    {"callrelay_notifications_retried_total", "Failed notification attempts that will be retried.",
+     "counter", offsetof(cr_metrics, notify_retried)},
+    {"callrelay_notifications_failed_total",
+     "Failed notification attempts (an error, a timeout or a status other than 2xx).", "counter",
+     offsetof(cr_metrics, notify_failed)},
+    {"callrelay_notifications_dead_total",
+     "Notifications given up after their last attempt or their age.", "counter",
+     offsetof(cr_metrics, notify_dead)},
+};
+
 char *metrics_render(size_t *len)
 {
     char *buf = NULL;
@@ -83,40 +120,13 @@ char *metrics_render(size_t *len)
     if (!f)
         return NULL;
     const cr_metrics *m = metrics;
-    metric(f, "callrelay_events_accepted_total", "Events stored for at least one user.", "counter",
-           (long long)m->events_accepted);
-    metric(f, "callrelay_events_ignored_total", "Events for extensions that are not users.",
-           "counter", (long long)m->events_ignored);
-    metric(f, "callrelay_events_duplicate_total", "Events whose idempotency key was seen.",
-           "counter", (long long)m->events_duplicate);
-    metric(f, "callrelay_events_stale_total",
-           "Events whose order.seq was not above the one stored for their order key.", "counter",
-           (long long)m->events_stale);
-    metric(f, "callrelay_events_delivered_total", "Events written to websocket sessions.",
-           "counter", (long long)m->events_delivered);
-    metric(f, "callrelay_sessions_open", "Open websocket sessions.", "gauge",
-           (long long)m->sessions_open);
-    metric(f, "callrelay_sessions_culled_total", "Sessions closed for reading too slowly.",
-           "counter", (long long)m->sessions_culled);
+    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
+        metric(f, counters[i].name, counters[i].help, counters[i].type,
+               *(const int64_t *)((const char *)m + counters[i].offset));
     metric(f, "callrelay_redis_connected", "1 when the Redis command connection is up.", "gauge",
            all_up(m->redis_connected));
     metric(f, "callrelay_redis_pubsub_connected", "1 when the Redis pub/sub feed is up.", "gauge",
            all_up(m->pubsub_connected));
-    metric(f, "callrelay_redis_reconnects_total", "Redis connections established.", "counter",
-           (long long)m->redis_reconnects);
-    metric(f, "callrelay_notifications_queued_total", "Notifications queued with their events.",
-           "counter", (long long)m->notify_queued);
-    metric(f, "callrelay_notifications_sent_total", "Notifications a receiver answered with 2xx.",
-           "counter", (long long)m->notify_sent);
-    metric(f, "callrelay_notifications_retried_total",
-           "Failed notification attempts that will be retried.", "counter",
-           (long long)m->notify_retried);
-    metric(f, "callrelay_notifications_failed_total",
-           "Failed notification attempts (an error, a timeout or a status other than 2xx).",
-           "counter", (long long)m->notify_failed);
-    metric(f, "callrelay_notifications_dead_total",
-           "Notifications given up after their last attempt or their age.", "counter",
-           (long long)m->notify_dead);
     latency_histogram(f, m);
     metric(f, "callrelay_workers", "Worker processes sharing the port.", "gauge", m->workers);
     fputs("# HELP callrelay_http_requests_total HTTP requests answered, by status.\n"

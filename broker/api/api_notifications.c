@@ -90,34 +90,33 @@ static json_t *list_json(const redisReply *list)
     return out;
 }
 
-static void on_list(store_outcome o, const redisReply *list, void *ud)
+/* one: the answer is the list's single notification, or 404. */
+static void reply_list(http_req *r, store_outcome o, const redisReply *list, bool one)
 {
-    http_req *r = ud;
     json_t *j = o.status == STORE_OK ? list_json(list) : NULL;
     if (o.status != STORE_OK)
         api_reply_store_outcome(r, o);
     else if (!j)
         http_reply_error(r, 500, RC_INTERNAL, NULL, "a notification record is unreadable");
+    else if (one && !json_array_size(j))
+        http_reply_error(r, 404, RC_NOTIFICATION_NOT_FOUND, "id", "notification not found: %s",
+                         r->path + strlen(ONE_PREFIX));
+    else if (one)
+        http_reply_ok(r, json_pack("{s:O}", "notification", json_array_get(j, 0)));
     else
-        http_reply_ok(r, json_pack("{s:o}", "notifications", j));
+        http_reply_ok(r, json_pack("{s:O}", "notifications", j));
+    json_decref(j);
     http_req_release(r);
+}
+
+static void on_list(store_outcome o, const redisReply *list, void *ud)
+{
+    reply_list(ud, o, list, false);
 }
 
 static void on_one(store_outcome o, const redisReply *list, void *ud)
 {
-    http_req *r = ud;
-    json_t *j = o.status == STORE_OK ? list_json(list) : NULL;
-    if (o.status != STORE_OK)
-        api_reply_store_outcome(r, o);
-    else if (!j)
-        http_reply_error(r, 500, RC_INTERNAL, NULL, "a notification record is unreadable");
-    else if (!json_array_size(j))
-        http_reply_error(r, 404, RC_NOTIFICATION_NOT_FOUND, "id", "notification not found: %s",
-                         r->path + strlen(ONE_PREFIX));
-    else
-        http_reply_ok(r, json_pack("{s:O}", "notification", json_array_get(j, 0)));
-    json_decref(j);
-    http_req_release(r);
+    reply_list(ud, o, list, true);
 }
 
 /* status and limit from the query; answers 400 itself and returns -1 when they are bad. */
