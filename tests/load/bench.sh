@@ -5,6 +5,7 @@
 #   QUICK=1 make bench                # smoke run of the harness, about 2 minutes
 #   SCENARIOS="A E" SYSTEMS="nchan-memory callrelay" make bench
 #   BENCH_OUT=/tmp/b.json make bench  # where the JSON goes (default bench-results/bench-<date>.json)
+#   NOTIFY_BENCH=0 make bench         # without the outbound notification benchmark (notify-bench.sh)
 #
 # For every scenario and every system it starts a fresh server on free loopback ports, runs
 # build/crbench, and stops the server by PID:
@@ -114,3 +115,9 @@ done
 
 "$PY" "$ROOT/tests/load/bench_table.py" --env "$WORK/env.json" --runs "$RUNS" --out "$OUT"
 blog "results: $OUT"
+
+if [ "${NOTIFY_BENCH:-1}" = 1 ]; then # outbound notifications (issue 9): its own servers and figures
+    blog "outbound notifications: tests/load/notify-bench.sh"
+    bash "$ROOT/tests/load/notify-bench.sh" --out "${OUT%.json}-notify.json" >/dev/null ||
+        blog "notify-bench failed (exit $?)"
+fi
