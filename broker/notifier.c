@@ -102,12 +102,7 @@ static void schedule(uint64_t ms)
     uv_timer_start(&N.timer, on_timer, ms, 0);
 }
 
-void notifier_kick(void)
-{
-    if (N.claiming)
-        N.kicked = true; /* the claim in flight may not see what was just queued */
-    schedule(0);
-}
+void notifier_kick(void) { schedule(0); }
 
 /* Counted from what notify_done.lua says it came to: a notification another instance or a
  * replay settled meanwhile counts nowhere. */
@@ -235,6 +230,9 @@ static void on_answer(void *ud, const http_response *res)
 {
     job *j = ud;
     N.in_flight--;
+    if (j->counted) /* the endpoint has room again, before its outcome is recorded */
+        busy_add(j->endpoint, -1);
+    j->counted = false;
     if (N.stopping) { /* cancelled: the lease runs out and it goes again */
         job_free(j);
         return;
@@ -364,6 +362,9 @@ static void on_claimed(redisReply *r, void *ud)
         deliver(r->element + 2 + i * CLAIM_FIELDS, redis_now);
     int64_t next =
         r->element[0]->len ? (int64_t)strtod(r->element[0]->str, NULL) - redis_now : POLL_MS;
+    /* due but not leased: its endpoint is at its bound here, and an answer will claim again */
+    if (next <= 0 && !leased)
+        next = POLL_MS;
     bool again = leased == CLAIM_MAX || N.kicked;
     N.kicked = false;
     schedule(again || next < 0 ? 0 : next > POLL_MS ? POLL_MS : (uint64_t)next);
@@ -386,7 +387,11 @@ static void add_busy(const char *endpoint, void *value, void *ud)
 
 static void claim(void)
 {
-    if (N.claiming || N.stopping)
+    if (N.claiming) {
+        N.kicked = true; /* what woke us may not be seen by the claim in flight */
+        return;
+    }
+    if (N.stopping)
         return;
     if (!store_connected() || !integrations_loaded()) {
         schedule(STORE_DOWN_MS);

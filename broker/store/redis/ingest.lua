@@ -60,6 +60,7 @@ local status = {}
 local wake, wake_bytes = {}, 0
 local queued = 0
 
+-- include: notify_due.lua
 -- include: notify_queue.lua
 
 local function publish()

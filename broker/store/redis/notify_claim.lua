@@ -5,8 +5,8 @@
 -- ARGV[1] key prefix, ARGV[2] how many at most, ARGV[3] the instance (for the record),
 -- ARGV[4] retention in ms, ARGV[5] how many requests one instance sends to one endpoint at
 -- once, then pairs ENDPOINT, N: the requests this instance has in flight to that endpoint.
--- A notification whose endpoint is at that bound here steps back DEFER_MS, out of the way of
--- the others. Before leasing: an open circuit breaker parks its endpoint's notifications (they
+-- Endpoints take turns by when their earliest notification is due (notify_due.lua); one at its
+-- bound here is passed over, its notifications untouched. Before leasing: an open circuit breaker parks its endpoint's notifications (they
 -- spend no attempt) until it lets one through as a probe; a rule's rate (RATE_PER_S) gives each
 -- of its notifications a send slot, evenly spaced across all instances, and one whose slot is
 -- later waits in the queue until then.
@@ -18,9 +18,10 @@ local K, max, instance = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local retention, per_endpoint = tonumber(ARGV[4]), tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local Q = K .. 'nq'
-local DEFER_MS, RELEASE_MAX, PROBE_HOLD_MS = 250, 500, 60000
+local RELEASE_MAX, PROBE_HOLD_MS, ENDPOINTS_MAX = 500, 60000, 100
 local FIELDS = {'st', 'ep', 'rt', 'ls', 'r', 'slot', 'u', 'e', 'eid', 'c', 't0', 'ta', 'att', 'ab'}
+
+-- include: notify_due.lua
 
 local busy = {}
 for i = 6, #ARGV - 1, 2 do
@@ -52,14 +53,14 @@ local function release_parked()
                 m = redis.call('ZPOPMIN', parked)
             end
             if m[1] then
-                redis.call('ZADD', Q, now, m[1])
+                due(K, ep, m[1], now)
                 redis.call('ZADD', K .. 'nbq', now + PROBE_HOLD_MS, ep)
             else
                 redis.call('ZREM', K .. 'nbq', ep)
             end
         else
             for _, m in ipairs(redis.call('ZRANGE', parked, 0, RELEASE_MAX - 1)) do
-                redis.call('ZADD', Q, now, m)
+                due(K, ep, m, now)
                 redis.call('ZREM', parked, m)
             end
             if redis.call('EXISTS', parked) == 0 then
@@ -84,7 +85,7 @@ local function held(ep, m, lease_ms)
 end
 
 local function park(key, ep, m, t0)
-    redis.call('ZREM', Q, m)
+    undue(K, ep, m)
     redis.call('ZADD', K .. 'nbp:' .. ep, t0, m)
     local open_until = tonumber(redis.call('HGET', K .. 'nb:' .. ep, 'open_until') or now)
     redis.call('ZADD', K .. 'nbq', 'NX', math.max(open_until, now), ep)
@@ -113,7 +114,7 @@ local out = {'', string.format('%d', now)}
 local leased = 0
 
 local function lease(key, m, integration, nid, h)
-    redis.call('ZADD', Q, now + tonumber(h[4]), m)
+    redis.call('ZADD', K .. 'nq:' .. h[2], now + tonumber(h[4]), m)
     redis.call('ZREM', K .. 'nbp:' .. h[2], m)
     redis.call('HSET', key, 'lease', instance)
     redis.call('HDEL', key, 'slot')
@@ -125,31 +126,52 @@ local function lease(key, m, integration, nid, h)
     end
 end
 
-release_parked()
-local due = redis.call('ZRANGEBYSCORE', Q, '-inf', now, 'LIMIT', 0, max * 4)
-for _, m in ipairs(due) do
-    if leased >= max then
-        break
-    end
+-- One due notification m of endpoint ep.
+local function take(ep, m)
     local key, integration, nid = member_key(m)
     local h = key and redis.call('HMGET', key, unpack(FIELDS)) or {}
-    if h[1] ~= 'pending' then
-        redis.call('ZREM', Q, m)
-    elseif (busy[h[2]] or 0) >= per_endpoint then
-        redis.call('ZADD', Q, now + DEFER_MS, m)
-    elseif held(h[2], m, tonumber(h[4])) then
-        park(key, h[2], m, tonumber(h[11]))
+    if h[1] ~= 'pending' or h[2] ~= ep then
+        undue(K, ep, m)
+    elseif held(ep, m, tonumber(h[4])) then
+        park(key, ep, m, tonumber(h[11]))
     else
-        local P = K .. '{' .. integration .. '}:'
-        local at = slot(P, key, h)
+        local at = slot(K .. '{' .. integration .. '}:', key, h)
         if at > now then
-            redis.call('ZADD', Q, at, m)
+            redis.call('ZADD', K .. 'nq:' .. ep, at, m)
         else
             lease(key, m, integration, nid, h)
         end
     end
 end
-local first = redis.call('ZRANGE', Q, 0, 0, 'WITHSCORES')
+
+-- The endpoint's turn moves to its earliest notification; it loses it when it has none.
+local function next_turn(ep)
+    local first = redis.call('ZRANGE', K .. 'nq:' .. ep, 0, 0, 'WITHSCORES')
+    if first[2] then
+        redis.call('ZADD', K .. 'nqe', first[2], ep)
+    else
+        redis.call('ZREM', K .. 'nqe', ep)
+    end
+end
+
+release_parked()
+for _, ep in ipairs(redis.call('ZRANGEBYSCORE', K .. 'nqe', '-inf', now, 'LIMIT', 0, ENDPOINTS_MAX)) do
+    local room = math.min(per_endpoint - (busy[ep] or 0), max - leased)
+    if max - leased <= 0 then
+        break
+    end
+    if room > 0 then
+        for _, m in ipairs(redis.call('ZRANGEBYSCORE', K .. 'nq:' .. ep, '-inf', now, 'LIMIT', 0,
+                                      room * 2)) do
+            if (busy[ep] or 0) >= per_endpoint or leased >= max then
+                break
+            end
+            take(ep, m)
+        end
+        next_turn(ep)
+    end
+end
+local first = redis.call('ZRANGE', K .. 'nqe', 0, 0, 'WITHSCORES')
 if first[2] then
     out[1] = first[2]
 end

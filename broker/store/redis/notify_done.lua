@@ -19,7 +19,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local P = K .. '{' .. integration .. '}:'
 local key = P .. 'n:' .. nid
 local m = integration .. '\t' .. nid
-local Q = K .. 'nq'
+-- include: notify_due.lua
 local BREAKER_FAILURES, FIRST_PAUSE_MS, LONGEST_PAUSE_MS, MISSING_MS = 5, 5000, 30000, 60000
 local next_ms = now + tonumber(ARGV[7] ~= '' and ARGV[7] or 0)
 
@@ -82,7 +82,7 @@ end
 local function settle(status)
     redis.call('HSET', key, 'st', status, 'nx', '', 'done', now)
     redis.call('HDEL', key, 'lease')
-    redis.call('ZREM', Q, m)
+    undue(K, ep, m)
     redis.call('ZREM', P .. 'nl:pending', nid)
     local list = P .. 'nl:' .. status
     redis.call('ZADD', list, now, nid)
@@ -92,7 +92,7 @@ local function settle(status)
     redis.call('LREM', chain, 1, nid)
     local head = redis.call('LINDEX', chain, 0)
     if head then
-        redis.call('ZADD', Q, 'NX', now, integration .. '\t' .. head)
+        due(K, ep, integration .. '\t' .. head, now, 'NX')
     end
 end
 
@@ -104,7 +104,7 @@ elseif outcome == 'x' then
 else
     redis.call('HSET', key, 'nx', next_ms)
     redis.call('HDEL', key, 'lease')
-    redis.call('ZADD', Q, next_ms, m)
+    due(K, ep, m, next_ms)
 end
 redis.call('PEXPIRE', key, retention)
 return outcome

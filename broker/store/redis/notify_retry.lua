@@ -10,6 +10,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local P = K .. '{' .. integration .. '}:'
 local LIMIT = 10000
+-- include: notify_due.lua
 
 local ids = {}
 if mode == 'dead_since' then
@@ -23,14 +24,14 @@ end
 local queued = 0
 for _, nid in ipairs(ids) do
     local key = P .. 'n:' .. nid
-    local h = redis.call('HMGET', key, 'st', 'att', 't0')
+    local h = redis.call('HMGET', key, 'st', 'att', 't0', 'ep')
     if h[1] == 'dead' or h[1] == 'delivered' then
         redis.call('HSET', key, 'st', 'pending', 'ta', now, 'ab', h[2], 'nx', now)
         redis.call('HDEL', key, 'done', 'miss')
         redis.call('PEXPIRE', key, retention)
         redis.call('ZREM', P .. 'nl:' .. h[1], nid)
         redis.call('ZADD', P .. 'nl:pending', h[3], nid)
-        redis.call('ZADD', K .. 'nq', now, integration .. '\t' .. nid)
+        due(K, h[4], integration .. '\t' .. nid, now)
         queued = queued + 1
     end
 end

@@ -2,7 +2,7 @@
 -- queues one notification per rule for one stored copy of an event (docs/redis-layout.md,
 -- "Notifications"). rules: the flat list RULE_ID, ENDPOINT, RATE_PER_S, LEASE_MS, ... A
 -- notification waits behind the earlier ones of its call to its endpoint (the chain); the head
--- of a chain is due at once. Returns how many were queued.
+-- of a chain is due at once (notify_due.lua). Returns how many were queued.
 local function notify_queue(K, integration, rules, ext, json, event_id, call_id, now_ms,
                             retention_ms)
     local P = K .. '{' .. integration .. '}:'
@@ -19,7 +19,7 @@ local function notify_queue(K, integration, rules, ext, json, event_id, call_id,
         redis.call('PEXPIRE', P .. 'nl:pending', retention_ms)
         local chain = P .. 'nc:' .. endpoint .. '\t' .. call_id
         if redis.call('RPUSH', chain, nid) == 1 then
-            redis.call('ZADD', K .. 'nq', now_ms, integration .. '\t' .. nid)
+            due(K, endpoint, integration .. '\t' .. nid, now_ms)
         end
         redis.call('PEXPIRE', chain, retention_ms)
         n = n + 1
