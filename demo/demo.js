@@ -3,6 +3,10 @@
 import { CallRelay } from "/client/callrelay.js";
 
 const STORE_KEY = "callrelay-demo";
+// The events this tab handled, so that a reload shows the same cards: the module will not
+// deliver them again. The latest HISTORY_MAX are kept.
+const HISTORY_KEY = "callrelay-demo-events";
+const HISTORY_MAX = 500;
 const $ = (id) => document.getElementById(id);
 
 // Q.850 causes a PBX commonly sends, in words.
@@ -36,7 +40,8 @@ const FAILED = new Set([1, 3, 17, 18, 19, 20, 21, 22, 27, 28, 34, 38, 41, 42, 44
 const STATES = { appeared: "Ringing", connected: "Talking", on_hold: "On hold", disconnected: "Ended" };
 const DIRECTIONS = { inbound: "↙ Inbound", outbound: "↗ Outbound", internal: "↔ Internal" };
 
-// Tests read what the page delivered; a hook they install sees it across reloads.
+// Tests read what the page delivered: window.__delivered (this page load), the history
+// (every load of this tab), and a hook they may install.
 window.__delivered = [];
 const report = (type, data) => {
   if (typeof window.__demoReport === "function") window.__demoReport(type, data);
@@ -239,6 +244,32 @@ function clearError() {
   errorBanner = null;
 }
 
+function loadHistory() {
+  try {
+    return JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
+  } catch {
+    return [];
+  }
+}
+
+// Called while the module delivers: synchronous, so a reload cannot fall between the card and
+// its record.
+function remember(history, ev) {
+  history.push(ev);
+  if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
+  try {
+    sessionStorage.setItem(HISTORY_KEY, JSON.stringify(history));
+  } catch {
+    history.splice(0, history.length >> 1); // storage full: keep the newer half
+  }
+}
+
+const HANDLERS = { call: onCall, record: onRecord, ivr: onIvr, route_result: onRouteResult };
+
+function countEvent() {
+  $("count").textContent = ++eventCount + (eventCount === 1 ? " event" : " events");
+}
+
 function start({ token, extension }) {
   $("login").hidden = true;
   $("desk").hidden = false;
@@ -250,15 +281,18 @@ function start({ token, extension }) {
     limit: Number(params.get("limit")) || 100,
     share: params.get("share") === "1",
   });
+  const history = loadHistory();
+  for (const ev of history) {
+    HANDLERS[ev.kind]?.(ev);
+    countEvent();
+  }
   relay.on("event", (ev) => {
     window.__delivered.push(ev.id);
-    $("count").textContent = ++eventCount + (eventCount === 1 ? " event" : " events");
+    remember(history, ev);
+    countEvent();
     report("event", { id: ev.id, kind: ev.kind, call_id: ev.call_id });
   });
-  relay.on("call", onCall);
-  relay.on("record", onRecord);
-  relay.on("ivr", onIvr);
-  relay.on("route_result", onRouteResult);
+  for (const [kind, fn] of Object.entries(HANDLERS)) relay.on(kind, fn);
   relay.on("calls", (list) => {
     onSnapshot(list);
     report("calls", (list || []).map((c) => c.call_id));
@@ -291,6 +325,7 @@ $("login-form").addEventListener("submit", (e) => {
 $("signout").addEventListener("click", () => {
   relay?.stop();
   sessionStorage.removeItem(STORE_KEY);
+  sessionStorage.removeItem(HISTORY_KEY);
   location.reload();
 });
 
