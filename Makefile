@@ -66,12 +66,17 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJ)
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(abspath $(UNIT_TESTS)); do echo "== $$t"; (cd tests/unit && $$t); done
 
+# The browser client's unit tests (client/callrelay.js), under node's built-in test runner.
+.PHONY: test-client
+test-client:
+	node --test tests/client/
+
 test-integration: $(BUILD)/callrelay
 	CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) $(PYTHON) -m pytest -q tests/integration
 
-# The whole suite: formatting, unit, integration, then both again under ASan+UBSan, and every
-# fuzz target briefly from its seeds.
-test: format-check test-unit test-integration test-asan fuzz-smoke
+# The whole suite: formatting, unit, browser client, integration, then C unit and integration
+# again under ASan+UBSan, and every fuzz target briefly from its seeds.
+test: format-check test-unit test-client test-integration test-asan fuzz-smoke
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5)

@@ -1,0 +1,530 @@
+// callrelay browser client: the CallRelay class of API.md, section "Browser client".
+// Dependency-free ES module. Types: callrelay.d.ts beside it.
+
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_CAP_MS = 30000;
+const STABLE_MS = 10000; // a connection open this long resets the backoff
+const CONNECT_TIMEOUT_MS = 10000;
+const PING_EVERY_MS = 25000;
+const PONG_TIMEOUT_MS = 10000;
+const ACK_DELAY_MS = 100; // acks are batched: at most one per this interval
+const RECENT_MAX = 1000; // events a sharing leader keeps to bring a new tab up to date
+const OPEN = 1; // WebSocket.OPEN
+const KINDS = ["call", "record", "ivr", "route_result"];
+const NAMES = new Set([...KINDS, "event", "calls", "gap", "state"]);
+
+// Stream ids are "ms-seq": compared as two integers, never as strings ("9-0" < "10-0").
+function parseId(id) {
+  const m = typeof id === "string" ? /^(\d+)-(\d+)$/.exec(id) : null;
+  return m ? [BigInt(m[1]), BigInt(m[2])] : null;
+}
+
+function compareIds(a, b) {
+  const x = parseId(a);
+  const y = parseId(b);
+  if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
+  if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
+  return 0;
+}
+
+function validEvents(list) {
+  const events = Array.isArray(list) ? list.filter((e) => e && parseId(e.id)) : [];
+  return events.sort((a, b) => compareIds(a.id, b.id));
+}
+
+function ended(e) {
+  const leg = e.call || e.ivr;
+  return !!leg && leg.state === "disconnected";
+}
+
+function sessionStorageOrNull() {
+  try {
+    return globalThis.sessionStorage || null;
+  } catch {
+    return null; // storage disabled (sandboxed frame, privacy settings)
+  }
+}
+
+function defaultEnv() {
+  const g = globalThis;
+  return {
+    WebSocket: g.WebSocket,
+    setTimeout: (fn, ms) => g.setTimeout(fn, ms),
+    clearTimeout: (t) => g.clearTimeout(t),
+    random: Math.random,
+    storage: sessionStorageOrNull(),
+    locks: g.navigator && g.navigator.locks,
+    BroadcastChannel: g.BroadcastChannel,
+  };
+}
+
+export class CallRelay {
+  // env (undocumented) replaces the browser's WebSocket, timers, random, storage, locks and
+  // BroadcastChannel, for tests.
+  constructor(options = {}, env = {}) {
+    if (typeof options.channelUrl !== "function") {
+      throw new TypeError("CallRelay: options.channelUrl must be a function returning a ws URL");
+    }
+    this._opt = {
+      channelUrl: options.channelUrl,
+      limit: Math.min(1000, Math.max(1, Math.floor(options.limit) || 100)), // the broker's bounds
+      share: !!options.share,
+      storageKey: options.storageKey || "callrelay:last",
+    };
+    this._env = { ...defaultEnv(), ...env };
+    this._handlers = new Map();
+    this._state = "closed";
+    this._last = this._readLast();
+    this._started = false;
+    this._stopped = false;
+    this._link = null; // the websocket, when this tab holds one
+    this._share = null;
+  }
+
+  on(name, fn) {
+    if (!NAMES.has(name)) throw new TypeError(`CallRelay: unknown event name ${name}`);
+    if (typeof fn !== "function") throw new TypeError("CallRelay: a handler must be a function");
+    if (!this._handlers.has(name)) this._handlers.set(name, []);
+    this._handlers.get(name).push(fn);
+    return this;
+  }
+
+  off(name, fn) {
+    const list = this._handlers.get(name);
+    if (list && list.indexOf(fn) >= 0) list.splice(list.indexOf(fn), 1);
+    return this;
+  }
+
+  get state() {
+    return this._state;
+  }
+
+  start() {
+    if (this._started || this._stopped) return this;
+    this._started = true;
+    const env = this._env;
+    if (this._opt.share && env.locks && typeof env.locks.request === "function" && env.BroadcastChannel) {
+      this._share = new Share(this);
+      this._share.start();
+    } else {
+      this._link = new Link(this);
+      this._link.start();
+    }
+    return this;
+  }
+
+  stop() {
+    if (this._stopped) return;
+    this._stopped = true;
+    if (this._share) this._share.stop();
+    if (this._link) this._link.stop();
+    this._link = null;
+    this._setState("closed");
+  }
+
+  _emit(name, arg) {
+    for (const fn of [...(this._handlers.get(name) || [])]) {
+      try {
+        fn(arg);
+      } catch (err) {
+        console.error(`callrelay: a "${name}" handler threw`, err);
+      }
+    }
+  }
+
+  _setState(state) {
+    if (state === this._state || (this._stopped && state !== "closed")) return;
+    this._state = state;
+    this._emit("state", state);
+    if (this._share) this._share.relay({ t: "state", state });
+  }
+
+  _calls(calls) {
+    if (this._stopped) return;
+    this._emit("calls", calls);
+    if (this._share) this._share.onCalls(calls);
+  }
+
+  _gap() {
+    if (this._stopped) return;
+    this._emit("gap");
+    if (this._share) this._share.relay({ t: "gap" });
+  }
+
+  // Hands each event to the handlers once, in id order: an id not above the last delivered one
+  // was delivered before (a reconnect, another tab, a reload) and is dropped.
+  _deliver(events) {
+    const delivered = [];
+    for (const e of validEvents(events)) {
+      if (this._stopped) break;
+      if (this._last !== null && compareIds(e.id, this._last) <= 0) continue;
+      if (KINDS.includes(e.kind)) this._emit(e.kind, e);
+      this._emit("event", e);
+      this._last = e.id;
+      this._writeLast();
+      delivered.push(e);
+    }
+    if (delivered.length === 0) return;
+    if (this._link) this._link.ack(this._last);
+    if (this._share) this._share.onDelivered(delivered);
+  }
+
+  _readLast() {
+    try {
+      const v = this._env.storage && this._env.storage.getItem(this._opt.storageKey);
+      return parseId(v) ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  _writeLast() {
+    try {
+      if (this._env.storage) this._env.storage.setItem(this._opt.storageKey, this._last);
+    } catch {
+      // storage full or disabled: resuming after a reload falls back to the user's cursor
+    }
+  }
+}
+
+// One websocket at a time, reconnected with backoff until stop().
+class Link {
+  constructor(owner) {
+    this.o = owner;
+    this.env = owner._env;
+    this.attempt = 0; // failed connections in a row: the backoff's exponent
+    this.tries = 0; // connection attempts: tells a late channelUrl answer from the current one
+    this.ws = null;
+    this.stopped = false;
+    this.timers = {};
+    this.ackWanted = null; // the last delivered id, to acknowledge
+    this.acked = null;
+  }
+
+  start() {
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.flushAck();
+    this.clearTimers();
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) closeQuietly(ws, 1000);
+  }
+
+  timer(name, ms, fn) {
+    this.clearTimer(name);
+    this.timers[name] = this.env.setTimeout(() => {
+      delete this.timers[name];
+      fn();
+    }, ms);
+  }
+
+  clearTimer(name) {
+    if (name in this.timers) this.env.clearTimeout(this.timers[name]);
+    delete this.timers[name];
+  }
+
+  clearTimers() {
+    for (const name of Object.keys(this.timers)) this.clearTimer(name);
+  }
+
+  async connect() {
+    if (this.stopped) return;
+    this.o._setState("connecting");
+    // One deadline for the URL and the opening: a fetch can hang for minutes.
+    const attempt = ++this.tries;
+    this.timer("connect", CONNECT_TIMEOUT_MS, () => {
+      this.tries++; // a URL that comes after this is not used
+      this.drop();
+    });
+    let url;
+    try {
+      url = await this.o._opt.channelUrl();
+      if (typeof url !== "string" || url === "") throw new TypeError(`channelUrl gave ${url}, not a URL`);
+    } catch (err) {
+      if (attempt !== this.tries || this.stopped) return;
+      console.error("callrelay: channelUrl failed", err);
+      return this.drop();
+    }
+    if (attempt !== this.tries || this.stopped) return;
+    let ws;
+    try {
+      ws = new this.env.WebSocket(url);
+    } catch (err) {
+      console.error("callrelay: cannot open websocket", err);
+      return this.drop();
+    }
+    this.ws = ws;
+    this.registered = false; // got the first register answer on this socket
+    this.paging = false;
+    this.held = [];
+    ws.onopen = () => this.ws === ws && this.opened();
+    ws.onmessage = (m) => this.ws === ws && this.frame(m.data);
+    ws.onclose = () => this.ws === ws && this.drop();
+    ws.onerror = () => {}; // a close follows
+  }
+
+  // The socket is dead or useless: forget it and connect again later.
+  drop() {
+    const ws = this.ws;
+    this.ws = null;
+    this.clearTimers();
+    if (ws) closeQuietly(ws, 1000);
+    this.retry();
+  }
+
+  // Full jitter: a random delay in [0, min(cap, base * 2^attempt)].
+  retry() {
+    if (this.stopped) return;
+    this.o._setState("connecting");
+    const bound = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 20);
+    this.timer("retry", Math.floor(this.env.random() * bound), () => this.connect());
+  }
+
+  send(frame) {
+    if (!this.ws || this.ws.readyState !== OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  opened() {
+    this.clearTimer("connect");
+    this.timer("stable", STABLE_MS, () => (this.attempt = 0));
+    this.schedulePing();
+    this.register(this.o._last);
+  }
+
+  register(since) {
+    this.paging = true;
+    this.sinceSent = since;
+    const frame = { op: "register", limit: this.o._opt.limit };
+    if (since !== null) frame.since = since;
+    this.send(frame);
+  }
+
+  schedulePing() {
+    this.timer("ping", PING_EVERY_MS, () => {
+      this.send({ op: "ping" });
+      this.timer("pong", PONG_TIMEOUT_MS, () => this.drop());
+    });
+  }
+
+  frame(data) {
+    let f;
+    try {
+      f = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!f || typeof f !== "object") return;
+    if (f.op === "pong") {
+      this.clearTimer("pong");
+      this.schedulePing();
+    } else if (f.op === "register") {
+      this.page(f);
+    } else if (f.op === "event" && f.event) {
+      // The broker holds live events while a tab pages; should one come early anyway, it
+      // waits here so that it cannot overtake the pages.
+      if (this.paging) this.held.push(f.event);
+      else this.o._deliver([f.event]);
+    } else if (f.op === "error") {
+      this.error(f.result || {});
+    }
+  }
+
+  page(f) {
+    const code = f.result && f.result.code;
+    if (code !== 0 && code !== 109) {
+      console.warn("callrelay: register failed, reconnecting", f.result);
+      return this.drop(); // 5000/5003: storage trouble on the broker
+    }
+    this.attempt = 0;
+    if (!this.registered) {
+      this.registered = true;
+      this.o._setState("open");
+      if (Array.isArray(f.calls)) this.o._calls(f.calls);
+    }
+    if (f.gap) this.o._gap();
+    this.o._deliver(f.events);
+    if (this.stopped || !this.ws) return;
+    if (code === 0) {
+      this.register(null); // the next page, after this one
+      return;
+    }
+    this.paging = false;
+    const held = this.held;
+    this.held = [];
+    this.o._deliver(held);
+    this.flushAck();
+  }
+
+  error(result) {
+    // A since after the stream's last id (the user was deleted and created again, or its
+    // stream expired) is refused with 3101: start again from the user's cursor.
+    if (this.paging && !this.registered && this.sinceSent !== null && result.code === 3101) {
+      console.warn("callrelay: the broker refused since, registering without it");
+      return this.register(null);
+    }
+    if (this.paging && !this.registered) {
+      console.warn("callrelay: register refused, reconnecting", result);
+      return this.drop();
+    }
+    console.warn("callrelay: error frame", result);
+  }
+
+  ack(id) {
+    this.ackWanted = id;
+    if (!("ack" in this.timers)) this.timer("ack", ACK_DELAY_MS, () => this.flushAck());
+  }
+
+  flushAck() {
+    this.clearTimer("ack");
+    const id = this.ackWanted;
+    if (id === null || !this.registered) return; // an ack before register is refused
+    if (this.acked !== null && compareIds(id, this.acked) <= 0) return;
+    if (this.send({ op: "ack", id })) this.acked = id;
+  }
+}
+
+function closeQuietly(ws, code) {
+  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+  try {
+    ws.close(code);
+  } catch {
+    // already closed
+  }
+}
+
+// share: true. The tab holding the Web Lock is the leader: it holds the websocket and relays
+// what it delivers over a BroadcastChannel; the others deliver from the channel. Messages:
+//   {t:"hello", from, last}      a tab that starts (or sees a new leader before being synced)
+//   {t:"sync", to, state, calls, events, gap}   the leader's answer: the events after `last`
+//   {t:"lead"}                   a tab became leader
+//   {t:"events", events} {t:"calls", calls} {t:"gap"} {t:"state", state}   relayed as delivered
+class Share {
+  constructor(owner) {
+    this.o = owner;
+    this.env = owner._env;
+    this.id = Math.floor(this.env.random() * 2 ** 52).toString(36);
+    this.leader = false;
+    this.synced = false;
+    this.held = []; // relayed events that came before this tab's sync
+    this.release = null;
+    this.recent = []; // leader: the events delivered since it leads, at most RECENT_MAX
+    this.recentFrom = null; // leader: recent holds every event after this id (null: unknown)
+    this.calls = null; // leader: the calls of its latest first register answer
+    this.callsAt = 0; // leader: index in recent of the first event after that answer
+  }
+
+  start() {
+    const key = this.o._opt.storageKey;
+    this.ch = new this.env.BroadcastChannel(key);
+    this.ch.onmessage = (m) => this.message(m.data);
+    this.o._setState("connecting");
+    this.post({ t: "hello", from: this.id, last: this.o._last });
+    Promise.resolve(this.env.locks.request(`${key}:leader`, { mode: "exclusive" }, () => this.lead())).catch(
+      (err) => console.error("callrelay: cannot take the leader lock", err),
+    );
+  }
+
+  stop() {
+    if (this.leader) this.post({ t: "state", state: "connecting" }); // another tab takes over
+    this.leader = false;
+    if (this.release) this.release();
+    this.release = null;
+    if (this.ch) this.ch.close();
+  }
+
+  // Runs while this tab holds the lock; the lock is released when the promise settles.
+  lead() {
+    if (this.o._stopped) return undefined;
+    this.leader = true;
+    this.held = [];
+    this.recentFrom = this.o._last;
+    this.post({ t: "lead" });
+    this.o._link = new Link(this.o);
+    this.o._link.start();
+    return new Promise((resolve) => (this.release = resolve));
+  }
+
+  post(msg) {
+    try {
+      this.ch.postMessage(msg);
+    } catch {
+      // channel closed
+    }
+  }
+
+  relay(msg) {
+    if (this.leader) this.post(msg);
+  }
+
+  onCalls(calls) {
+    if (!this.leader) return;
+    this.calls = calls;
+    this.callsAt = this.recent.length;
+    this.post({ t: "calls", calls });
+  }
+
+  onDelivered(events) {
+    if (!this.leader) return;
+    this.recent.push(...events);
+    const cut = this.recent.length - RECENT_MAX;
+    if (cut > 0) {
+      this.recentFrom = this.recent[cut - 1].id;
+      this.recent.splice(0, cut);
+      this.callsAt = Math.max(0, this.callsAt - cut);
+    }
+    this.post({ t: "events", events });
+  }
+
+  message(m) {
+    if (!m || typeof m !== "object" || this.o._stopped) return;
+    if (this.leader) {
+      if (m.t === "hello") this.post(this.syncFor(m));
+      return;
+    }
+    if (m.t === "sync" && m.to === this.id && !this.synced) {
+      this.synced = true;
+      this.o._setState(m.state === "open" ? "open" : "connecting");
+      if (Array.isArray(m.calls)) this.o._emit("calls", m.calls);
+      if (m.gap) this.o._emit("gap");
+      this.o._deliver(m.events);
+      this.o._deliver(this.held);
+      this.held = [];
+    } else if (m.t === "lead" && !this.synced) {
+      this.post({ t: "hello", from: this.id, last: this.o._last });
+    } else if (m.t === "events") {
+      if (this.synced) this.o._deliver(m.events);
+      else this.held.push(...validEvents(m.events));
+    } else if (m.t === "calls" && this.synced) {
+      this.o._emit("calls", m.calls);
+    } else if (m.t === "gap" && this.synced) {
+      this.o._emit("gap");
+    } else if (m.t === "state") {
+      this.o._setState(m.state === "open" ? "open" : "connecting");
+    }
+  }
+
+  // What a tab that delivered up to `last` needs: the calls snapshot and the events after it.
+  // A new tab (no last) is like a new connection: the calls in progress and what is new, so
+  // it gets the events after the snapshot except those of calls that began and ended since.
+  syncFor({ from, last }) {
+    const known = parseId(last) ? last : null;
+    let events;
+    if (known === null) {
+      events = this.recent.slice(this.callsAt);
+      const inSnapshot = new Set((this.calls || []).map((c) => c && c.call_id));
+      const over = new Set(events.filter(ended).map((e) => e.call_id));
+      events = events.filter((e) => inSnapshot.has(e.call_id) || !over.has(e.call_id));
+    } else {
+      events = this.recent.filter((e) => compareIds(e.id, known) > 0);
+    }
+    const gap = known !== null && this.recentFrom !== null && compareIds(known, this.recentFrom) < 0;
+    return { t: "sync", to: from, state: this.o._state, calls: this.calls, events, gap };
+  }
+}

@@ -1,0 +1,499 @@
+// Unit tests of client/callrelay.js under node's test runner: node --test tests/client/
+import { test, mock } from "node:test";
+import assert from "node:assert/strict";
+
+import { CallRelay } from "../../client/callrelay.js";
+import { Broker, Bus, Clock, Locks, ev, memoryStorage, seeded } from "./fakes.mjs";
+
+function world(seed = 1) {
+  const clock = new Clock();
+  return {
+    clock,
+    broker: new Broker(clock),
+    locks: new Locks(clock),
+    bus: new Bus(clock),
+    random: seeded(seed),
+    tickets: 0,
+  };
+}
+
+// One browser tab with a CallRelay that records what its handlers got.
+function tab(w, name, { share = false, limit = 100, storage = memoryStorage(), channelUrl, start = true, without = [] } = {}) {
+  const t = { name, storage, urls: 0, got: { ids: [], kinds: [], calls: [], gaps: 0, states: [] } };
+  t.env = {
+    WebSocket: w.broker.WebSocketFor(name),
+    setTimeout: (fn, ms) => w.clock.set(fn, ms, name),
+    clearTimeout: (id) => w.clock.clear(id),
+    random: w.random,
+    storage,
+    locks: w.locks.forTab(name),
+    BroadcastChannel: w.bus.forTab(name),
+  };
+  for (const k of without) t.env[k] = undefined;
+  const url = async () => {
+    t.urls++;
+    return `ws://broker/v1/ws?ticket=t${++w.tickets}`;
+  };
+  t.relay = new CallRelay({ channelUrl: channelUrl || url, limit, share }, t.env);
+  for (const kind of ["call", "record", "ivr", "route_result"]) t.relay.on(kind, (e) => t.got.kinds.push(`${kind}:${e.id}`));
+  t.relay.on("event", (e) => t.got.ids.push(e.id));
+  t.relay.on("calls", (c) => t.got.calls.push(c));
+  t.relay.on("gap", () => t.got.gaps++);
+  t.relay.on("state", (s) => t.got.states.push(s));
+  // The tab is closed: its timers, locks, channels and sockets go without a word.
+  t.close = () => {
+    w.clock.dropOwner(name);
+    w.locks.closeTab(name);
+    w.bus.closeTab(name);
+    for (const s of w.broker.sockets) if (s.owner === name) s.vanish();
+  };
+  if (start) t.relay.start();
+  return t;
+}
+
+const registers = (sock) => sock.sent.filter((f) => f.op === "register");
+const acks = (w) => w.broker.sockets.flatMap((s) => s.sent.filter((f) => f.op === "ack").map((f) => f.id));
+
+test("pages until 109 with the limit, then live events, in numeric id order", async () => {
+  const w = world();
+  w.broker.post("5-2", "5-10", "9-0", "10-0", "10-1");
+  const t = tab(w, "a", { limit: 2 });
+  await w.clock.run(0);
+  const [sock] = w.broker.sockets;
+  assert.deepEqual(registers(sock), [
+    { op: "register", limit: 2 },
+    { op: "register", limit: 2 },
+    { op: "register", limit: 2 },
+    { op: "register", limit: 2 },
+  ]);
+  w.broker.post("11-0", "100-0");
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["5-2", "5-10", "9-0", "10-0", "10-1", "11-0", "100-0"]);
+  assert.deepEqual(t.got.kinds.slice(0, 2), ["call:5-2", "call:5-10"]);
+  assert.equal(w.broker.sockets.length, 1);
+});
+
+test("live events that come while paging wait for the 109; duplicates are dropped", async () => {
+  const w = world();
+  w.broker.manual = true;
+  const t = tab(w, "a", { limit: 2 });
+  await w.clock.run(0);
+  const [sock] = w.broker.sockets;
+  assert.deepEqual(sock.sent, [{ op: "register", limit: 2 }]);
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("5-10"), ev("5-2")], calls: [] });
+  sock.push({ op: "event", event: ev("11-0") }); // early: the broker should have held it
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["5-2", "5-10"]);
+  assert.deepEqual(sock.sent.at(-1), { op: "register", limit: 2 });
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("9-0"), ev("10-0")] });
+  sock.push({ op: "register", result: { code: 109 }, events: [] });
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["5-2", "5-10", "9-0", "10-0", "11-0"]);
+  sock.push({ op: "event", event: ev("11-0") });
+  sock.push({ op: "event", event: ev("10-0") });
+  sock.push({ op: "event", event: ev("12-0") });
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["5-2", "5-10", "9-0", "10-0", "11-0", "12-0"]);
+  assert.equal(registers(sock).length, 3);
+});
+
+test("the calls of the first answer and a gap reach their handlers", async () => {
+  const w = world();
+  const call = { call_id: "c1", state: "connected", users: { 101: "connected" } };
+  w.broker.calls = [call];
+  w.broker.manual = true;
+  const t = tab(w, "a", { limit: 1 });
+  await w.clock.run(0);
+  const [sock] = w.broker.sockets;
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("7-0", "record")], calls: [call], gap: true });
+  sock.push({ op: "register", result: { code: 109 }, events: [] });
+  await w.clock.run(0);
+  assert.deepEqual(t.got.calls, [[call]]);
+  assert.equal(t.got.gaps, 1);
+  assert.deepEqual(t.got.kinds, ["record:7-0"]);
+});
+
+test("acknowledges the last delivered id once per burst, after the handlers", async () => {
+  const w = world();
+  const t = tab(w, "a");
+  await w.clock.run(0);
+  let ackedBeforeHandler = null;
+  t.relay.on("event", () => (ackedBeforeHandler = w.broker.cursor));
+  w.broker.post("1-0", "1-1", "2-0");
+  await w.clock.run(0);
+  assert.deepEqual(acks(w), []);
+  assert.equal(ackedBeforeHandler, null);
+  await w.clock.run(100);
+  assert.deepEqual(acks(w), ["2-0"]);
+  w.broker.post("3-0");
+  await w.clock.run(1000);
+  assert.deepEqual(acks(w), ["2-0", "3-0"]);
+  assert.equal(w.broker.cursor, "3-0");
+});
+
+test("stop() acknowledges what was delivered, closes, and never reconnects", async () => {
+  const w = world();
+  const t = tab(w, "a");
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(0);
+  t.relay.stop();
+  const [sock] = w.broker.sockets;
+  assert.deepEqual(acks(w), ["1-0"]);
+  assert.equal(sock.closedWith, 1000);
+  w.broker.post("2-0");
+  await w.clock.run(120000);
+  assert.equal(w.broker.sockets.length, 1);
+  assert.equal(t.urls, 1);
+  assert.deepEqual(t.got.ids, ["1-0"]);
+  assert.deepEqual(t.got.states, ["connecting", "open", "closed"]);
+  t.relay.start();
+  await w.clock.run(1000);
+  assert.equal(w.broker.sockets.length, 1);
+});
+
+test("a reconnect registers with since = the last delivered id and repeats nothing", async () => {
+  const w = world();
+  const t = tab(w, "a");
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0");
+  await w.clock.run(0);
+  w.broker.sockets[0].serverClose(1013);
+  w.broker.post("3-0", "4-0");
+  await w.clock.run(1000); // the first retry waits at most 1 s
+  assert.equal(w.broker.sockets.length, 2);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 100, since: "2-0" });
+  assert.deepEqual(t.got.ids, ["1-0", "2-0", "3-0", "4-0"]);
+  assert.deepEqual(t.got.states, ["connecting", "open", "connecting", "open"]);
+  assert.equal(t.urls, 2); // a new ticket for every connection
+  assert.equal(t.got.calls.length, 2); // one calls snapshot per connection
+
+  // a broker that repeats delivered events after a reconnect: dropped
+  w.broker.manual = true;
+  w.broker.sockets[1].serverClose(1001);
+  await w.clock.run(1000);
+  const third = w.broker.sockets[2];
+  assert.deepEqual(third.sent, [{ op: "register", limit: 100, since: "4-0" }]);
+  third.push({ op: "register", result: { code: 0 }, events: [ev("3-0"), ev("4-0"), ev("5-0")], calls: [] });
+  third.push({ op: "register", result: { code: 109 }, events: [] });
+  third.push({ op: "event", event: ev("5-0") });
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+});
+
+test("a reload resumes from sessionStorage with since and drops what it saw", async () => {
+  const w = world();
+  const storage = memoryStorage();
+  const first = tab(w, "a", { storage });
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0", "3-0");
+  await w.clock.run(0);
+  assert.equal(storage.getItem("callrelay:last"), "3-0");
+  first.close(); // reload before the ack went out
+  assert.deepEqual(acks(w), []);
+  w.broker.post("4-0");
+  w.broker.manual = true;
+  const second = tab(w, "a", { storage });
+  await w.clock.run(0);
+  const sock = w.broker.sockets[1];
+  assert.deepEqual(sock.sent, [{ op: "register", limit: 100, since: "3-0" }]);
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("2-0"), ev("3-0"), ev("4-0")], calls: [] });
+  sock.push({ op: "register", result: { code: 109 }, events: [] });
+  await w.clock.run(200);
+  assert.deepEqual(second.got.ids, ["4-0"]);
+  assert.deepEqual(sock.sent.filter((f) => f.op === "ack"), [{ op: "ack", id: "4-0" }]);
+});
+
+test("a storage key per channel identity keeps two users apart", async () => {
+  const w = world();
+  const storage = memoryStorage();
+  storage.setItem("callrelay:102", "9-0");
+  const env = { WebSocket: w.broker.WebSocketFor("a"), setTimeout: (f, ms) => w.clock.set(f, ms, "a"), clearTimeout: (id) => w.clock.clear(id), storage };
+  const relay = new CallRelay({ channelUrl: async () => "ws://x", storageKey: "callrelay:101" }, env);
+  relay.start();
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(0);
+  assert.deepEqual(w.broker.sockets[0].sent[0], { op: "register", limit: 100 });
+  assert.equal(storage.getItem("callrelay:101"), "1-0");
+  assert.equal(storage.getItem("callrelay:102"), "9-0");
+  relay.stop();
+});
+
+test("a since the broker refuses (3101) is dropped and paging starts from the cursor", async () => {
+  const w = world();
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "99-0");
+  w.broker.post("100-0");
+  w.broker.stream = [];
+  w.broker.post("50-0"); // the stream was recreated: its last id is before since
+  const warn = mock.method(console, "warn", () => {});
+  const t = tab(w, "a", { storage });
+  await w.clock.run(0);
+  warn.mock.restore();
+  const [sock] = w.broker.sockets;
+  assert.deepEqual(registers(sock), [
+    { op: "register", limit: 100, since: "99-0" },
+    { op: "register", limit: 100 },
+    { op: "register", limit: 100 },
+  ]);
+  assert.deepEqual(t.got.states, ["connecting", "open"]);
+  assert.deepEqual(t.got.ids, []); // 50-0 is before the last delivered id
+  w.broker.post("150-0");
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["150-0"]);
+});
+
+test("a register answer with a storage error (5003) reconnects", async () => {
+  const w = world();
+  w.broker.manual = true;
+  const warn = mock.method(console, "warn", () => {});
+  const t = tab(w, "a");
+  await w.clock.run(0);
+  w.broker.sockets[0].push({ op: "register", result: { code: 5003, message: "storage unavailable" }, events: [] });
+  await w.clock.run(1000);
+  warn.mock.restore();
+  assert.equal(w.broker.sockets[0].closedWith, 1000);
+  assert.equal(w.broker.sockets.length, 2);
+  assert.deepEqual(t.got.states, ["connecting"]);
+});
+
+test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good connection", async () => {
+  const w = world(42);
+  let fail = true;
+  const err = mock.method(console, "error", () => {});
+  let calls = 0;
+  const channelUrl = async () => {
+    calls++;
+    if (fail) throw new Error("backend down");
+    return "ws://broker/v1/ws?ticket=x";
+  };
+  const t = tab(w, "a", { channelUrl });
+  await w.clock.run(0);
+  // while channelUrl fails the client sets only its 10 s connect deadline and the retry timer:
+  // run each retry as it comes due
+  const retries = () => w.clock.scheduled.map(([, ms]) => ms).filter((ms) => ms !== 10000);
+  for (let i = 0; i < 11; i++) await w.clock.run(retries().at(-1));
+  const expected = [];
+  const r = seeded(42);
+  for (let n = 0; n < 12; n++) expected.push(Math.floor(r() * Math.min(30000, 1000 * 2 ** n)));
+  assert.deepEqual(retries(), expected);
+  assert.equal(calls, 12);
+  assert.equal(err.mock.callCount(), 12);
+  for (const [n, ms] of retries().entries()) assert.ok(ms >= 0 && ms <= Math.min(30000, 1000 * 2 ** n), `delay ${n}: ${ms}`);
+  assert.ok(Math.max(...retries().slice(0, 4)) < 8000 && Math.max(...retries().slice(5)) > 8000);
+  assert.ok(Math.max(...retries()) <= 30000);
+  assert.deepEqual(t.got.states, ["connecting"]);
+
+  // a connection that got its register answer resets the backoff
+  fail = false;
+  await w.clock.run(30000);
+  assert.deepEqual(t.got.states, ["connecting", "open"]);
+  const before = w.clock.scheduled.length;
+  w.broker.sockets[0].serverClose(1001);
+  await w.clock.run(0);
+  const delays = w.clock.scheduled.slice(before).map(([, ms]) => ms);
+  assert.equal(delays.length, 1);
+  assert.ok(delays[0] <= 1000, `first delay after a good connection: ${delays[0]}`);
+  err.mock.restore();
+  t.relay.stop();
+});
+
+test("sockets that never open time out and back off too", async () => {
+  const w = world(7);
+  w.broker.refuse = true;
+  const t = tab(w, "a");
+  await w.clock.run(60000);
+  const n = w.broker.sockets.length;
+  assert.ok(n >= 5 && n <= 30, `connections in a minute: ${n}`);
+  w.broker.refuse = false;
+  await w.clock.run(60000);
+  assert.equal(w.broker.open().length, 1);
+  assert.equal(t.got.states.at(-1), "open");
+});
+
+test("pings every 25 s; no pong within 10 s drops the socket and reconnects", async () => {
+  const w = world();
+  const t = tab(w, "a");
+  await w.clock.run(100000);
+  const [sock] = w.broker.sockets;
+  assert.equal(sock.sent.filter((f) => f.op === "ping").length, 4);
+  assert.equal(w.broker.sockets.length, 1);
+  w.broker.pong = false;
+  await w.clock.run(25000); // the next ping goes out, unanswered
+  assert.equal(sock.readyState, 1);
+  await w.clock.run(10000);
+  assert.equal(sock.closedWith, 1000);
+  w.broker.pong = true;
+  await w.clock.run(1000);
+  assert.equal(w.broker.sockets.length, 2);
+  assert.deepEqual(t.got.states, ["connecting", "open", "connecting", "open"]);
+});
+
+test("a handler that throws does not stop delivery or the ack", async () => {
+  const w = world();
+  const err = mock.method(console, "error", () => {});
+  const t = tab(w, "a", { start: false });
+  const seen = [];
+  t.relay.on("call", (e) => {
+    seen.push(e.id);
+    if (e.id === "1-0") throw new Error("CRM bug");
+  });
+  t.relay.start();
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0");
+  await w.clock.run(200);
+  err.mock.restore();
+  assert.deepEqual(seen, ["1-0", "2-0"]);
+  assert.deepEqual(t.got.ids, ["1-0", "2-0"]);
+  assert.deepEqual(acks(w), ["2-0"]);
+  assert.equal(err.mock.callCount(), 1);
+});
+
+test("every kind goes to its handler, then to event", async () => {
+  const w = world();
+  const t = tab(w, "a", { start: false });
+  const order = [];
+  t.relay.on("ivr", (e) => order.push(`ivr ${e.id}`));
+  t.relay.on("event", (e) => order.push(`event ${e.id}`));
+  t.relay.start();
+  await w.clock.run(0);
+  w.broker.post(ev("1-0", "call"), ev("2-0", "record"), ev("3-0", "ivr"), ev("4-0", "route_result"));
+  await w.clock.run(0);
+  assert.deepEqual(t.got.kinds, ["call:1-0", "record:2-0", "ivr:3-0", "route_result:4-0"]);
+  assert.deepEqual(order, ["event 1-0", "event 2-0", "ivr 3-0", "event 3-0", "event 4-0"]);
+  assert.throws(() => t.relay.on("nope", () => {}), TypeError);
+  assert.throws(() => t.relay.on("call", "not a function"), TypeError);
+  assert.throws(() => new CallRelay({}), TypeError);
+});
+
+test("share: one socket for two tabs; the follower gets every event through the channel", async () => {
+  const w = world();
+  const call = { call_id: "c0", state: "appeared", users: { 101: "appeared" } };
+  w.broker.calls = [call];
+  w.broker.post("1-0");
+  const a = tab(w, "a", { share: true });
+  await w.clock.run(0);
+  const b = tab(w, "b", { share: true });
+  await w.clock.run(0);
+  w.broker.post("2-0", "3-0");
+  await w.clock.run(200);
+  assert.equal(w.broker.sockets.length, 1);
+  assert.equal(w.broker.sockets[0].owner, "a");
+  assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0"]);
+  assert.deepEqual(b.got.ids, ["1-0", "2-0", "3-0"]); // a new tab: calls and the events after them
+  assert.deepEqual(a.got.calls, [[call]]);
+  assert.deepEqual(b.got.calls, [[call]]);
+  assert.deepEqual(b.got.states, ["connecting", "open"]);
+  assert.equal(b.storage.getItem("callrelay:last"), "3-0");
+  assert.equal(b.urls, 0);
+  assert.deepEqual(acks(w), ["1-0", "3-0"]); // at the end of paging, then batched
+});
+
+test("share: closing the leader's tab hands the socket over, nothing lost, nothing twice", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  const b = tab(w, "b", { share: true });
+  const c = tab(w, "c", { share: true });
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0");
+  await w.clock.run(200);
+  assert.equal(w.broker.sockets.length, 1);
+  a.close();
+  w.broker.post("3-0", "4-0"); // while nobody holds the socket
+  await w.clock.run(1000);
+  assert.equal(w.broker.open().length, 1);
+  const taken = w.broker.sockets[1];
+  assert.equal(taken.owner, "b");
+  assert.deepEqual(registers(taken)[0], { op: "register", limit: 100, since: "2-0" });
+  w.broker.post("5-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(c.got.states, ["connecting", "open", "connecting", "open"]);
+  assert.equal(c.urls, 0);
+
+  // the leader stops (rather than closing): c takes over from its own last id
+  b.relay.stop();
+  w.broker.post("6-0");
+  await w.clock.run(1000);
+  const third = w.broker.sockets[2];
+  assert.equal(third.owner, "c");
+  assert.deepEqual(registers(third)[0], { op: "register", limit: 100, since: "5-0" });
+  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0"]);
+  assert.equal(w.broker.open().length, 1);
+});
+
+test("share: a reloaded follower catches up from the leader's recent events", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  const storage = memoryStorage();
+  const b = tab(w, "b", { share: true, storage });
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0");
+  await w.clock.run(0);
+  b.close();
+  w.broker.post("3-0", "4-0"); // while b reloads
+  await w.clock.run(0);
+  const b2 = tab(w, "b2", { share: true, storage });
+  await w.clock.run(0);
+  w.broker.post("5-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0", "2-0"]);
+  assert.deepEqual(b2.got.ids, ["3-0", "4-0", "5-0"]);
+  assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.equal(w.broker.sockets.length, 1);
+});
+
+test("share without Web Locks or BroadcastChannel: each tab connects by itself", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true, without: ["locks"] });
+  const b = tab(w, "b", { share: true, without: ["BroadcastChannel"] });
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(0);
+  assert.equal(w.broker.open().length, 2);
+  assert.deepEqual(a.got.ids, ["1-0"]);
+  assert.deepEqual(b.got.ids, ["1-0"]);
+});
+
+test("share: a new tab gets the calls in progress, not the calls that came and went", async () => {
+  const w = world();
+  const inProgress = { call_id: "c1", state: "appeared", users: { 101: "appeared" } };
+  w.broker.calls = [inProgress];
+  const call = (id, callId, state) => ({ ...ev(id), call_id: callId, call: { state } });
+  const a = tab(w, "a", { share: true });
+  await w.clock.run(0);
+  w.broker.post(call("1-0", "c1", "connected"), call("2-0", "c2", "appeared"), call("3-0", "c2", "disconnected"));
+  w.broker.post(call("4-0", "c3", "appeared"), call("5-0", "c1", "disconnected"));
+  await w.clock.run(0);
+  const b = tab(w, "b", { share: true });
+  await w.clock.run(0);
+  w.broker.post(call("6-0", "c3", "connected"));
+  await w.clock.run(200);
+  assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0"]);
+  assert.deepEqual(b.got.calls, [[inProgress]]);
+  assert.deepEqual(b.got.ids, ["1-0", "4-0", "5-0", "6-0"]);
+  assert.equal(b.storage.getItem("callrelay:last"), "6-0");
+});
+
+test("a channelUrl that never answers times out after 10 s; its late answer is not used", async () => {
+  const w = world();
+  const pending = [];
+  const channelUrl = () => new Promise((resolve) => pending.push(resolve));
+  const t = tab(w, "a", { channelUrl });
+  await w.clock.run(9999);
+  assert.equal(pending.length, 1);
+  await w.clock.run(1);
+  const retry = w.clock.scheduled.at(-1)[1];
+  assert.ok(retry <= 1000, `first retry ${retry}`);
+  await w.clock.run(retry);
+  assert.equal(pending.length, 2);
+  pending[0]("ws://late"); // the first attempt's answer, too late
+  await w.clock.run(0);
+  assert.equal(w.broker.sockets.length, 0);
+  pending[1]("ws://broker/v1/ws?ticket=2");
+  await w.clock.run(0);
+  assert.deepEqual(w.broker.sockets.map((s) => s.url), ["ws://broker/v1/ws?ticket=2"]);
+  assert.deepEqual(t.got.states, ["connecting", "open"]);
+});
