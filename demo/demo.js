@@ -270,6 +270,8 @@ function countEvent() {
   $("count").textContent = ++eventCount + (eventCount === 1 ? " event" : " events");
 }
 
+const lastIdKey = (extension) => "callrelay-demo:last:" + extension;
+
 function start({ token, extension }) {
   $("login").hidden = true;
   $("desk").hidden = false;
@@ -280,6 +282,7 @@ function start({ token, extension }) {
     channelUrl: () => channelUrl(token, extension),
     limit: Number(params.get("limit")) || 100,
     share: params.get("share") === "1",
+    storageKey: lastIdKey(extension), // per user: a tab may sign in as another
   });
   const history = loadHistory();
   for (const ev of history) {
@@ -324,6 +327,8 @@ $("login-form").addEventListener("submit", (e) => {
 
 $("signout").addEventListener("click", () => {
   relay?.stop();
+  const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "{}");
+  if (saved.extension) sessionStorage.removeItem(lastIdKey(saved.extension));
   sessionStorage.removeItem(STORE_KEY);
   sessionStorage.removeItem(HISTORY_KEY);
   location.reload();
