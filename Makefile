@@ -50,7 +50,7 @@ $(SERVER_OBJ): $(BUILD)/gen/scripts.h
 
 # The browser module and the demo page are embedded too (api_static.c serves them), so the
 # binary stays one file. files.h declares the table; each entry is named by its path here.
-EMBEDDED := $(wildcard client/callrelay.js client/callrelay.d.ts) demo/index.html demo/demo.css demo/demo.js
+EMBEDDED := client/callrelay.js client/callrelay.d.ts demo/index.html demo/demo.css demo/demo.js
 $(BUILD)/gen/files.c $(BUILD)/gen/files.h &: $(EMBEDDED) tools/embed_files.sh
 	@mkdir -p $(BUILD)/gen
 	sh tools/embed_files.sh $(BUILD)/gen $(EMBEDDED)

@@ -339,7 +339,8 @@ static int write_response(struct lws *wsi, http_req *r)
                                       &p, end)) ||
         lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r->resp_len;
     if (!bad) {
-        memcpy(p, r->resp, r->resp_len);
+        if (r->resp_len) /* a 304 has no body at all */
+            memcpy(p, r->resp, r->resp_len);
         p += r->resp_len;
         bad = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start);
     }
