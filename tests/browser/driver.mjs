@@ -7,7 +7,7 @@
 //   {"cmd":"login","tab":"a","token":"...","extension":"101"}
 //   {"cmd":"wait","tab":"a","expr":"JS expression","ms":10000}  -> its truthy value
 //   {"cmd":"eval","tab":"a","expr":"JS expression"}                   -> its value
-//   {"cmd":"reload","tab":"a"}   {"cmd":"close","tab":"a"}
+//   {"cmd":"goto","tab":"a","url":"..."}   {"cmd":"reload","tab":"a"}   {"cmd":"close","tab":"a"}
 //   {"cmd":"screenshot","tab":"a","path":"/x.png"}
 //   {"cmd":"reports"}  -> every report of every tab: {tab, type, data}, in arrival order
 //   {"cmd":"errors"}   -> page errors and console errors so far
@@ -66,6 +66,10 @@ const commands = {
   },
   async eval({ tab: name, expr }) {
     return tab(name).evaluate(expr);
+  },
+  async goto({ tab: name, url }) {
+    const resp = await tab(name).goto(url, { waitUntil: "load" });
+    return resp ? resp.status() : null;
   },
   async reload({ tab: name }) {
     await tab(name).reload({ waitUntil: "load" });

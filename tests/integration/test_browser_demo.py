@@ -339,3 +339,27 @@ def test_reload_mid_stream_loses_nothing_and_repeats_nothing(demo, world, chromi
     print("reload: %d events posted, %d handled once each across %d reloads (handled before "
           "each reload: %s), %d cards after the last" % (n, len(ids), reloads,
                                                          handled_before_reload, n))
+
+
+def test_gap_notice_when_retention_removed_missed_events(world, chromium):
+    world.start_broker(env={"CALLRELAY_DEMO": "1", "CALLRELAY_RETENTION": "1"})
+    acme = world.provision("acme")
+    acme.add_user(EXT)
+    open_desk(chromium, world.broker, acme, "a")
+    post_call(acme, "g-0", "appeared")
+    chromium.wait("a", card_state("g-0") + " === 'appeared'", what="the first card")
+    chromium.call("goto", tab="a", url="about:blank")  # the tab keeps its sessionStorage
+    # One event each 0.4 s: the oldest are trimmed (retention 1 s) while the stream lives on
+    # (a stream idle for the whole retention expires, and then no gap can be told).
+    for i in range(1, 6):
+        post_call(acme, "g-%d" % i, "appeared")
+        time.sleep(0.4)
+    kept = world.stream_ids(acme.stream_key(EXT))
+    assert 0 < len(kept) < 5, "some of g-1..g-5 should be trimmed: %s" % kept
+    chromium.call("goto", tab="a", url=world.broker.base + "/demo")
+    chromium.wait("a", "document.querySelector('#banners .banner')?.textContent"
+                  ".includes('removed by retention')", what="the gap notice")
+    assert [r["type"] for r in chromium.reports("a", "gap")] == ["gap"]
+    chromium.wait("a", card_state("g-5") + " === 'appeared'", what="the newest event")
+    assert chromium.eval("a", card_state("g-1")) is None, "g-1 was trimmed"
+    assert chromium.eval("a", card_state("g-0")) == "appeared", "the card from before is kept"
