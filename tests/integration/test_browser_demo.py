@@ -206,9 +206,14 @@ def test_screen_pop_follows_the_call_and_shows_recording_and_ivr(demo, world, ch
                                    (("c-3", "on_hold"), ("c-4", "connected"), ("c-5", "appeared"))),
                   what="three more cards")
     assert chromium.eval("a", "document.querySelectorAll('.card').length") == 5
+    demo.post_ok({"kind": "route_result", "user": EXT, "call_id": "c-4",
+                  "route_result": {"command_id": "transfer-7", "result": 0,
+                                   "to": {"extension": "102"}}}, accepted=1)
+    chromium.wait("a", "document.querySelector('#notices li.route')?.textContent"
+                  ".startsWith('Routing transfer-7 done')", what="route result notice")
     ids = chromium.delivered("a")
     stream = world.stream_ids(demo.stream_key(EXT))
-    assert len(stream) == 15  # 5 + 1 record + 2 + 1 ivr + 3 + 2 + 1
+    assert len(stream) == 16  # 5 + 1 record + 2 + 1 ivr + 3 + 2 + 1 + 1 route_result
     assert ids == stream, "delivered %s, stored %s" % (ids, stream)
     assert chromium.eval("a", "window.__delivered") == stream
     # A second tab opened now shows the calls in progress from its first register answer.
@@ -267,9 +272,16 @@ def test_two_tabs_of_one_user_both_update(demo, world, chromium):
     wait_until(lambda: sessions_open(world.broker) == 2, 5, what="two websockets")
     post_call(demo, "t-1", "appeared")
     post_call(demo, "t-1", "connected")
+    stream = world.stream_ids(demo.stream_key(EXT))
     for tab in ("a", "b"):
         chromium.wait(tab, card_state("t-1") + " === 'connected'", what="tab %s updated" % tab)
-        assert len(chromium.delivered(tab)) == 2
+        assert chromium.delivered(tab) == stream
+    # Signing out one tab forgets it and closes its websocket; the other stays.
+    chromium.call("eval", tab="b", expr="document.getElementById('signout').click()")
+    chromium.wait("b", "!document.getElementById('login').hidden", what="the sign-in form")
+    assert chromium.eval("b", "sessionStorage.length") == 0
+    wait_until(lambda: sessions_open(world.broker) == 1, 5, what="b's websocket closed")
+    assert chromium.eval("a", OPEN)
 
 
 def test_shared_tabs_use_one_websocket_and_survive_the_holder_closing(demo, world, chromium):
