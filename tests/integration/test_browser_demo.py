@@ -279,6 +279,7 @@ def test_two_tabs_of_one_user_both_update(demo, world, chromium):
     # Signing out one tab forgets it and closes its websocket; the other stays.
     chromium.call("eval", tab="b", expr="document.getElementById('signout').click()")
     chromium.wait("b", "!document.getElementById('login').hidden", what="the sign-in form")
+    assert chromium.eval("b", "getComputedStyle(document.getElementById('who')).display") == "none"
     assert chromium.eval("b", "sessionStorage.length") == 0
     wait_until(lambda: sessions_open(world.broker) == 1, 5, what="b's websocket closed")
     assert chromium.eval("a", OPEN)
@@ -375,3 +376,11 @@ def test_gap_notice_when_retention_removed_missed_events(world, chromium):
     chromium.wait("a", card_state("g-5") + " === 'appeared'", what="the newest event")
     assert chromium.eval("a", card_state("g-1")) is None, "g-1 was trimmed"
     assert chromium.eval("a", card_state("g-0")) == "appeared", "the card from before is kept"
+
+
+def test_a_refused_token_is_shown(demo, world, chromium):
+    chromium.call("open", tab="a", url=world.broker.base + "/demo")
+    chromium.call("login", tab="a", token="not-the-token", extension=EXT)
+    chromium.wait("a", "document.querySelector('.banner.error')?.textContent"
+                  ".includes('integration token missing or wrong')", what="the refusal")
+    assert chromium.eval("a", "document.getElementById('conn').dataset.state") != "open"
