@@ -4,10 +4,12 @@ import pytest
 
 from conftest import ROOT, SCALE, assert_result
 
-MODULE = [("/client/callrelay.js", "client/callrelay.js", "text/javascript; charset=utf-8"),
-          ("/client/callrelay.d.ts", "client/callrelay.d.ts", "application/typescript; charset=utf-8")]
+JS = "text/javascript; charset=utf-8"
+TS = "application/typescript; charset=utf-8"
+MODULE = [("/client/callrelay.js", "client/callrelay.js", JS),
+          ("/client/callrelay.d.ts", "client/callrelay.d.ts", TS)]
 DEMO = [("/demo", "demo/index.html", "text/html; charset=utf-8"),
-        ("/demo/demo.js", "demo/demo.js", "text/javascript; charset=utf-8"),
+        ("/demo/demo.js", "demo/demo.js", JS),
         ("/demo/demo.css", "demo/demo.css", "text/css; charset=utf-8")]
 
 
