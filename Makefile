@@ -19,7 +19,7 @@ PURE_SRC := broker/lib/digest.c broker/lib/strmap.c broker/lib/cidr.c broker/lib
 SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store/store.c broker/store/store_users.c broker/store/store_integrations.c \
             broker/integrations.c broker/net/listener.c broker/net/connguard.c broker/net/http.c \
             broker/api/api_admin.c broker/api/api_users.c broker/ingest.c broker/api/api_hooks.c broker/api/api_ops.c broker/api/api_auth.c \
-            broker/api/api_routes.c \
+            broker/api/api_routes.c broker/api/api_static.c \
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
             broker/store/store_notifications.c broker/api/api_notifications.c broker/notifier.c \
             broker/hub/hub.c broker/main.c \
@@ -28,7 +28,7 @@ LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 
 PURE_OBJ   := $(PURE_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts.o $(BUILD)/gen/files.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 all: $(BUILD)/callrelay
@@ -47,6 +47,16 @@ $(BUILD)/gen/scripts.c $(BUILD)/gen/scripts.h &: $(LUA) $(wildcard broker/store/
 $(BUILD)/gen/scripts.o: $(BUILD)/gen/scripts.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(SERVER_OBJ): $(BUILD)/gen/scripts.h
+
+# The browser module and the demo page are embedded too (api_static.c serves them), so the
+# binary stays one file. files.h declares the table; each entry is named by its path here.
+EMBEDDED := client/callrelay.js client/callrelay.d.ts demo/index.html demo/demo.css demo/demo.js
+$(BUILD)/gen/files.c $(BUILD)/gen/files.h &: $(EMBEDDED) tools/embed_files.sh
+	@mkdir -p $(BUILD)/gen
+	sh tools/embed_files.sh $(BUILD)/gen $(EMBEDDED)
+$(BUILD)/gen/files.o: $(BUILD)/gen/files.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(SERVER_OBJ): $(BUILD)/gen/files.h
 
 # Unit tests #include the .c they test (static functions reachable); link the other pure code.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJ)

@@ -418,6 +418,14 @@ static int set_presence_ttl(cr_config *c, const char *env, const char *v, char *
     return 0;
 }
 
+static int set_demo(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+        return cfg_fail(err, errlen, "%s: must be 0 or 1, got \"%s\"", env, v);
+    c->demo = v[0] == '1';
+    return 0;
+}
+
 static int set_key_prefix(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     if (!*v || has_space_or_ctl(v) || strpbrk(v, "{}"))
@@ -494,6 +502,7 @@ static const struct setting settings[] = {
     {"body_timeout", set_body_timeout},
     {"trusted_proxies", set_trusted_proxies},
     {"presence_ttl", set_presence_ttl},
+    {"demo", set_demo},
 };
 
 static void env_name(const char *name, char *out, size_t size)

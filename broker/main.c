@@ -59,6 +59,7 @@ static void usage(FILE *f)
         "  CALLRELAY_MAX_DELIVERIES events x users one webhook may store (10000)\n"
         "  CALLRELAY_PRESENCE_TTL   seconds a killed instance's tabs still count as online (30)\n",
         f);
+    fputs("  CALLRELAY_DEMO           1: serve the demo CRM page at /demo (0)\n", f);
 }
 
 static void on_final_stop(uv_timer_t *t)

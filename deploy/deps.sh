@@ -17,7 +17,7 @@ RUNTIME_PKGS="build-essential pkg-config libwebsockets-dev libwebsockets-evlib-u
  ca-certificates"
 TEST_PKGS="libcmocka-dev python3-pytest python3-websockets python3-requests python3-redis
  python3-jsonschema python3-yaml haproxy clang libclang-rt-14-dev clang-format kamailio
- kamailio-utils-modules kamailio-extra-modules sip-tester"
+ kamailio-utils-modules kamailio-extra-modules sip-tester chromium"
 EXTRA_PKGS=""
 
 mode=all

@@ -2,6 +2,7 @@
  * api_admin.c (provisioning), api_users.c (users, channel), api_hooks.c (PBX webhooks),
  * api_ops.c (health, readiness, metrics), api_calls.c (calls' state, who is online),
  * api_notifications.c (outbound notifications: list, one, retry),
+ * api_static.c (the browser module and the demo page, embedded at build time),
  * api_auth.c (who a request is: admin, integration token, signature, source network). Each
  * handler answers exactly once. */
 #ifndef CR_API_H
@@ -34,6 +35,12 @@ void api_notifications_retry(http_req *r);
 void api_healthz(http_req *r);
 void api_readyz(http_req *r);
 void api_metrics(http_req *r);
+
+void api_client_js(http_req *r);
+void api_client_dts(http_req *r);
+/* /demo and /demo/...: 404 unless CALLRELAY_DEMO=1. */
+void api_demo_page(http_req *r);
+void api_demo_asset(http_req *r);
 
 /* What a request's head alone decides, before its body is read: 0 read the body, -1 refused
  * (*why says how), 1 the webhook names an integration unknown here (reload, then ask again). */

@@ -19,6 +19,10 @@ static const http_route routes[] = {
     {HTTP_GET, "/healthz", false, api_healthz},
     {HTTP_GET, "/readyz", false, api_readyz},
     {HTTP_GET, "/metrics", false, api_metrics},
+    {HTTP_GET, "/client/callrelay.js", false, api_client_js},
+    {HTTP_GET, "/client/callrelay.d.ts", false, api_client_dts},
+    {HTTP_GET, "/demo", false, api_demo_page},
+    {HTTP_GET, "/demo/", true, api_demo_asset},
     {HTTP_OTHER, NULL, false, NULL},
 };
 

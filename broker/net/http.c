@@ -234,6 +234,14 @@ void http_reply_raw(http_req *r, int status, const char *content_type, char *bod
     }
 }
 
+bool http_reply_header(http_req *r, const char *name, const char *value)
+{
+    if (r->n_resp_headers == HTTP_EXTRA_HEADERS)
+        return false;
+    r->resp_headers[r->n_resp_headers++] = (http_extra_header){name, value};
+    return true;
+}
+
 void http_reply_json(http_req *r, int status, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -283,24 +291,46 @@ static int add_challenge(struct lws *wsi, unsigned char **p, unsigned char *end)
                                        (const unsigned char *)v, (int)sizeof v - 1, p, end);
 }
 
+static int add_extra_headers(struct lws *wsi, const http_req *r, unsigned char **p,
+                             unsigned char *end)
+{
+    for (int i = 0; i < r->n_resp_headers; i++) {
+        const http_extra_header *h = &r->resp_headers[i];
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)h->name,
+                                        (const unsigned char *)h->value, (int)strlen(h->value), p,
+                                        end))
+            return -1;
+    }
+    return 0;
+}
+
+/* Content-Type and Content-Length, except on a 304, which describes what the client holds. */
+static int add_content_headers(struct lws *wsi, const http_req *r, unsigned char **p,
+                               unsigned char *end)
+{
+    if (r->status == 304)
+        return 0;
+    char len[24];
+    int n = snprintf(len, sizeof len, "%zu", r->resp_len);
+    return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                        (const unsigned char *)r->resp_type,
+                                        (int)strlen(r->resp_type), p, end) ||
+           lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                        (const unsigned char *)len, n, p, end);
+}
+
 static int write_response(struct lws *wsi, http_req *r)
 {
-    size_t cap = LWS_PRE + 512 + r->resp_len;
+    size_t cap = LWS_PRE + 1024 + r->resp_len;
     if (connguard_answered(lws_get_socket_fd(wsi)))
         r->close_after = true;
     unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
-    char len[24];
-    int n = snprintf(len, sizeof len, "%zu", r->resp_len);
     int bad =
         lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                     (const unsigned char *)r->resp_type, (int)strlen(r->resp_type),
-                                     &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, (const unsigned char *)len,
-                                     n, &p, end) ||
+        add_content_headers(wsi, r, &p, end) || add_extra_headers(wsi, r, &p, end) ||
         (r->status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
                                                          (const unsigned char *)"1", 1, &p, end)) ||
         (r->status == 401 && add_challenge(wsi, &p, end)) ||
@@ -309,7 +339,8 @@ static int write_response(struct lws *wsi, http_req *r)
                                       &p, end)) ||
         lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r->resp_len;
     if (!bad) {
-        memcpy(p, r->resp, r->resp_len);
+        if (r->resp_len) /* a 304 has no body at all */
+            memcpy(p, r->resp, r->resp_len);
         p += r->resp_len;
         bad = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start);
     }

@@ -17,6 +17,12 @@ enum http_method { HTTP_GET, HTTP_POST, HTTP_OTHER };
 
 typedef struct http_hdr http_hdr; /* a header looked up by name, kept until the request ends */
 
+/* A header added to an answer: name lowercase with its colon ("etag:"). */
+typedef struct http_extra_header {
+    const char *name, *value;
+} http_extra_header;
+#define HTTP_EXTRA_HEADERS 4
+
 typedef struct http_req {
     uint32_t magic;
     int refs;
@@ -46,6 +52,8 @@ typedef struct http_req {
     char *resp;
     size_t resp_len;
     const char *resp_type;
+    http_extra_header resp_headers[HTTP_EXTRA_HEADERS];
+    int n_resp_headers;
     bool responded, close_after;
     bool waited;     /* the handler returned before answering */
     bool refreshed;  /* integrations were reloaded once for this request */
@@ -85,6 +93,10 @@ void http_reply_error(http_req *r, int status, int code, const char *field, cons
     __attribute__((format(printf, 5, 6)));
 void http_reply_ok(http_req *r, json_t *extra);
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len);
+/* Adds a header to the answer to come (before http_reply_*); name and value must outlive the
+ * request (string literals, embedded data). False when HTTP_EXTRA_HEADERS are set already. A
+ * 304 answer carries neither Content-Type nor Content-Length (RFC 9110 15.4.5). */
+bool http_reply_header(http_req *r, const char *name, const char *value);
 /* The bearer token, or the body's "token" field (for JSON bodies), or ?token=. NULL if none. */
 const char *http_token(http_req *r, const json_t *body, char *buf, size_t size);
 /* Runs the request's handler again once the integrations were reloaded (see

@@ -127,7 +127,7 @@ def test_dockerfile():
     assert re.search(r"(?m)^ENV\s+CALLRELAY_LISTEN=0\.0\.0\.0:8080\b", runtime)
     assert re.search(r"(?ms)^HEALTHCHECK\b.*?/healthz", runtime)
     # The build stage copies what the Makefile builds from.
-    for d in ("Makefile", "broker", "adapters", "tools"):
+    for d in ("Makefile", "broker", "adapters", "tools", "client", "demo"):
         assert re.search(rf"(?m)^COPY\s+{d}\b", build), f"build stage does not copy {d}"
 
 

@@ -59,6 +59,7 @@ static void defaults(void **state)
     assert_int_equal(c.max_body, 1048576);
     assert_int_equal(c.dedupe_window_s, 86400);
     assert_int_equal(c.max_deliveries, 10000);
+    assert_int_equal(c.demo, 0);
     cr_config d;
     assert_int_equal(config_init(&d), 0);
     assert_memory_not_equal(c.ticket_secret, d.ticket_secret, 32);
@@ -209,6 +210,8 @@ static void every_bad_value(void **state)
          "CALLRELAY_REDIS_URL: db must be a number, got \"x\""},
         {"redis_url", "unix:///tmp/r.sock?tls=1",
          "CALLRELAY_REDIS_URL: unknown query parameter \"tls=1\" (db or password)"},
+        {"demo", "yes", "CALLRELAY_DEMO: must be 0 or 1, got \"yes\""},
+        {"demo", "2", "CALLRELAY_DEMO: must be 0 or 1, got \"2\""},
         {"nope", "1", "unknown setting \"nope\""},
     };
     cr_config c;
@@ -248,6 +251,10 @@ static void good_values(void **state)
     assert_int_equal(c.ticket_secret_len, 16);
     assert_int_equal(config_set(&c, "max_body", "2147483647", err, sizeof err), 0);
     assert_int_equal(c.max_body, 2147483647);
+    assert_int_equal(config_set(&c, "demo", "1", err, sizeof err), 0);
+    assert_int_equal(c.demo, 1);
+    assert_int_equal(config_set(&c, "CALLRELAY_DEMO", "0", err, sizeof err), 0);
+    assert_int_equal(c.demo, 0);
     config_free(&c);
 }
 
