@@ -400,11 +400,13 @@ def test_circuit_breaker_opens_then_a_probe_closes_it(env, rx):
     evs = [dialer_call("101", call_id="cb-%d" % i) for i in range(3)]
     integ.post_ok(evs, accepted=3)
     wait_until(lambda: len(rx.records()) >= 5, 5, what="5 failed attempts")
-    t5 = rx.records()[4]["t"]
-    time.sleep(1)
+    t1 = rx.records()[0]["t"]
+    # it opens once 5 or more failures in a row have lasted 1 s (a retry every <= 200 ms), for 5 s
+    time.sleep(max(0.0, t1 + 1.6 * SCALE - time.time()))
     n0 = len(rx.records())
-    # open for 5 s: retries every <= 200 ms would show here without the breaker
-    time.sleep(max(0.0, t5 + 3.5 - time.time()))
+    t5 = rx.records()[n0 - 1]["t"]  # the failure that opened it
+    assert t5 - t1 >= 1.0, "opened before the failures lasted 1 s: %.2f" % (t5 - t1)
+    time.sleep(max(0.0, t5 + 4.0 - time.time()))
     quiet = rx.records()[n0:]
     assert quiet == [], "attempts while the breaker should be open: %s" % [
         (round(r["t"] - t5, 2), r["status"]) for r in quiet]

@@ -20,7 +20,10 @@ local P = K .. '{' .. integration .. '}:'
 local key = P .. 'n:' .. nid
 local m = integration .. '\t' .. nid
 -- include: notify_due.lua
-local BREAKER_FAILURES, FIRST_PAUSE_MS, LONGEST_PAUSE_MS, MISSING_MS = 5, 5000, 30000, 60000
+-- The breaker opens after BREAKER_FAILURES failures in a row that span DOWN_FOR_MS: an endpoint
+-- that fails some requests but answers others (a retry that succeeds) is not down.
+local BREAKER_FAILURES, DOWN_FOR_MS, FIRST_PAUSE_MS, LONGEST_PAUSE_MS = 5, 1000, 5000, 30000
+local MISSING_MS = 60000
 local next_ms = now + tonumber(ARGV[7] ~= '' and ARGV[7] or 0)
 
 local h = redis.call('HMGET', key, 'st', 'ep', 'c', 'miss')
@@ -63,11 +66,14 @@ local function breaker()
         end
     elseif endpoint_state == 'down' then
         local fails = redis.call('HINCRBY', nb, 'fails', 1)
-        local b = redis.call('HMGET', nb, 'open_until', 'probe', 'pause')
+        if fails == 1 then
+            redis.call('HSET', nb, 'since', now)
+        end
+        local b = redis.call('HMGET', nb, 'open_until', 'probe', 'pause', 'since')
         local pause
         if b[2] == m then
             pause = math.min(LONGEST_PAUSE_MS, tonumber(b[3]) * 2)
-        elseif not b[1] and fails >= BREAKER_FAILURES then
+        elseif not b[1] and fails >= BREAKER_FAILURES and now - tonumber(b[4]) >= DOWN_FOR_MS then
             pause = FIRST_PAUSE_MS
         end
         if pause then
