@@ -337,11 +337,7 @@ class Link {
   }
 
   page(f) {
-    const code = f.result && f.result.code;
-    if (code !== 0 && code !== 109) {
-      console.warn("callrelay: register failed, reconnecting", f.result);
-      return this.drop(); // 5000/5003: storage trouble on the broker
-    }
+    const code = f.result && f.result.code; // 0 or 109: a refused register is an error frame
     this.attempt = 0;
     if (!this.registered) {
       this.registered = true;
@@ -369,7 +365,9 @@ class Link {
       console.warn("callrelay: the broker refused since, registering without it");
       return this.register(null);
     }
-    if (this.paging && !this.registered) {
+    // A refused register (storage trouble: 5000, 5003) leaves the broker paging this session
+    // and holding its live events: only a new connection, resuming with since, gets them.
+    if (this.paging) {
       console.warn("callrelay: register refused, reconnecting", result);
       return this.drop();
     }

@@ -244,13 +244,37 @@ test("a since the broker refuses (3101) is dropped and paging starts from the cu
   assert.deepEqual(t.got.ids, ["150-0"]);
 });
 
-test("a register answer with a storage error (5003) reconnects", async () => {
+test("a storage error frame (5003) on a later page reconnects and resumes with since", async () => {
+  const w = world();
+  w.broker.manual = true;
+  const warn = mock.method(console, "warn", () => {});
+  const t = tab(w, "a", { limit: 1 });
+  await w.clock.run(0);
+  const [sock] = w.broker.sockets;
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("1-0")], calls: [] });
+  await w.clock.run(0);
+  assert.equal(registers(sock).length, 2);
+  // what broker/hub/hub.c sends when Redis fails mid-paging: an error frame, the session
+  // still paging on the broker's side with its live events held
+  sock.push({ op: "error", result: { code: 5003, message: "storage unavailable, try again" } });
+  w.broker.post("2-0", "3-0");
+  w.broker.manual = false;
+  await w.clock.run(1000);
+  warn.mock.restore();
+  assert.equal(sock.closedWith, 1000);
+  assert.equal(w.broker.sockets.length, 2);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 1, since: "1-0" });
+  assert.deepEqual(t.got.ids, ["1-0", "2-0", "3-0"]);
+  assert.deepEqual(t.got.states, ["connecting", "open", "connecting", "open"]);
+});
+
+test("a storage error frame (5003) on the first register reconnects", async () => {
   const w = world();
   w.broker.manual = true;
   const warn = mock.method(console, "warn", () => {});
   const t = tab(w, "a");
   await w.clock.run(0);
-  w.broker.sockets[0].push({ op: "register", result: { code: 5003, message: "storage unavailable" }, events: [] });
+  w.broker.sockets[0].push({ op: "error", result: { code: 5003, message: "storage unavailable, try again" } });
   await w.clock.run(1000);
   warn.mock.restore();
   assert.equal(w.broker.sockets[0].closedWith, 1000);
