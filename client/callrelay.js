@@ -338,7 +338,6 @@ class Link {
 
   page(f) {
     const code = f.result && f.result.code; // 0 or 109: a refused register is an error frame
-    this.attempt = 0;
     if (!this.registered) {
       this.registered = true;
       this.o._setState("open");

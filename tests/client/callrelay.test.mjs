@@ -309,10 +309,11 @@ test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good 
   assert.ok(Math.max(...retries()) <= 30000);
   assert.deepEqual(t.got.states, ["connecting"]);
 
-  // a connection that got its register answer resets the backoff
+  // a connection that stayed open 10 s resets the backoff
   fail = false;
   await w.clock.run(30000);
   assert.deepEqual(t.got.states, ["connecting", "open"]);
+  await w.clock.run(10000);
   const before = w.clock.scheduled.length;
   w.broker.sockets[0].serverClose(1001);
   await w.clock.run(0);
@@ -320,6 +321,31 @@ test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good 
   assert.equal(delays.length, 1);
   assert.ok(delays[0] <= 1000, `first delay after a good connection: ${delays[0]}`);
   err.mock.restore();
+  t.relay.stop();
+});
+
+test("a broker that answers register and closes at once: the delays keep growing", async () => {
+  const w = world(5);
+  const t = tab(w, "a");
+  const delays = [];
+  for (let i = 0; i < 8; i++) {
+    await w.clock.run(0); // the socket opens and gets its register answer
+    const sock = w.broker.sockets.at(-1);
+    assert.equal(sock.registered, true);
+    const before = w.clock.scheduled.length;
+    sock.serverClose(1013); // as the broker's slow-reader cull does
+    await w.clock.run(0);
+    const retry = w.clock.scheduled.slice(before).map(([, ms]) => ms);
+    assert.equal(retry.length, 1);
+    delays.push(retry[0]);
+    await w.clock.run(retry[0]);
+  }
+  const r = seeded(5);
+  const expected = [];
+  for (let n = 0; n < 8; n++) expected.push(Math.floor(r() * Math.min(30000, 1000 * 2 ** n)));
+  assert.deepEqual(delays, expected);
+  assert.ok(delays.slice(4).every((ms) => ms > 1000), `delays: ${delays}`);
+  assert.equal(w.broker.sockets.length, 9);
   t.relay.stop();
 });
 
