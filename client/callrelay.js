@@ -37,6 +37,47 @@ function ended(e) {
   return !!leg && leg.state === "disconnected";
 }
 
+// Who a websocket URL connects as: "integration/extension" from the ticket's payload
+// (broker/hub/ticket.h: base64url("v2\n" integration "\n" extension "\n" ...) "." signature),
+// or "#HASH/extension" for token= and extension= (the token itself is not stored); null when
+// the URL does not say.
+function identityOf(url) {
+  let q;
+  try {
+    q = new URL(url, "ws://localhost/").searchParams;
+  } catch {
+    return null;
+  }
+  const ticket = q.get("ticket");
+  if (ticket) {
+    try {
+      const b64 = ticket.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+      const [v, integration, extension] = atob(b64).split("\n");
+      return v === "v2" && integration && extension ? `${integration}/${extension}` : null;
+    } catch {
+      return null;
+    }
+  }
+  const extension = q.get("extension");
+  return extension ? `#${fnv1a(q.get("token") || "")}/${extension}` : null;
+}
+
+function fnv1a(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
+}
+
+// The stored value: "IDENTITY\tID" (ID may be empty), or a plain "ID" (older versions, or an
+// identity the URL did not give), taken as the first connection's.
+function parseStored(v) {
+  if (typeof v !== "string") return { who: null, last: null };
+  const tab = v.indexOf("\t");
+  const who = tab > 0 ? v.slice(0, tab) : null;
+  const id = tab >= 0 ? v.slice(tab + 1) : v;
+  return { who, last: parseId(id) ? id : null };
+}
+
 function sessionStorageOrNull() {
   try {
     return globalThis.sessionStorage || null;
@@ -74,7 +115,9 @@ export class CallRelay {
     this._env = { ...defaultEnv(), ...env };
     this._handlers = new Map();
     this._state = "closed";
-    this._last = this._readLast();
+    const stored = this._readStored();
+    this._who = stored.who; // the identity the last delivered id belongs to (null: unknown)
+    this._last = stored.last;
     this._started = false;
     this._stopped = false;
     this._link = null; // the websocket, when this tab holds one
@@ -169,18 +212,40 @@ export class CallRelay {
     if (this._share) this._share.onDelivered(delivered);
   }
 
-  _readLast() {
+  // A connection's identity: when it is not the one the last id belongs to (another user signed
+  // in, in this tab), that id means nothing for this user's stream: it is forgotten, so that the
+  // connection registers without since and de-duplication starts afresh.
+  _identify(who) {
+    if (who === null || who === this._who) return;
+    const changed = this._who !== null;
+    this._who = who;
+    if (changed) this._forget();
+    else this._writeLast();
+    if (changed && this._share) this._share.onIdentity();
+  }
+
+  _forget() {
+    this._last = null;
+    this._writeLast();
+    if (this._link) this._link.forget();
+  }
+
+  _readStored() {
     try {
-      const v = this._env.storage && this._env.storage.getItem(this._opt.storageKey);
-      return parseId(v) ? v : null;
+      return parseStored(this._env.storage && this._env.storage.getItem(this._opt.storageKey));
     } catch {
-      return null;
+      return parseStored(null);
     }
   }
 
   _writeLast() {
+    const key = this._opt.storageKey;
+    const last = this._last === null ? "" : this._last;
     try {
-      if (this._env.storage) this._env.storage.setItem(this._opt.storageKey, this._last);
+      if (!this._env.storage) return;
+      if (this._who !== null) this._env.storage.setItem(key, `${this._who}\t${last}`);
+      else if (last !== "") this._env.storage.setItem(key, last);
+      else this._env.storage.removeItem(key);
     } catch {
       // storage full or disabled: resuming after a reload falls back to the user's cursor
     }
@@ -250,6 +315,7 @@ class Link {
       return this.drop();
     }
     if (attempt !== this.tries || this.stopped) return;
+    this.o._identify(identityOf(url));
     let ws;
     try {
       ws = new this.env.WebSocket(url);
@@ -360,8 +426,10 @@ class Link {
   error(result) {
     // A since after the stream's last id (the user was deleted and created again, or its
     // stream expired) is refused with 3101: start again from the user's cursor.
+    // Its ids are not this stream's: de-duplication starts afresh.
     if (this.paging && !this.registered && this.sinceSent !== null && result.code === 3101) {
       console.warn("callrelay: the broker refused since, registering without it");
+      this.o._forget();
       return this.register(null);
     }
     // A refused register (storage trouble: 5000, 5003) leaves the broker paging this session
@@ -371,6 +439,12 @@ class Link {
       return this.drop();
     }
     console.warn("callrelay: error frame", result);
+  }
+
+  // The ids acknowledged so far were of another stream.
+  forget() {
+    this.clearTimer("ack");
+    this.ackWanted = this.acked = null;
   }
 
   ack(id) {
@@ -399,15 +473,18 @@ function closeQuietly(ws, code) {
 // share: true. The tab holding the Web Lock is the leader: it holds the websocket and relays
 // what it delivers over a BroadcastChannel; the others deliver from the channel. Messages:
 //   {t:"hello", from, last}      a tab that starts (or sees a new leader before being synced)
-//   {t:"sync", to, state, calls, events, gap}   the leader's answer: the events after `last`
-//   {t:"lead"}                   a tab became leader
-//   {t:"events", events} {t:"calls", calls} {t:"gap"} {t:"state", state}   relayed as delivered
+//   {t:"sync", to, who, state, calls, events, gap}   the leader's answer: the events after `last`
+//   {t:"lead", who}              a tab became leader
+//   {t:"events", who, events} {t:"calls", calls} {t:"gap"} {t:"state", state}   relayed as delivered
+// `who` is the leader's identity (null: not known yet). A tab whose own is another (another user
+// signed in, in that tab) leaves sharing and connects by itself: no user gets another's events.
 class Share {
   constructor(owner) {
     this.o = owner;
     this.env = owner._env;
     this.id = Math.floor(this.env.random() * 2 ** 52).toString(36);
     this.leader = false;
+    this.left = false; // this tab left sharing: its own Link delivers
     this.synced = false;
     this.held = []; // relayed events that came before this tab's sync
     this.release = null;
@@ -438,11 +515,11 @@ class Share {
 
   // Runs while this tab holds the lock; the lock is released when the promise settles.
   lead() {
-    if (this.o._stopped) return undefined;
+    if (this.o._stopped || this.left) return undefined;
     this.leader = true;
     this.held = [];
     this.recentFrom = this.o._last;
-    this.post({ t: "lead" });
+    this.post({ t: "lead", who: this.o._who });
     this.o._link = new Link(this.o);
     this.o._link.start();
     return new Promise((resolve) => (this.release = resolve));
@@ -458,6 +535,40 @@ class Share {
 
   relay(msg) {
     if (this.leader) this.post(msg);
+  }
+
+  // Leader: its connection is another user's now; what it kept is of the one before.
+  onIdentity() {
+    if (!this.leader) return;
+    this.recent = [];
+    this.recentFrom = null;
+    this.calls = null;
+    this.callsAt = 0;
+  }
+
+  // Follower: whether a message of the leader is for this tab's user. An unknown identity on
+  // either side is taken as the same (a new tab takes the leader's).
+  mine(m) {
+    const who = typeof m.who === "string" && m.who !== "" ? m.who : null;
+    if (who === null || who === this.o._who) return true;
+    if (this.o._who === null) {
+      this.o._who = who;
+      this.o._writeLast();
+      return true;
+    }
+    this.leave();
+    return false;
+  }
+
+  leave() {
+    this.left = true;
+    this.synced = false;
+    this.held = [];
+    if (this.ch) this.ch.close();
+    if (this.release) this.release();
+    this.release = null;
+    this.o._link = new Link(this.o);
+    this.o._link.start();
   }
 
   onCalls(calls) {
@@ -476,15 +587,16 @@ class Share {
       this.recent.splice(0, cut);
       this.callsAt = Math.max(0, this.callsAt - cut);
     }
-    this.post({ t: "events", events });
+    this.post({ t: "events", who: this.o._who, events });
   }
 
   message(m) {
-    if (!m || typeof m !== "object" || this.o._stopped) return;
+    if (!m || typeof m !== "object" || this.o._stopped || this.left) return;
     if (this.leader) {
       if (m.t === "hello") this.post(this.syncFor(m));
       return;
     }
+    if ((m.t === "sync" || m.t === "lead" || m.t === "events") && !this.mine(m)) return;
     if (m.t === "sync" && m.to === this.id && !this.synced) {
       this.synced = true;
       this.o._setState(m.state === "open" ? "open" : "connecting");
@@ -522,6 +634,6 @@ class Share {
       events = this.recent.filter((e) => compareIds(e.id, known) > 0);
     }
     const gap = known !== null && this.recentFrom !== null && compareIds(known, this.recentFrom) < 0;
-    return { t: "sync", to: from, state: this.o._state, calls: this.calls, events, gap };
+    return { t: "sync", to: from, who: this.o._who, state: this.o._state, calls: this.calls, events, gap };
   }
 }

@@ -3,7 +3,7 @@ import { test, mock } from "node:test";
 import assert from "node:assert/strict";
 
 import { CallRelay } from "../../client/callrelay.js";
-import { Broker, Bus, Clock, Locks, ev, memoryStorage, seeded } from "./fakes.mjs";
+import { Broker, Bus, Clock, Locks, ev, memoryStorage, seeded, ticketUrl } from "./fakes.mjs";
 
 function world(seed = 1) {
   const clock = new Clock();
@@ -220,7 +220,7 @@ test("a storage key per channel identity keeps two users apart", async () => {
   relay.stop();
 });
 
-test("a since the broker refuses (3101) is dropped and paging starts from the cursor", async () => {
+test("a since the broker refuses (3101) is dropped; paging starts from the cursor, de-duplication afresh", async () => {
   const w = world();
   const storage = memoryStorage();
   storage.setItem("callrelay:last", "99-0");
@@ -238,10 +238,94 @@ test("a since the broker refuses (3101) is dropped and paging starts from the cu
     { op: "register", limit: 100 },
   ]);
   assert.deepEqual(t.got.states, ["connecting", "open"]);
-  assert.deepEqual(t.got.ids, []); // 50-0 is before the last delivered id
+  // 99-0 was of another stream: 50-0, below it, is new to this one
+  assert.deepEqual(t.got.ids, ["50-0"]);
   w.broker.post("150-0");
+  await w.clock.run(200);
+  assert.deepEqual(t.got.ids, ["50-0", "150-0"]);
+  assert.deepEqual(acks(w), ["50-0", "150-0"]);
+});
+
+for (const [name, missed] of [
+  ["below", ["100-0", "150-0"]],
+  ["above", ["100-0", "250-0"]],
+]) {
+  test(`another user signing in in the same tab gets every missed event (theirs ${name} the last id)`, async () => {
+    const w = world();
+    const storage = memoryStorage();
+    storage.setItem("callrelay:last", "acme/101\t200-0"); // user 101's, in this tab before
+    w.broker.post(...missed); // user 102's stream
+    const t = tab(w, "a", { storage, channelUrl: async () => ticketUrl("acme", "102") });
+    await w.clock.run(200);
+    assert.deepEqual(registers(w.broker.sockets[0])[0], { op: "register", limit: 100 });
+    assert.deepEqual(t.got.ids, missed);
+    assert.deepEqual(acks(w), [missed[1]]);
+    assert.equal(storage.getItem("callrelay:last"), `acme/102\t${missed[1]}`);
+    t.relay.stop();
+  });
+}
+
+test("the same user resumes with since; an old plain stored id is taken as the user's", async () => {
+  const w = world();
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "2-0");
+  w.broker.post("1-0", "2-0", "3-0");
+  const first = tab(w, "a", { storage, channelUrl: async () => ticketUrl("acme", "101") });
   await w.clock.run(0);
-  assert.deepEqual(t.got.ids, ["150-0"]);
+  assert.deepEqual(registers(w.broker.sockets[0])[0], { op: "register", limit: 100, since: "2-0" });
+  assert.equal(storage.getItem("callrelay:last"), "acme/101\t3-0");
+  first.close();
+  w.broker.post("4-0");
+  const second = tab(w, "b", { storage, channelUrl: async () => ticketUrl("acme", "101", 2) });
+  await w.clock.run(0);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 100, since: "3-0" });
+  assert.deepEqual(second.got.ids, ["4-0"]);
+});
+
+test("token= and extension= URLs name the user too; the token is not stored", async () => {
+  const w = world();
+  const storage = memoryStorage();
+  const url = (ext) => async () => `ws://broker/v1/ws?token=s3cret&extension=${ext}`;
+  w.broker.post("1-0");
+  const a = tab(w, "a", { storage, channelUrl: url("101") });
+  await w.clock.run(0);
+  a.close();
+  assert.ok(!storage.getItem("callrelay:last").includes("s3cret"));
+  w.broker.cursor = null; // the fake broker has one stream: as user 102's, acknowledged nothing
+  const b = tab(w, "b", { storage, channelUrl: url("102") });
+  await w.clock.run(0);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 100 });
+  assert.deepEqual(b.got.ids, ["1-0"]);
+});
+
+test("share: a tab of another user does not take the leader's events; it connects by itself", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true, channelUrl: async () => ticketUrl("acme", "101") });
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(200);
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "acme/102\t1-0"); // this tab's user is 102
+  const warn = mock.method(console, "warn", () => {});
+  const b = tab(w, "b", { share: true, storage, channelUrl: async () => ticketUrl("acme", "102") });
+  await w.clock.run(0);
+  w.broker.post("2-0");
+  await w.clock.run(200);
+  warn.mock.restore();
+  const own = w.broker.sockets.filter((s) => s.owner === "b");
+  assert.equal(own.length, 1);
+  assert.deepEqual(registers(own[0])[0], { op: "register", limit: 100, since: "1-0" });
+  assert.deepEqual(b.got.ids, ["2-0"]);
+  assert.deepEqual(a.got.ids, ["1-0", "2-0"]);
+  assert.equal(storage.getItem("callrelay:last"), "acme/102\t2-0");
+  // a new tab of no known user follows the leader and takes its identity
+  const c = tab(w, "c", { share: true, channelUrl: async () => ticketUrl("acme", "101") });
+  await w.clock.run(0);
+  w.broker.post("3-0");
+  await w.clock.run(200);
+  assert.equal(c.urls, 0);
+  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0"]); // a new tab: the events since the calls snapshot
+  assert.equal(c.storage.getItem("callrelay:last"), "acme/101\t3-0");
 });
 
 test("a storage error frame (5003) on a later page reconnects and resumes with since", async () => {
