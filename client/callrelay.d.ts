@@ -117,7 +117,8 @@ export interface CallRelayEventMap {
   route_result: RouteResultEvent;
   /** Every event, whatever its kind (after the kind's own handlers). */
   event: CallRelayEvent;
-  /** The calls in progress, from the first register answer of each connection. */
+  /** The calls in progress, from the first register answer of each connection (in share mode,
+   * a tab that joins gets the leader's, kept up to date with the events since). */
   calls: CallSnapshot[];
   /** Events were removed by retention before this tab got them. */
   gap: void;

@@ -32,11 +32,6 @@ function validEvents(list) {
   return events.sort((a, b) => compareIds(a.id, b.id));
 }
 
-function ended(e) {
-  const leg = e.call || e.ivr;
-  return !!leg && leg.state === "disconnected";
-}
-
 // Who a websocket URL connects as: "integration/extension" from the ticket's payload
 // (broker/hub/ticket.h: base64url("v2\n" integration "\n" extension "\n" ...) "." signature),
 // or "#HASH/extension" for token= and extension= (the token itself is not stored); null when
@@ -490,8 +485,7 @@ class Share {
     this.release = null;
     this.recent = []; // leader: the events delivered since it leads, at most RECENT_MAX
     this.recentFrom = null; // leader: recent holds every event after this id (null: unknown)
-    this.calls = null; // leader: the calls of its latest first register answer
-    this.callsAt = 0; // leader: index in recent of the first event after that answer
+    this.calls = null; // leader: call_id -> the call, its first register answer's calls kept live
   }
 
   start() {
@@ -543,7 +537,6 @@ class Share {
     this.recent = [];
     this.recentFrom = null;
     this.calls = null;
-    this.callsAt = 0;
   }
 
   // Follower: whether a message of the leader is for this tab's user. An unknown identity on
@@ -573,21 +566,44 @@ class Share {
 
   onCalls(calls) {
     if (!this.leader) return;
-    this.calls = calls;
-    this.callsAt = this.recent.length;
+    this.calls = new Map();
+    for (const c of calls) if (c && typeof c.call_id === "string") this.calls.set(c.call_id, c);
     this.post({ t: "calls", calls });
   }
 
   onDelivered(events) {
     if (!this.leader) return;
+    for (const e of events) this.applyCall(e);
     this.recent.push(...events);
     const cut = this.recent.length - RECENT_MAX;
     if (cut > 0) {
       this.recentFrom = this.recent[cut - 1].id;
       this.recent.splice(0, cut);
-      this.callsAt = Math.max(0, this.callsAt - cut);
     }
     this.post({ t: "events", who: this.o._who, events });
+  }
+
+  // Keeps the calls a syncing tab gets as they are now, not as the connection began (possibly
+  // hours ago): a call event updates its call, "disconnected" removes it; a record event adds
+  // the recording. An event older than the call's state (a missed page) does not turn it back.
+  applyCall(e) {
+    if (!this.calls || typeof e.call_id !== "string") return;
+    const cur = this.calls.get(e.call_id);
+    if (cur && typeof cur.updated === "string" && typeof e.ts === "string" && e.ts < cur.updated) return;
+    if (e.record && cur) {
+      this.calls.set(e.call_id, { ...cur, recording: { ...cur.recording, ...e.record } });
+      return;
+    }
+    const leg = e.call || e.ivr;
+    if (!leg || typeof leg.state !== "string") return;
+    if (leg.state === "disconnected") {
+      this.calls.delete(e.call_id);
+      return;
+    }
+    const next = { ...cur, call_id: e.call_id, kind: e.kind, state: leg.state, updated: e.ts };
+    for (const k of ["direction", "from", "to", "line"]) if (leg[k] !== undefined) next[k] = leg[k];
+    next.users = { ...(cur && cur.users), [e.user]: leg.state };
+    this.calls.set(e.call_id, next);
   }
 
   message(m) {
@@ -619,21 +635,14 @@ class Share {
     }
   }
 
-  // What a tab that delivered up to `last` needs: the calls snapshot and the events after it.
-  // A new tab (no last) is like a new connection: the calls in progress and what is new, so
-  // it gets the events after the snapshot except those of calls that began and ended since.
+  // What a tab that delivered up to `last` needs: the calls in progress and the events after
+  // `last`. A new tab (no last) is like a new connection after the leader's acks: the calls in
+  // progress (kept live, so they already hold what the events before told) and what is new.
   syncFor({ from, last }) {
     const known = parseId(last) ? last : null;
-    let events;
-    if (known === null) {
-      events = this.recent.slice(this.callsAt);
-      const inSnapshot = new Set((this.calls || []).map((c) => c && c.call_id));
-      const over = new Set(events.filter(ended).map((e) => e.call_id));
-      events = events.filter((e) => inSnapshot.has(e.call_id) || !over.has(e.call_id));
-    } else {
-      events = this.recent.filter((e) => compareIds(e.id, known) > 0);
-    }
+    const events = known === null ? [] : this.recent.filter((e) => compareIds(e.id, known) > 0);
     const gap = known !== null && this.recentFrom !== null && compareIds(known, this.recentFrom) < 0;
-    return { t: "sync", to: from, who: this.o._who, state: this.o._state, calls: this.calls, events, gap };
+    const calls = this.calls && [...this.calls.values()];
+    return { t: "sync", to: from, who: this.o._who, state: this.o._state, calls, events, gap };
   }
 }

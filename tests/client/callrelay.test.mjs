@@ -324,7 +324,7 @@ test("share: a tab of another user does not take the leader's events; it connect
   w.broker.post("3-0");
   await w.clock.run(200);
   assert.equal(c.urls, 0);
-  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0"]); // a new tab: the events since the calls snapshot
+  assert.deepEqual(c.got.ids, ["3-0"]); // a new tab: the calls in progress, then what is new
   assert.equal(c.storage.getItem("callrelay:last"), "acme/101\t3-0");
 });
 
@@ -515,9 +515,11 @@ test("share: one socket for two tabs; the follower gets every event through the 
   assert.equal(w.broker.sockets.length, 1);
   assert.equal(w.broker.sockets[0].owner, "a");
   assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0"]);
-  assert.deepEqual(b.got.ids, ["1-0", "2-0", "3-0"]); // a new tab: calls and the events after them
+  assert.deepEqual(b.got.ids, ["2-0", "3-0"]); // a new tab: the calls in progress, then what is new
   assert.deepEqual(a.got.calls, [[call]]);
-  assert.deepEqual(b.got.calls, [[call]]);
+  // the calls as they are when b syncs: the missed event 1-0 began a call
+  const c10 = { call_id: "c1-0", kind: "call", state: "appeared", direction: "inbound", from: { number: "5511" }, updated: ev("1-0").ts, users: { 101: "appeared" } };
+  assert.deepEqual(b.got.calls, [[call, c10]]);
   assert.deepEqual(b.got.states, ["connecting", "open"]);
   assert.equal(b.storage.getItem("callrelay:last"), "3-0");
   assert.equal(b.urls, 0);
@@ -591,24 +593,57 @@ test("share without Web Locks or BroadcastChannel: each tab connects by itself",
   assert.deepEqual(b.got.ids, ["1-0"]);
 });
 
-test("share: a new tab gets the calls in progress, not the calls that came and went", async () => {
+test("share: a new tab gets the calls in progress as they are now, not the calls that came and went", async () => {
   const w = world();
-  const inProgress = { call_id: "c1", state: "appeared", users: { 101: "appeared" } };
+  const inProgress = { call_id: "c1", state: "appeared", users: { 101: "appeared" }, updated: "2026-11-28T11:00:00.000Z" };
   w.broker.calls = [inProgress];
   const call = (id, callId, state) => ({ ...ev(id), call_id: callId, call: { state } });
   const a = tab(w, "a", { share: true });
   await w.clock.run(0);
   w.broker.post(call("1-0", "c1", "connected"), call("2-0", "c2", "appeared"), call("3-0", "c2", "disconnected"));
-  w.broker.post(call("4-0", "c3", "appeared"), call("5-0", "c1", "disconnected"));
+  w.broker.post(call("4-0", "c3", "appeared"), ev("5-0", "record"));
   await w.clock.run(0);
   const b = tab(w, "b", { share: true });
   await w.clock.run(0);
   w.broker.post(call("6-0", "c3", "connected"));
   await w.clock.run(200);
   assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0"]);
-  assert.deepEqual(b.got.calls, [[inProgress]]);
-  assert.deepEqual(b.got.ids, ["1-0", "4-0", "5-0", "6-0"]);
+  const ts = ev("1-0").ts;
+  assert.deepEqual(b.got.calls, [
+    [
+      { call_id: "c1", state: "connected", users: { 101: "connected" }, updated: ts, kind: "call" },
+      { call_id: "c3", state: "appeared", kind: "call", updated: ts, users: { 101: "appeared" } },
+    ],
+  ]);
+  assert.deepEqual(b.got.ids, ["6-0"]);
   assert.equal(b.storage.getItem("callrelay:last"), "6-0");
+});
+
+test("share: a reloaded follower gets the calls as they are now, not the leader's first snapshot", async () => {
+  const w = world();
+  const c1 = { call_id: "c1", state: "connected", users: { 101: "connected" }, updated: "2026-11-28T11:00:00.000Z" };
+  const c2 = { call_id: "c2", state: "appeared", users: { 101: "appeared" }, updated: "2026-11-28T11:00:00.000Z" };
+  w.broker.calls = [c1, c2];
+  const a = tab(w, "a", { share: true });
+  const storage = memoryStorage();
+  const b = tab(w, "b", { share: true, storage });
+  await w.clock.run(0);
+  w.broker.calls = [];
+  const rec = { ...ev("3-0", "record"), call_id: "c2", record: { status: "available", url: "https://rec/2.mp3" } };
+  w.broker.post({ ...ev("1-0"), call_id: "c1", call: { state: "disconnected" } });
+  w.broker.post({ ...ev("2-0"), call_id: "c2", call: { state: "on_hold", line: "7" }, user: "102" }, rec);
+  // a page event older than the call's state does not turn it back
+  w.broker.post({ ...ev("4-0"), call_id: "c2", call: { state: "appeared" }, ts: "2026-11-28T10:00:00.000Z" });
+  await w.clock.run(200);
+  b.close();
+  const b2 = tab(w, "b2", { share: true, storage });
+  await w.clock.run(200);
+  assert.deepEqual(b.got.calls, [[c1, c2]]);
+  const ts = ev("1-0").ts;
+  const live = { ...c2, kind: "call", state: "on_hold", line: "7", updated: ts, users: { 101: "appeared", 102: "on_hold" }, recording: rec.record };
+  assert.deepEqual(b2.got.calls, [[live]]);
+  assert.deepEqual(b2.got.ids, []);
+  assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0", "4-0"]);
 });
 
 test("a channelUrl that never answers times out after 10 s; its late answer is not used", async () => {
