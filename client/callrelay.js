@@ -216,13 +216,13 @@ export class CallRelay {
     this._who = who;
     if (changed) this._forget();
     else this._writeLast();
-    if (changed && this._share) this._share.onIdentity();
   }
 
   _forget() {
     this._last = null;
     this._writeLast();
     if (this._link) this._link.forget();
+    if (this._share) this._share.onForget();
   }
 
   _readStored() {
@@ -259,6 +259,7 @@ class Link {
     this.timers = {};
     this.ackWanted = null; // the last delivered id, to acknowledge
     this.acked = null;
+    this.caughtUp = null; // called when a connection's paging ends
   }
 
   start() {
@@ -416,6 +417,7 @@ class Link {
     this.held = [];
     this.o._deliver(held);
     this.flushAck();
+    if (this.caughtUp && !this.stopped) this.caughtUp();
   }
 
   error(result) {
@@ -468,7 +470,9 @@ function closeQuietly(ws, code) {
 // share: true. The tab holding the Web Lock is the leader: it holds the websocket and relays
 // what it delivers over a BroadcastChannel; the others deliver from the channel. Messages:
 //   {t:"hello", from, last}      a tab that starts (or sees a new leader before being synced)
-//   {t:"sync", to, who, state, calls, events, gap}   the leader's answer: the events after `last`
+//   {t:"sync", to, who, state, calls, events, own}   the leader's answer: the events after
+//                                `last`; own: true when the leader does not have them all: the
+//                                tab pages them by itself, then follows
 //   {t:"lead", who}              a tab became leader
 //   {t:"events", who, events} {t:"calls", calls} {t:"gap"} {t:"state", state}   relayed as delivered
 // `who` is the leader's identity (null: not known yet). A tab whose own is another (another user
@@ -481,6 +485,8 @@ class Share {
     this.leader = false;
     this.left = false; // this tab left sharing: its own Link delivers
     this.synced = false;
+    this.catching = false; // paging with its own Link before following (sync said own)
+    this.leaderState = "connecting";
     this.held = []; // relayed events that came before this tab's sync
     this.release = null;
     this.recent = []; // leader: the events delivered since it leads, at most RECENT_MAX
@@ -510,6 +516,8 @@ class Share {
   // Runs while this tab holds the lock; the lock is released when the promise settles.
   lead() {
     if (this.o._stopped || this.left) return undefined;
+    if (this.catching) this.o._link.stop();
+    this.catching = false;
     this.leader = true;
     this.held = [];
     this.recentFrom = this.o._last;
@@ -531,8 +539,9 @@ class Share {
     if (this.leader) this.post(msg);
   }
 
-  // Leader: its connection is another user's now; what it kept is of the one before.
-  onIdentity() {
+  // Leader: the last id was forgotten (another user, another stream): what it kept is of the
+  // one before, and what it delivers next does not follow it.
+  onForget() {
     if (!this.leader) return;
     this.recent = [];
     this.recentFrom = null;
@@ -560,8 +569,31 @@ class Share {
     if (this.ch) this.ch.close();
     if (this.release) this.release();
     this.release = null;
+    if (this.catching) this.o._link.caughtUp = null; // it goes on by itself
+    this.catching = false;
+    if (this.o._link) return;
     this.o._link = new Link(this.o);
     this.o._link.start();
+  }
+
+  // The leader does not have every event after this tab's last: page them with a Link of its
+  // own (the broker says when some are gone: gap), holding the leader's meanwhile, then close it
+  // and follow. Its pages end at or after the leader's last at the sync; the held events follow
+  // on from there, so nothing falls between (and what both have is delivered once).
+  catchUp() {
+    this.catching = true;
+    const link = new Link(this.o);
+    link.caughtUp = () => {
+      link.stop();
+      this.o._link = null;
+      this.catching = false;
+      this.synced = true;
+      this.o._setState(this.leaderState);
+      this.o._deliver(this.held);
+      this.held = [];
+    };
+    this.o._link = link;
+    link.start();
   }
 
   onCalls(calls) {
@@ -613,15 +645,16 @@ class Share {
       return;
     }
     if ((m.t === "sync" || m.t === "lead" || m.t === "events") && !this.mine(m)) return;
-    if (m.t === "sync" && m.to === this.id && !this.synced) {
+    if (m.t === "state" || m.t === "sync") this.leaderState = m.state === "open" ? "open" : "connecting";
+    if (m.t === "sync" && m.to === this.id && !this.synced && !this.catching) {
+      if (m.own) return this.catchUp();
       this.synced = true;
-      this.o._setState(m.state === "open" ? "open" : "connecting");
+      this.o._setState(this.leaderState);
       if (Array.isArray(m.calls)) this.o._emit("calls", m.calls);
-      if (m.gap) this.o._emit("gap");
       this.o._deliver(m.events);
       this.o._deliver(this.held);
       this.held = [];
-    } else if (m.t === "lead" && !this.synced) {
+    } else if (m.t === "lead" && !this.synced && !this.catching) {
       this.post({ t: "hello", from: this.id, last: this.o._last });
     } else if (m.t === "events") {
       if (this.synced) this.o._deliver(m.events);
@@ -630,19 +663,22 @@ class Share {
       this.o._emit("calls", m.calls);
     } else if (m.t === "gap" && this.synced) {
       this.o._emit("gap");
-    } else if (m.t === "state") {
-      this.o._setState(m.state === "open" ? "open" : "connecting");
+    } else if (m.t === "state" && !this.catching) {
+      this.o._setState(this.leaderState);
     }
   }
 
   // What a tab that delivered up to `last` needs: the calls in progress and the events after
   // `last`. A new tab (no last) is like a new connection after the leader's acks: the calls in
   // progress (kept live, so they already hold what the events before told) and what is new.
+  // recent is every event after recentFrom, or (unknown) after its first one's predecessor: the
+  // leader's deliveries have no holes; a `last` before that is not served from here.
   syncFor({ from, last }) {
     const known = parseId(last) ? last : null;
+    const from0 = this.recentFrom !== null ? this.recentFrom : this.recent.length ? this.recent[0].id : null;
+    const sync = { t: "sync", to: from, who: this.o._who, state: this.o._state };
+    if (known !== null && (from0 === null || compareIds(known, from0) < 0)) return { ...sync, own: true };
     const events = known === null ? [] : this.recent.filter((e) => compareIds(e.id, known) > 0);
-    const gap = known !== null && this.recentFrom !== null && compareIds(known, this.recentFrom) < 0;
-    const calls = this.calls && [...this.calls.values()];
-    return { t: "sync", to: from, who: this.o._who, state: this.o._state, calls, events, gap };
+    return { ...sync, calls: this.calls && [...this.calls.values()], events };
   }
 }

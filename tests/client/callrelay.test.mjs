@@ -581,6 +581,60 @@ test("share: a reloaded follower catches up from the leader's recent events", as
   assert.equal(w.broker.sockets.length, 1);
 });
 
+test("share: a follower the new leader cannot serve pages by itself, then follows: no false gap, nothing lost", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  const storage = memoryStorage();
+  const b = tab(w, "b", { share: true, storage });
+  const c = tab(w, "c", { share: true });
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(200);
+  b.close();
+  w.broker.post("2-0", "3-0"); // while b reloads
+  await w.clock.run(200);
+  a.close(); // c leads from its last, 3-0: it does not have 2-0
+  await w.clock.run(2000);
+  assert.equal(w.broker.open()[0].owner, "c");
+  const b2 = tab(w, "b2", { share: true, storage, limit: 1 });
+  await w.clock.run(0);
+  w.broker.post("4-0");
+  await w.clock.run(200);
+  const own = w.broker.sockets.filter((s) => s.owner === "b2");
+  assert.equal(own.length, 1);
+  assert.deepEqual(registers(own[0])[0], { op: "register", limit: 1, since: "1-0" });
+  assert.notEqual(own[0].readyState, 1); // closed once caught up
+  assert.deepEqual(b2.got.ids, ["2-0", "3-0", "4-0"]);
+  assert.equal(b2.got.gaps, 0);
+  assert.equal(b2.got.states.at(-1), "open");
+  w.broker.post("5-0");
+  await w.clock.run(200);
+  assert.deepEqual(b2.got.ids, ["2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(w.broker.open().map((s) => s.owner), ["c"]);
+});
+
+test("share: a catching-up follower reports a gap only when the broker says so", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  await w.clock.run(0);
+  w.broker.post("5-0", "6-0");
+  await w.clock.run(200);
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "2-0"); // before the leader's first event
+  w.broker.manual = true;
+  const b = tab(w, "b", { share: true, storage });
+  await w.clock.run(0);
+  const own = w.broker.sockets.find((s) => s.owner === "b");
+  assert.deepEqual(own.sent, [{ op: "register", limit: 100, since: "2-0" }]);
+  own.push({ op: "register", result: { code: 0 }, events: [ev("5-0"), ev("6-0")], calls: [], gap: true });
+  own.push({ op: "register", result: { code: 109 }, events: [] });
+  await w.clock.run(0);
+  assert.deepEqual(b.got.ids, ["5-0", "6-0"]);
+  assert.equal(b.got.gaps, 1);
+  assert.equal(a.got.gaps, 0);
+});
+
 test("share without Web Locks or BroadcastChannel: each tab connects by itself", async () => {
   const w = world();
   const a = tab(w, "a", { share: true, without: ["locks"] });
