@@ -5,6 +5,7 @@ const BACKOFF_BASE_MS = 1000;
 const BACKOFF_CAP_MS = 30000;
 const STABLE_MS = 10000; // a connection open this long resets the backoff
 const CONNECT_TIMEOUT_MS = 10000;
+const ANSWER_TIMEOUT_MS = 15000; // a register answer later than this: the connection is stuck
 const PING_EVERY_MS = 25000;
 const PONG_TIMEOUT_MS = 10000;
 const ACK_DELAY_MS = 100; // acks are batched: at most one per this interval
@@ -91,6 +92,7 @@ function defaultEnv() {
     storage: sessionStorageOrNull(),
     locks: g.navigator && g.navigator.locks,
     BroadcastChannel: g.BroadcastChannel,
+    window: typeof g.addEventListener === "function" ? g : null, // for pagehide
   };
 }
 
@@ -117,6 +119,9 @@ export class CallRelay {
     this._stopped = false;
     this._link = null; // the websocket, when this tab holds one
     this._share = null;
+    // A page that goes away (closed, reloaded, into the back/forward cache) acknowledges what
+    // its handlers got, rather than leave it to the next connection to send again.
+    this._onPagehide = () => this._link && this._link.flushAck();
   }
 
   on(name, fn) {
@@ -141,6 +146,7 @@ export class CallRelay {
     if (this._started || this._stopped) return this;
     this._started = true;
     const env = this._env;
+    if (env.window) env.window.addEventListener("pagehide", this._onPagehide);
     if (this._opt.share && env.locks && typeof env.locks.request === "function" && env.BroadcastChannel) {
       this._share = new Share(this);
       this._share.start();
@@ -154,6 +160,7 @@ export class CallRelay {
   stop() {
     if (this._stopped) return;
     this._stopped = true;
+    if (this._env.window) this._env.window.removeEventListener("pagehide", this._onPagehide);
     if (this._share) this._share.stop();
     if (this._link) this._link.stop();
     this._link = null;
@@ -366,6 +373,10 @@ class Link {
     const frame = { op: "register", limit: this.o._opt.limit };
     if (since !== null) frame.since = since;
     this.send(frame);
+    this.timer("answer", ANSWER_TIMEOUT_MS, () => {
+      console.warn("callrelay: no register answer, reconnecting");
+      this.drop();
+    });
   }
 
   schedulePing() {
@@ -399,6 +410,7 @@ class Link {
   }
 
   page(f) {
+    this.clearTimer("answer");
     const code = f.result && f.result.code; // 0 or 109: a refused register is an error frame
     if (!this.registered) {
       this.registered = true;

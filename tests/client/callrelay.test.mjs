@@ -366,6 +366,52 @@ test("a storage error frame (5003) on the first register reconnects", async () =
   assert.deepEqual(t.got.states, ["connecting"]);
 });
 
+test("pagehide acknowledges at once what was delivered; stop() removes the listener", async () => {
+  const w = world();
+  const listeners = new Map();
+  const win = {
+    addEventListener: (name, fn) => listeners.set(name, fn),
+    removeEventListener: (name, fn) => listeners.get(name) === fn && listeners.delete(name),
+  };
+  const t = tab(w, "a", { start: false });
+  t.env.window = win;
+  t.relay = new CallRelay({ channelUrl: async () => "ws://broker/v1/ws?ticket=x" }, t.env);
+  t.relay.on("event", (e) => t.got.ids.push(e.id));
+  t.relay.start();
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0");
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["1-0", "2-0"]);
+  assert.deepEqual(acks(w), []); // batched: due in 100 ms
+  listeners.get("pagehide")({ persisted: false });
+  assert.deepEqual(acks(w), ["2-0"]);
+  await w.clock.run(200);
+  assert.deepEqual(acks(w), ["2-0"]);
+  t.relay.stop();
+  assert.equal(listeners.has("pagehide"), false);
+});
+
+test("a register answer that does not come within 15 s drops the connection", async () => {
+  const w = world();
+  w.broker.manual = true;
+  const warn = mock.method(console, "warn", () => {});
+  const t = tab(w, "a", { limit: 1 });
+  await w.clock.run(0);
+  const [sock] = w.broker.sockets;
+  await w.clock.run(14000);
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("1-0")], calls: [] });
+  await w.clock.run(14999); // the second page's answer is late too, but not yet too late
+  assert.equal(sock.readyState, 1);
+  await w.clock.run(1);
+  warn.mock.restore();
+  assert.equal(sock.closedWith, 1000);
+  w.broker.manual = false;
+  await w.clock.run(1000);
+  assert.equal(w.broker.sockets.length, 2);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 1, since: "1-0" });
+  assert.deepEqual(t.got.states, ["connecting", "open", "connecting", "open"]);
+});
+
 test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good connection", async () => {
   const w = world(42);
   let fail = true;
