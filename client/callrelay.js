@@ -482,13 +482,14 @@ function closeQuietly(ws, code) {
 // share: true. The tab holding the Web Lock is the leader: it holds the websocket and relays
 // what it delivers over a BroadcastChannel; the others deliver from the channel. Messages:
 //   {t:"hello", from, last}      a tab that starts (or sees a new leader before being synced)
-//   {t:"sync", to, who, state, calls, events, own}   the leader's answer: the events after
-//                                `last`; own: true when the leader does not have them all: the
-//                                tab pages them by itself, then follows
-//   {t:"lead", who}              a tab became leader
-//   {t:"events", who, events} {t:"calls", calls} {t:"gap"} {t:"state", state}   relayed as delivered
-// `who` is the leader's identity (null: not known yet). A tab whose own is another (another user
-// signed in, in that tab) leaves sharing and connects by itself: no user gets another's events.
+//   {t:"sync", to, state, calls, events, own}   the leader's answer: the events after `last`;
+//                                own: true when the leader does not have them all: the tab
+//                                pages them by itself, then follows
+//   {t:"lead"}                   a tab became leader
+//   {t:"events", events} {t:"calls", calls} {t:"gap"} {t:"state", state}   relayed as delivered
+// Every message of the leader carries `who`, its identity (null: not known yet). A tab whose own
+// is another (another user signed in, in that tab) leaves sharing and connects by itself: no user
+// gets another's events or calls.
 class Share {
   constructor(owner) {
     this.o = owner;
@@ -533,7 +534,7 @@ class Share {
     this.leader = true;
     this.held = [];
     this.recentFrom = this.o._last;
-    this.post({ t: "lead", who: this.o._who });
+    this.post({ t: "lead" });
     this.o._link = new Link(this.o);
     this.o._link.start();
     return new Promise((resolve) => (this.release = resolve));
@@ -541,7 +542,7 @@ class Share {
 
   post(msg) {
     try {
-      this.ch.postMessage(msg);
+      this.ch.postMessage(this.leader ? { ...msg, who: this.o._who } : msg);
     } catch {
       // channel closed
     }
@@ -624,7 +625,7 @@ class Share {
       this.recentFrom = this.recent[cut - 1].id;
       this.recent.splice(0, cut);
     }
-    this.post({ t: "events", who: this.o._who, events });
+    this.post({ t: "events", events });
   }
 
   // Keeps the calls a syncing tab gets as they are now, not as the connection began (possibly
@@ -656,7 +657,7 @@ class Share {
       if (m.t === "hello") this.post(this.syncFor(m));
       return;
     }
-    if ((m.t === "sync" || m.t === "lead" || m.t === "events") && !this.mine(m)) return;
+    if (m.t !== "hello" && !this.mine(m)) return;
     if (m.t === "state" || m.t === "sync") this.leaderState = m.state === "open" ? "open" : "connecting";
     if (m.t === "sync" && m.to === this.id && !this.synced && !this.catching) {
       if (m.own) return this.catchUp();
@@ -688,7 +689,7 @@ class Share {
   syncFor({ from, last }) {
     const known = parseId(last) ? last : null;
     const from0 = this.recentFrom !== null ? this.recentFrom : this.recent.length ? this.recent[0].id : null;
-    const sync = { t: "sync", to: from, who: this.o._who, state: this.o._state };
+    const sync = { t: "sync", to: from, state: this.o._state };
     if (known !== null && (from0 === null || compareIds(known, from0) < 0)) return { ...sync, own: true };
     const events = known === null ? [] : this.recent.filter((e) => compareIds(e.id, known) > 0);
     return { ...sync, calls: this.calls && [...this.calls.values()], events };

@@ -627,6 +627,40 @@ test("share: a reloaded follower catches up from the leader's recent events", as
   assert.equal(w.broker.sockets.length, 1);
 });
 
+test("share: when the leader's connection becomes another user's, its followers neither get that user's calls nor events", async () => {
+  const w = world();
+  const call101 = { call_id: "k1", state: "connected", users: { 101: "connected" } };
+  const call102 = { call_id: "k2", state: "connected", users: { 102: "connected" } };
+  w.broker.calls = [call101];
+  let user = "101";
+  const a = tab(w, "a", { share: true, channelUrl: async () => ticketUrl("acme", user) });
+  await w.clock.run(0);
+  const b = tab(w, "b", { share: true, channelUrl: async () => ticketUrl("acme", "101") });
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0"]);
+  assert.deepEqual(b.got.calls, [[call101]]);
+  // the CRM signs 102 in, in a's tab: a's next connection is 102's
+  user = "102";
+  w.broker.calls = (url) => (url === ticketUrl("acme", "102") ? [call102] : [call101]);
+  w.broker.cursor = null; // the fake's one stream, as 102's
+  const warn = mock.method(console, "warn", () => {});
+  w.broker.sockets[0].serverClose(1001);
+  await w.clock.run(1000);
+  warn.mock.restore();
+  assert.deepEqual(a.got.calls, [[call101], [call102]]);
+  assert.deepEqual(a.got.ids, ["1-0", "1-0"]); // 102's stream starts afresh
+  assert.deepEqual(b.got.calls, [[call101], [call101]]); // its own connection's, as 101
+  const own = w.broker.sockets.filter((s) => s.owner === "b");
+  assert.equal(own.length, 1);
+  assert.deepEqual(registers(own[0])[0], { op: "register", limit: 100, since: "1-0" });
+  w.broker.post("2-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0", "2-0"]);
+  assert.equal(b.storage.getItem("callrelay:last"), "acme/101\t2-0");
+});
+
 test("share: a follower the new leader cannot serve pages by itself, then follows: no false gap, nothing lost", async () => {
   const w = world();
   const a = tab(w, "a", { share: true });

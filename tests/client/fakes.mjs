@@ -90,7 +90,7 @@ export class Broker {
     this.clock = clock;
     this.stream = [];
     this.cursor = null;
-    this.calls = [];
+    this.calls = []; // or url => the calls for a connection to url
     this.sockets = [];
     this.pong = true;
     this.manual = false;
@@ -194,7 +194,7 @@ export class Broker {
         const page = broker.stream.slice(this.pos, this.pos + (f.limit || 100));
         this.pos += page.length;
         const answer = { op: "register", result: { code: page.length ? 0 : 109 }, events: page };
-        if (!this.registered) answer.calls = broker.calls;
+        if (!this.registered) answer.calls = typeof broker.calls === "function" ? broker.calls(this.url) : broker.calls;
         this.registered = true;
         this.paging = page.length > 0;
         this.push(answer);
