@@ -499,6 +499,7 @@ class Share {
     this.left = false; // this tab left sharing: its own Link delivers
     this.synced = false;
     this.catching = false; // paging with its own Link before following (sync said own)
+    this.reled = false; // a new leader came while catching up
     this.leaderState = "connecting";
     this.held = []; // relayed events that came before this tab's sync
     this.release = null;
@@ -593,13 +594,16 @@ class Share {
   // own (the broker says when some are gone: gap), holding the leader's meanwhile, then close it
   // and follow. Its pages end at or after the leader's last at the sync; the held events follow
   // on from there, so nothing falls between (and what both have is delivered once).
+  // A new leader meanwhile resumed from its own last, not the old one's: ask it again.
   catchUp() {
     this.catching = true;
+    this.reled = false;
     const link = new Link(this.o);
     link.caughtUp = () => {
       link.stop();
       this.o._link = null;
       this.catching = false;
+      if (this.reled) return this.post({ t: "hello", from: this.id, last: this.o._last });
       this.synced = true;
       this.o._setState(this.leaderState);
       this.o._deliver(this.held);
@@ -667,8 +671,9 @@ class Share {
       this.o._deliver(m.events);
       this.o._deliver(this.held);
       this.held = [];
-    } else if (m.t === "lead" && !this.synced && !this.catching) {
-      this.post({ t: "hello", from: this.id, last: this.o._last });
+    } else if (m.t === "lead" && !this.synced) {
+      if (this.catching) this.reled = true;
+      else this.post({ t: "hello", from: this.id, last: this.o._last });
     } else if (m.t === "events") {
       if (this.synced) this.o._deliver(m.events);
       else this.held.push(...validEvents(m.events));

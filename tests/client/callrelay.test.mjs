@@ -694,6 +694,38 @@ test("share: a follower the new leader cannot serve pages by itself, then follow
   assert.deepEqual(w.broker.open().map((s) => s.owner), ["c"]);
 });
 
+test("share: a leader change while a follower catches up: it asks the new leader again, nothing lost or twice", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  await w.clock.run(0);
+  const c = tab(w, "c", { share: true });
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0", "3-0");
+  await w.clock.run(200);
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "0-5"); // before a's first event: a cannot serve it
+  const pending = [];
+  const b = tab(w, "b", { share: true, storage, channelUrl: () => new Promise((resolve) => pending.push(resolve)) });
+  await w.clock.run(0);
+  assert.equal(pending.length, 1); // catching up: its own connection is on its way
+  a.close(); // c leads from 3-0
+  await w.clock.run(1000);
+  w.broker.post("4-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, []);
+  pending[0]("ws://broker/v1/ws?ticket=b");
+  await w.clock.run(200);
+  const own = w.broker.sockets.find((s) => s.owner === "b");
+  assert.deepEqual(registers(own)[0], { op: "register", limit: 100, since: "0-5" });
+  assert.notEqual(own.readyState, 1);
+  w.broker.post("5-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(w.broker.open().map((s) => s.owner), ["c"]);
+  assert.equal(b.got.states.at(-1), "open");
+});
+
 test("share: a catching-up follower reports a gap only when the broker says so", async () => {
   const w = world();
   const a = tab(w, "a", { share: true });
