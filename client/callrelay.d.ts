@@ -100,8 +100,13 @@ export interface CallRelayOptions {
    * those APIs each tab connects by itself. Default false. */
   share?: boolean;
   /** sessionStorage key of the last delivered id; also names the lock (KEY + ":leader") and
-   * the BroadcastChannel (KEY) of share mode. Give each user its own, e.g. "callrelay:101",
-   * when one browser may serve several users. Default "callrelay:last". */
+   * the BroadcastChannel (KEY) of share mode. Default "callrelay:last". The id is stored with
+   * the identity of the connection it came from ("integration/extension", read from the URL
+   * channelUrl returns: its ticket, or its extension= and token=): when another user signs in
+   * in the same tab, the id is forgotten (that connection registers without `since`, from the
+   * user's acknowledged cursor, and de-duplication starts afresh), and in share mode a tab whose
+   * identity is not the leader's connects by itself instead of following it. A key per user,
+   * e.g. "callrelay:101", still keeps the users' tabs of one browser apart in share mode. */
   storageKey?: string;
 }
 
@@ -112,7 +117,8 @@ export interface CallRelayEventMap {
   route_result: RouteResultEvent;
   /** Every event, whatever its kind (after the kind's own handlers). */
   event: CallRelayEvent;
-  /** The calls in progress, from the first register answer of each connection. */
+  /** The calls in progress, from the first register answer of each connection (in share mode,
+   * a tab that joins gets the leader's, kept up to date with the events since). */
   calls: CallSnapshot[];
   /** Events were removed by retention before this tab got them. */
   gap: void;

@@ -5,6 +5,7 @@ const BACKOFF_BASE_MS = 1000;
 const BACKOFF_CAP_MS = 30000;
 const STABLE_MS = 10000; // a connection open this long resets the backoff
 const CONNECT_TIMEOUT_MS = 10000;
+const ANSWER_TIMEOUT_MS = 15000; // a register answer later than this: the connection is stuck
 const PING_EVERY_MS = 25000;
 const PONG_TIMEOUT_MS = 10000;
 const ACK_DELAY_MS = 100; // acks are batched: at most one per this interval
@@ -32,9 +33,45 @@ function validEvents(list) {
   return events.sort((a, b) => compareIds(a.id, b.id));
 }
 
-function ended(e) {
-  const leg = e.call || e.ivr;
-  return !!leg && leg.state === "disconnected";
+// Who a websocket URL connects as: "integration/extension" from the ticket's payload
+// (broker/hub/ticket.h: base64url("v2\n" integration "\n" extension "\n" ...) "." signature),
+// or "#HASH/extension" for token= and extension= (the token itself is not stored); null when
+// the URL does not say.
+function identityOf(url) {
+  let q;
+  try {
+    q = new URL(url, "ws://localhost/").searchParams;
+  } catch {
+    return null;
+  }
+  const ticket = q.get("ticket");
+  if (ticket) {
+    try {
+      const b64 = ticket.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+      const [v, integration, extension] = atob(b64).split("\n");
+      return v === "v2" && integration && extension ? `${integration}/${extension}` : null;
+    } catch {
+      return null;
+    }
+  }
+  const extension = q.get("extension");
+  return extension ? `#${fnv1a(q.get("token") || "")}/${extension}` : null;
+}
+
+function fnv1a(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
+}
+
+// The stored value: "IDENTITY\tID" (ID may be empty), or a plain "ID" (older versions, or an
+// identity the URL did not give), taken as the first connection's.
+function parseStored(v) {
+  if (typeof v !== "string") return { who: null, last: null };
+  const tab = v.indexOf("\t");
+  const who = tab > 0 ? v.slice(0, tab) : null;
+  const id = tab >= 0 ? v.slice(tab + 1) : v;
+  return { who, last: parseId(id) ? id : null };
 }
 
 function sessionStorageOrNull() {
@@ -55,6 +92,7 @@ function defaultEnv() {
     storage: sessionStorageOrNull(),
     locks: g.navigator && g.navigator.locks,
     BroadcastChannel: g.BroadcastChannel,
+    window: typeof g.addEventListener === "function" ? g : null, // for pagehide
   };
 }
 
@@ -74,11 +112,16 @@ export class CallRelay {
     this._env = { ...defaultEnv(), ...env };
     this._handlers = new Map();
     this._state = "closed";
-    this._last = this._readLast();
+    const stored = this._readStored();
+    this._who = stored.who; // the identity the last delivered id belongs to (null: unknown)
+    this._last = stored.last;
     this._started = false;
     this._stopped = false;
     this._link = null; // the websocket, when this tab holds one
     this._share = null;
+    // A page that goes away (closed, reloaded, into the back/forward cache) acknowledges what
+    // its handlers got, rather than leave it to the next connection to send again.
+    this._onPagehide = () => this._link && this._link.flushAck();
   }
 
   on(name, fn) {
@@ -103,6 +146,7 @@ export class CallRelay {
     if (this._started || this._stopped) return this;
     this._started = true;
     const env = this._env;
+    if (env.window) env.window.addEventListener("pagehide", this._onPagehide);
     if (this._opt.share && env.locks && typeof env.locks.request === "function" && env.BroadcastChannel) {
       this._share = new Share(this);
       this._share.start();
@@ -116,6 +160,7 @@ export class CallRelay {
   stop() {
     if (this._stopped) return;
     this._stopped = true;
+    if (this._env.window) this._env.window.removeEventListener("pagehide", this._onPagehide);
     if (this._share) this._share.stop();
     if (this._link) this._link.stop();
     this._link = null;
@@ -169,18 +214,40 @@ export class CallRelay {
     if (this._share) this._share.onDelivered(delivered);
   }
 
-  _readLast() {
+  // A connection's identity: when it is not the one the last id belongs to (another user signed
+  // in, in this tab), that id means nothing for this user's stream: it is forgotten, so that the
+  // connection registers without since and de-duplication starts afresh.
+  _identify(who) {
+    if (who === null || who === this._who) return;
+    const changed = this._who !== null;
+    this._who = who;
+    if (changed) this._forget();
+    else this._writeLast();
+  }
+
+  _forget() {
+    this._last = null;
+    this._writeLast();
+    if (this._link) this._link.forget();
+    if (this._share) this._share.onForget();
+  }
+
+  _readStored() {
     try {
-      const v = this._env.storage && this._env.storage.getItem(this._opt.storageKey);
-      return parseId(v) ? v : null;
+      return parseStored(this._env.storage && this._env.storage.getItem(this._opt.storageKey));
     } catch {
-      return null;
+      return parseStored(null);
     }
   }
 
   _writeLast() {
+    const key = this._opt.storageKey;
+    const last = this._last === null ? "" : this._last;
     try {
-      if (this._env.storage) this._env.storage.setItem(this._opt.storageKey, this._last);
+      if (!this._env.storage) return;
+      if (this._who !== null) this._env.storage.setItem(key, `${this._who}\t${last}`);
+      else if (last !== "") this._env.storage.setItem(key, last);
+      else this._env.storage.removeItem(key);
     } catch {
       // storage full or disabled: resuming after a reload falls back to the user's cursor
     }
@@ -199,6 +266,7 @@ class Link {
     this.timers = {};
     this.ackWanted = null; // the last delivered id, to acknowledge
     this.acked = null;
+    this.caughtUp = null; // called when a connection's paging ends
   }
 
   start() {
@@ -250,6 +318,7 @@ class Link {
       return this.drop();
     }
     if (attempt !== this.tries || this.stopped) return;
+    this.o._identify(identityOf(url));
     let ws;
     try {
       ws = new this.env.WebSocket(url);
@@ -304,6 +373,10 @@ class Link {
     const frame = { op: "register", limit: this.o._opt.limit };
     if (since !== null) frame.since = since;
     this.send(frame);
+    this.timer("answer", ANSWER_TIMEOUT_MS, () => {
+      console.warn("callrelay: no register answer, reconnecting");
+      this.drop();
+    });
   }
 
   schedulePing() {
@@ -337,12 +410,8 @@ class Link {
   }
 
   page(f) {
-    const code = f.result && f.result.code;
-    if (code !== 0 && code !== 109) {
-      console.warn("callrelay: register failed, reconnecting", f.result);
-      return this.drop(); // 5000/5003: storage trouble on the broker
-    }
-    this.attempt = 0;
+    this.clearTimer("answer");
+    const code = f.result && f.result.code; // 0 or 109: a refused register is an error frame
     if (!this.registered) {
       this.registered = true;
       this.o._setState("open");
@@ -360,20 +429,31 @@ class Link {
     this.held = [];
     this.o._deliver(held);
     this.flushAck();
+    if (this.caughtUp && !this.stopped) this.caughtUp();
   }
 
   error(result) {
     // A since after the stream's last id (the user was deleted and created again, or its
     // stream expired) is refused with 3101: start again from the user's cursor.
+    // Its ids are not this stream's: de-duplication starts afresh.
     if (this.paging && !this.registered && this.sinceSent !== null && result.code === 3101) {
       console.warn("callrelay: the broker refused since, registering without it");
+      this.o._forget();
       return this.register(null);
     }
-    if (this.paging && !this.registered) {
+    // A refused register (storage trouble: 5000, 5003) leaves the broker paging this session
+    // and holding its live events: only a new connection, resuming with since, gets them.
+    if (this.paging) {
       console.warn("callrelay: register refused, reconnecting", result);
       return this.drop();
     }
     console.warn("callrelay: error frame", result);
+  }
+
+  // The ids acknowledged so far were of another stream.
+  forget() {
+    this.clearTimer("ack");
+    this.ackWanted = this.acked = null;
   }
 
   ack(id) {
@@ -402,22 +482,30 @@ function closeQuietly(ws, code) {
 // share: true. The tab holding the Web Lock is the leader: it holds the websocket and relays
 // what it delivers over a BroadcastChannel; the others deliver from the channel. Messages:
 //   {t:"hello", from, last}      a tab that starts (or sees a new leader before being synced)
-//   {t:"sync", to, state, calls, events, gap}   the leader's answer: the events after `last`
+//   {t:"sync", to, state, calls, events, own}   the leader's answer: the events after `last`;
+//                                own: true when the leader does not have them all: the tab
+//                                pages them by itself, then follows
 //   {t:"lead"}                   a tab became leader
 //   {t:"events", events} {t:"calls", calls} {t:"gap"} {t:"state", state}   relayed as delivered
+// Every message of the leader carries `who`, its identity (null: not known yet). A tab whose own
+// is another (another user signed in, in that tab) leaves sharing and connects by itself: no user
+// gets another's events or calls.
 class Share {
   constructor(owner) {
     this.o = owner;
     this.env = owner._env;
     this.id = Math.floor(this.env.random() * 2 ** 52).toString(36);
     this.leader = false;
+    this.left = false; // this tab left sharing: its own Link delivers
     this.synced = false;
+    this.catching = false; // paging with its own Link before following (sync said own)
+    this.reled = false; // a new leader came while catching up
+    this.leaderState = "connecting";
     this.held = []; // relayed events that came before this tab's sync
     this.release = null;
     this.recent = []; // leader: the events delivered since it leads, at most RECENT_MAX
     this.recentFrom = null; // leader: recent holds every event after this id (null: unknown)
-    this.calls = null; // leader: the calls of its latest first register answer
-    this.callsAt = 0; // leader: index in recent of the first event after that answer
+    this.calls = null; // leader: call_id -> the call, its first register answer's calls kept live
   }
 
   start() {
@@ -441,7 +529,9 @@ class Share {
 
   // Runs while this tab holds the lock; the lock is released when the promise settles.
   lead() {
-    if (this.o._stopped) return undefined;
+    if (this.o._stopped || this.left) return undefined;
+    if (this.catching) this.o._link.stop();
+    this.catching = false;
     this.leader = true;
     this.held = [];
     this.recentFrom = this.o._last;
@@ -453,7 +543,7 @@ class Share {
 
   post(msg) {
     try {
-      this.ch.postMessage(msg);
+      this.ch.postMessage(this.leader ? { ...msg, who: this.o._who } : msg);
     } catch {
       // channel closed
     }
@@ -463,41 +553,127 @@ class Share {
     if (this.leader) this.post(msg);
   }
 
+  // Leader: the last id was forgotten (another user, another stream): what it kept is of the
+  // one before, and what it delivers next does not follow it.
+  onForget() {
+    if (!this.leader) return;
+    this.recent = [];
+    this.recentFrom = null;
+    this.calls = null;
+  }
+
+  // Follower: whether a message of the leader is for this tab's user. An unknown identity on
+  // either side is taken as the same (a new tab takes the leader's).
+  mine(m) {
+    const who = typeof m.who === "string" && m.who !== "" ? m.who : null;
+    if (who === null || who === this.o._who) return true;
+    if (this.o._who === null) {
+      this.o._who = who;
+      this.o._writeLast();
+      return true;
+    }
+    this.leave();
+    return false;
+  }
+
+  leave() {
+    this.left = true;
+    this.synced = false;
+    this.held = [];
+    if (this.ch) this.ch.close();
+    if (this.release) this.release();
+    this.release = null;
+    if (this.catching) this.o._link.caughtUp = null; // it goes on by itself
+    this.catching = false;
+    if (this.o._link) return;
+    this.o._link = new Link(this.o);
+    this.o._link.start();
+  }
+
+  // The leader does not have every event after this tab's last: page them with a Link of its
+  // own (the broker says when some are gone: gap), holding the leader's meanwhile, then close it
+  // and follow. Its pages end at or after the leader's last at the sync; the held events follow
+  // on from there, so nothing falls between (and what both have is delivered once).
+  // A new leader meanwhile resumed from its own last, not the old one's: ask it again.
+  catchUp() {
+    this.catching = true;
+    this.reled = false;
+    const link = new Link(this.o);
+    link.caughtUp = () => {
+      link.stop();
+      this.o._link = null;
+      this.catching = false;
+      if (this.reled) return this.post({ t: "hello", from: this.id, last: this.o._last });
+      this.synced = true;
+      this.o._setState(this.leaderState);
+      this.o._deliver(this.held);
+      this.held = [];
+    };
+    this.o._link = link;
+    link.start();
+  }
+
   onCalls(calls) {
     if (!this.leader) return;
-    this.calls = calls;
-    this.callsAt = this.recent.length;
+    this.calls = new Map();
+    for (const c of calls) if (c && typeof c.call_id === "string") this.calls.set(c.call_id, c);
     this.post({ t: "calls", calls });
   }
 
   onDelivered(events) {
     if (!this.leader) return;
+    for (const e of events) this.applyCall(e);
     this.recent.push(...events);
     const cut = this.recent.length - RECENT_MAX;
     if (cut > 0) {
       this.recentFrom = this.recent[cut - 1].id;
       this.recent.splice(0, cut);
-      this.callsAt = Math.max(0, this.callsAt - cut);
     }
     this.post({ t: "events", events });
   }
 
+  // Keeps the calls a syncing tab gets as they are now, not as the connection began (possibly
+  // hours ago): a call event updates its call, "disconnected" removes it; a record event adds
+  // the recording. An event older than the call's state (a missed page) does not turn it back.
+  applyCall(e) {
+    if (!this.calls || typeof e.call_id !== "string") return;
+    const cur = this.calls.get(e.call_id);
+    if (cur && typeof cur.updated === "string" && typeof e.ts === "string" && e.ts < cur.updated) return;
+    if (e.record && cur) {
+      this.calls.set(e.call_id, { ...cur, recording: { ...cur.recording, ...e.record } });
+      return;
+    }
+    const leg = e.call || e.ivr;
+    if (!leg || typeof leg.state !== "string") return;
+    if (leg.state === "disconnected") {
+      this.calls.delete(e.call_id);
+      return;
+    }
+    const next = { ...cur, call_id: e.call_id, kind: e.kind, state: leg.state, updated: e.ts };
+    for (const k of ["direction", "from", "to", "line"]) if (leg[k] !== undefined) next[k] = leg[k];
+    next.users = { ...(cur && cur.users), [e.user]: leg.state };
+    this.calls.set(e.call_id, next);
+  }
+
   message(m) {
-    if (!m || typeof m !== "object" || this.o._stopped) return;
+    if (!m || typeof m !== "object" || this.o._stopped || this.left) return;
     if (this.leader) {
       if (m.t === "hello") this.post(this.syncFor(m));
       return;
     }
-    if (m.t === "sync" && m.to === this.id && !this.synced) {
+    if (m.t !== "hello" && !this.mine(m)) return;
+    if (m.t === "state" || m.t === "sync") this.leaderState = m.state === "open" ? "open" : "connecting";
+    if (m.t === "sync" && m.to === this.id && !this.synced && !this.catching) {
+      if (m.own) return this.catchUp();
       this.synced = true;
-      this.o._setState(m.state === "open" ? "open" : "connecting");
+      this.o._setState(this.leaderState);
       if (Array.isArray(m.calls)) this.o._emit("calls", m.calls);
-      if (m.gap) this.o._emit("gap");
       this.o._deliver(m.events);
       this.o._deliver(this.held);
       this.held = [];
     } else if (m.t === "lead" && !this.synced) {
-      this.post({ t: "hello", from: this.id, last: this.o._last });
+      if (this.catching) this.reled = true;
+      else this.post({ t: "hello", from: this.id, last: this.o._last });
     } else if (m.t === "events") {
       if (this.synced) this.o._deliver(m.events);
       else this.held.push(...validEvents(m.events));
@@ -505,26 +681,22 @@ class Share {
       this.o._emit("calls", m.calls);
     } else if (m.t === "gap" && this.synced) {
       this.o._emit("gap");
-    } else if (m.t === "state") {
-      this.o._setState(m.state === "open" ? "open" : "connecting");
+    } else if (m.t === "state" && !this.catching) {
+      this.o._setState(this.leaderState);
     }
   }
 
-  // What a tab that delivered up to `last` needs: the calls snapshot and the events after it.
-  // A new tab (no last) is like a new connection: the calls in progress and what is new, so
-  // it gets the events after the snapshot except those of calls that began and ended since.
+  // What a tab that delivered up to `last` needs: the calls in progress and the events after
+  // `last`. A new tab (no last) is like a new connection after the leader's acks: the calls in
+  // progress (kept live, so they already hold what the events before told) and what is new.
+  // recent is every event after recentFrom, or (unknown) after its first one's predecessor: the
+  // leader's deliveries have no holes; a `last` before that is not served from here.
   syncFor({ from, last }) {
     const known = parseId(last) ? last : null;
-    let events;
-    if (known === null) {
-      events = this.recent.slice(this.callsAt);
-      const inSnapshot = new Set((this.calls || []).map((c) => c && c.call_id));
-      const over = new Set(events.filter(ended).map((e) => e.call_id));
-      events = events.filter((e) => inSnapshot.has(e.call_id) || !over.has(e.call_id));
-    } else {
-      events = this.recent.filter((e) => compareIds(e.id, known) > 0);
-    }
-    const gap = known !== null && this.recentFrom !== null && compareIds(known, this.recentFrom) < 0;
-    return { t: "sync", to: from, state: this.o._state, calls: this.calls, events, gap };
+    const from0 = this.recentFrom !== null ? this.recentFrom : this.recent.length ? this.recent[0].id : null;
+    const sync = { t: "sync", to: from, state: this.o._state };
+    if (known !== null && (from0 === null || compareIds(known, from0) < 0)) return { ...sync, own: true };
+    const events = known === null ? [] : this.recent.filter((e) => compareIds(e.id, known) > 0);
+    return { ...sync, calls: this.calls && [...this.calls.values()], events };
   }
 }

@@ -255,12 +255,18 @@ function loadHistory() {
 // Called while the module delivers: synchronous, so a reload cannot fall between the card and
 // its record.
 function remember(history, ev) {
-  history.push(ev);
+  const kept = { ...ev };
+  delete kept.raw; // the PBX's payload: the cards do not show it, and it can be large
+  history.push(kept);
   if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
-  try {
-    sessionStorage.setItem(HISTORY_KEY, JSON.stringify(history));
-  } catch {
-    history.splice(0, history.length >> 1); // storage full: keep the newer half
+  for (;;) {
+    try {
+      sessionStorage.setItem(HISTORY_KEY, JSON.stringify(history));
+      return;
+    } catch {
+      if (history.length === 0) return; // storage disabled
+      history.splice(0, Math.max(1, history.length >> 1)); // storage full: keep the newer half
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { test, mock } from "node:test";
 import assert from "node:assert/strict";
 
 import { CallRelay } from "../../client/callrelay.js";
-import { Broker, Bus, Clock, Locks, ev, memoryStorage, seeded } from "./fakes.mjs";
+import { Broker, Bus, Clock, Locks, ev, memoryStorage, seeded, ticketUrl } from "./fakes.mjs";
 
 function world(seed = 1) {
   const clock = new Clock();
@@ -220,7 +220,7 @@ test("a storage key per channel identity keeps two users apart", async () => {
   relay.stop();
 });
 
-test("a since the broker refuses (3101) is dropped and paging starts from the cursor", async () => {
+test("a since the broker refuses (3101) is dropped; paging starts from the cursor, de-duplication afresh", async () => {
   const w = world();
   const storage = memoryStorage();
   storage.setItem("callrelay:last", "99-0");
@@ -238,24 +238,178 @@ test("a since the broker refuses (3101) is dropped and paging starts from the cu
     { op: "register", limit: 100 },
   ]);
   assert.deepEqual(t.got.states, ["connecting", "open"]);
-  assert.deepEqual(t.got.ids, []); // 50-0 is before the last delivered id
+  // 99-0 was of another stream: 50-0, below it, is new to this one
+  assert.deepEqual(t.got.ids, ["50-0"]);
   w.broker.post("150-0");
-  await w.clock.run(0);
-  assert.deepEqual(t.got.ids, ["150-0"]);
+  await w.clock.run(200);
+  assert.deepEqual(t.got.ids, ["50-0", "150-0"]);
+  assert.deepEqual(acks(w), ["50-0", "150-0"]);
 });
 
-test("a register answer with a storage error (5003) reconnects", async () => {
+for (const [name, missed] of [
+  ["below", ["100-0", "150-0"]],
+  ["above", ["100-0", "250-0"]],
+]) {
+  test(`another user signing in in the same tab gets every missed event (theirs ${name} the last id)`, async () => {
+    const w = world();
+    const storage = memoryStorage();
+    storage.setItem("callrelay:last", "acme/101\t200-0"); // user 101's, in this tab before
+    w.broker.post(...missed); // user 102's stream
+    const t = tab(w, "a", { storage, channelUrl: async () => ticketUrl("acme", "102") });
+    await w.clock.run(200);
+    assert.deepEqual(registers(w.broker.sockets[0])[0], { op: "register", limit: 100 });
+    assert.deepEqual(t.got.ids, missed);
+    assert.deepEqual(acks(w), [missed[1]]);
+    assert.equal(storage.getItem("callrelay:last"), `acme/102\t${missed[1]}`);
+    t.relay.stop();
+  });
+}
+
+test("the same user resumes with since; an old plain stored id is taken as the user's", async () => {
+  const w = world();
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "2-0");
+  w.broker.post("1-0", "2-0", "3-0");
+  const first = tab(w, "a", { storage, channelUrl: async () => ticketUrl("acme", "101") });
+  await w.clock.run(0);
+  assert.deepEqual(registers(w.broker.sockets[0])[0], { op: "register", limit: 100, since: "2-0" });
+  assert.equal(storage.getItem("callrelay:last"), "acme/101\t3-0");
+  first.close();
+  w.broker.post("4-0");
+  const second = tab(w, "b", { storage, channelUrl: async () => ticketUrl("acme", "101", 2) });
+  await w.clock.run(0);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 100, since: "3-0" });
+  assert.deepEqual(second.got.ids, ["4-0"]);
+});
+
+test("token= and extension= URLs name the user too; the token is not stored", async () => {
+  const w = world();
+  const storage = memoryStorage();
+  const url = (ext) => async () => `ws://broker/v1/ws?token=s3cret&extension=${ext}`;
+  w.broker.post("1-0");
+  const a = tab(w, "a", { storage, channelUrl: url("101") });
+  await w.clock.run(0);
+  a.close();
+  assert.ok(!storage.getItem("callrelay:last").includes("s3cret"));
+  w.broker.cursor = null; // the fake broker has one stream: as user 102's, acknowledged nothing
+  const b = tab(w, "b", { storage, channelUrl: url("102") });
+  await w.clock.run(0);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 100 });
+  assert.deepEqual(b.got.ids, ["1-0"]);
+});
+
+test("share: a tab of another user does not take the leader's events; it connects by itself", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true, channelUrl: async () => ticketUrl("acme", "101") });
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(200);
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "acme/102\t1-0"); // this tab's user is 102
+  const warn = mock.method(console, "warn", () => {});
+  const b = tab(w, "b", { share: true, storage, channelUrl: async () => ticketUrl("acme", "102") });
+  await w.clock.run(0);
+  w.broker.post("2-0");
+  await w.clock.run(200);
+  warn.mock.restore();
+  const own = w.broker.sockets.filter((s) => s.owner === "b");
+  assert.equal(own.length, 1);
+  assert.deepEqual(registers(own[0])[0], { op: "register", limit: 100, since: "1-0" });
+  assert.deepEqual(b.got.ids, ["2-0"]);
+  assert.deepEqual(a.got.ids, ["1-0", "2-0"]);
+  assert.equal(storage.getItem("callrelay:last"), "acme/102\t2-0");
+  // a new tab of no known user follows the leader and takes its identity
+  const c = tab(w, "c", { share: true, channelUrl: async () => ticketUrl("acme", "101") });
+  await w.clock.run(0);
+  w.broker.post("3-0");
+  await w.clock.run(200);
+  assert.equal(c.urls, 0);
+  assert.deepEqual(c.got.ids, ["3-0"]); // a new tab: the calls in progress, then what is new
+  assert.equal(c.storage.getItem("callrelay:last"), "acme/101\t3-0");
+});
+
+test("a storage error frame (5003) on a later page reconnects and resumes with since", async () => {
+  const w = world();
+  w.broker.manual = true;
+  const warn = mock.method(console, "warn", () => {});
+  const t = tab(w, "a", { limit: 1 });
+  await w.clock.run(0);
+  const [sock] = w.broker.sockets;
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("1-0")], calls: [] });
+  await w.clock.run(0);
+  assert.equal(registers(sock).length, 2);
+  // what broker/hub/hub.c sends when Redis fails mid-paging: an error frame, the session
+  // still paging on the broker's side with its live events held
+  sock.push({ op: "error", result: { code: 5003, message: "storage unavailable, try again" } });
+  w.broker.post("2-0", "3-0");
+  w.broker.manual = false;
+  await w.clock.run(1000);
+  warn.mock.restore();
+  assert.equal(sock.closedWith, 1000);
+  assert.equal(w.broker.sockets.length, 2);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 1, since: "1-0" });
+  assert.deepEqual(t.got.ids, ["1-0", "2-0", "3-0"]);
+  assert.deepEqual(t.got.states, ["connecting", "open", "connecting", "open"]);
+});
+
+test("a storage error frame (5003) on the first register reconnects", async () => {
   const w = world();
   w.broker.manual = true;
   const warn = mock.method(console, "warn", () => {});
   const t = tab(w, "a");
   await w.clock.run(0);
-  w.broker.sockets[0].push({ op: "register", result: { code: 5003, message: "storage unavailable" }, events: [] });
+  w.broker.sockets[0].push({ op: "error", result: { code: 5003, message: "storage unavailable, try again" } });
   await w.clock.run(1000);
   warn.mock.restore();
   assert.equal(w.broker.sockets[0].closedWith, 1000);
   assert.equal(w.broker.sockets.length, 2);
   assert.deepEqual(t.got.states, ["connecting"]);
+});
+
+test("pagehide acknowledges at once what was delivered; stop() removes the listener", async () => {
+  const w = world();
+  const listeners = new Map();
+  const win = {
+    addEventListener: (name, fn) => listeners.set(name, fn),
+    removeEventListener: (name, fn) => listeners.get(name) === fn && listeners.delete(name),
+  };
+  const t = tab(w, "a", { start: false });
+  t.env.window = win;
+  t.relay = new CallRelay({ channelUrl: async () => "ws://broker/v1/ws?ticket=x" }, t.env);
+  t.relay.on("event", (e) => t.got.ids.push(e.id));
+  t.relay.start();
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0");
+  await w.clock.run(0);
+  assert.deepEqual(t.got.ids, ["1-0", "2-0"]);
+  assert.deepEqual(acks(w), []); // batched: due in 100 ms
+  listeners.get("pagehide")({ persisted: false });
+  assert.deepEqual(acks(w), ["2-0"]);
+  await w.clock.run(200);
+  assert.deepEqual(acks(w), ["2-0"]);
+  t.relay.stop();
+  assert.equal(listeners.has("pagehide"), false);
+});
+
+test("a register answer that does not come within 15 s drops the connection", async () => {
+  const w = world();
+  w.broker.manual = true;
+  const warn = mock.method(console, "warn", () => {});
+  const t = tab(w, "a", { limit: 1 });
+  await w.clock.run(0);
+  const [sock] = w.broker.sockets;
+  await w.clock.run(14000);
+  sock.push({ op: "register", result: { code: 0 }, events: [ev("1-0")], calls: [] });
+  await w.clock.run(14999); // the second page's answer is late too, but not yet too late
+  assert.equal(sock.readyState, 1);
+  await w.clock.run(1);
+  warn.mock.restore();
+  assert.equal(sock.closedWith, 1000);
+  w.broker.manual = false;
+  await w.clock.run(1000);
+  assert.equal(w.broker.sockets.length, 2);
+  assert.deepEqual(registers(w.broker.sockets[1])[0], { op: "register", limit: 1, since: "1-0" });
+  assert.deepEqual(t.got.states, ["connecting", "open", "connecting", "open"]);
 });
 
 test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good connection", async () => {
@@ -285,10 +439,11 @@ test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good 
   assert.ok(Math.max(...retries()) <= 30000);
   assert.deepEqual(t.got.states, ["connecting"]);
 
-  // a connection that got its register answer resets the backoff
+  // a connection that stayed open 10 s resets the backoff
   fail = false;
   await w.clock.run(30000);
   assert.deepEqual(t.got.states, ["connecting", "open"]);
+  await w.clock.run(10000);
   const before = w.clock.scheduled.length;
   w.broker.sockets[0].serverClose(1001);
   await w.clock.run(0);
@@ -296,6 +451,31 @@ test("backoff: full jitter within [0, min(30 s, 1 s * 2^n)], reset after a good 
   assert.equal(delays.length, 1);
   assert.ok(delays[0] <= 1000, `first delay after a good connection: ${delays[0]}`);
   err.mock.restore();
+  t.relay.stop();
+});
+
+test("a broker that answers register and closes at once: the delays keep growing", async () => {
+  const w = world(5);
+  const t = tab(w, "a");
+  const delays = [];
+  for (let i = 0; i < 8; i++) {
+    await w.clock.run(0); // the socket opens and gets its register answer
+    const sock = w.broker.sockets.at(-1);
+    assert.equal(sock.registered, true);
+    const before = w.clock.scheduled.length;
+    sock.serverClose(1013); // as the broker's slow-reader cull does
+    await w.clock.run(0);
+    const retry = w.clock.scheduled.slice(before).map(([, ms]) => ms);
+    assert.equal(retry.length, 1);
+    delays.push(retry[0]);
+    await w.clock.run(retry[0]);
+  }
+  const r = seeded(5);
+  const expected = [];
+  for (let n = 0; n < 8; n++) expected.push(Math.floor(r() * Math.min(30000, 1000 * 2 ** n)));
+  assert.deepEqual(delays, expected);
+  assert.ok(delays.slice(4).every((ms) => ms > 1000), `delays: ${delays}`);
+  assert.equal(w.broker.sockets.length, 9);
   t.relay.stop();
 });
 
@@ -381,9 +561,11 @@ test("share: one socket for two tabs; the follower gets every event through the 
   assert.equal(w.broker.sockets.length, 1);
   assert.equal(w.broker.sockets[0].owner, "a");
   assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0"]);
-  assert.deepEqual(b.got.ids, ["1-0", "2-0", "3-0"]); // a new tab: calls and the events after them
+  assert.deepEqual(b.got.ids, ["2-0", "3-0"]); // a new tab: the calls in progress, then what is new
   assert.deepEqual(a.got.calls, [[call]]);
-  assert.deepEqual(b.got.calls, [[call]]);
+  // the calls as they are when b syncs: the missed event 1-0 began a call
+  const c10 = { call_id: "c1-0", kind: "call", state: "appeared", direction: "inbound", from: { number: "5511" }, updated: ev("1-0").ts, users: { 101: "appeared" } };
+  assert.deepEqual(b.got.calls, [[call, c10]]);
   assert.deepEqual(b.got.states, ["connecting", "open"]);
   assert.equal(b.storage.getItem("callrelay:last"), "3-0");
   assert.equal(b.urls, 0);
@@ -445,6 +627,126 @@ test("share: a reloaded follower catches up from the leader's recent events", as
   assert.equal(w.broker.sockets.length, 1);
 });
 
+test("share: when the leader's connection becomes another user's, its followers neither get that user's calls nor events", async () => {
+  const w = world();
+  const call101 = { call_id: "k1", state: "connected", users: { 101: "connected" } };
+  const call102 = { call_id: "k2", state: "connected", users: { 102: "connected" } };
+  w.broker.calls = [call101];
+  let user = "101";
+  const a = tab(w, "a", { share: true, channelUrl: async () => ticketUrl("acme", user) });
+  await w.clock.run(0);
+  const b = tab(w, "b", { share: true, channelUrl: async () => ticketUrl("acme", "101") });
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0"]);
+  assert.deepEqual(b.got.calls, [[call101]]);
+  // the CRM signs 102 in, in a's tab: a's next connection is 102's
+  user = "102";
+  w.broker.calls = (url) => (url === ticketUrl("acme", "102") ? [call102] : [call101]);
+  w.broker.cursor = null; // the fake's one stream, as 102's
+  const warn = mock.method(console, "warn", () => {});
+  w.broker.sockets[0].serverClose(1001);
+  await w.clock.run(1000);
+  warn.mock.restore();
+  assert.deepEqual(a.got.calls, [[call101], [call102]]);
+  assert.deepEqual(a.got.ids, ["1-0", "1-0"]); // 102's stream starts afresh
+  assert.deepEqual(b.got.calls, [[call101], [call101]]); // its own connection's, as 101
+  const own = w.broker.sockets.filter((s) => s.owner === "b");
+  assert.equal(own.length, 1);
+  assert.deepEqual(registers(own[0])[0], { op: "register", limit: 100, since: "1-0" });
+  w.broker.post("2-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0", "2-0"]);
+  assert.equal(b.storage.getItem("callrelay:last"), "acme/101\t2-0");
+});
+
+test("share: a follower the new leader cannot serve pages by itself, then follows: no false gap, nothing lost", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  const storage = memoryStorage();
+  const b = tab(w, "b", { share: true, storage });
+  const c = tab(w, "c", { share: true });
+  await w.clock.run(0);
+  w.broker.post("1-0");
+  await w.clock.run(200);
+  b.close();
+  w.broker.post("2-0", "3-0"); // while b reloads
+  await w.clock.run(200);
+  a.close(); // c leads from its last, 3-0: it does not have 2-0
+  await w.clock.run(2000);
+  assert.equal(w.broker.open()[0].owner, "c");
+  const b2 = tab(w, "b2", { share: true, storage, limit: 1 });
+  await w.clock.run(0);
+  w.broker.post("4-0");
+  await w.clock.run(200);
+  const own = w.broker.sockets.filter((s) => s.owner === "b2");
+  assert.equal(own.length, 1);
+  assert.deepEqual(registers(own[0])[0], { op: "register", limit: 1, since: "1-0" });
+  assert.notEqual(own[0].readyState, 1); // closed once caught up
+  assert.deepEqual(b2.got.ids, ["2-0", "3-0", "4-0"]);
+  assert.equal(b2.got.gaps, 0);
+  assert.equal(b2.got.states.at(-1), "open");
+  w.broker.post("5-0");
+  await w.clock.run(200);
+  assert.deepEqual(b2.got.ids, ["2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(w.broker.open().map((s) => s.owner), ["c"]);
+});
+
+test("share: a leader change while a follower catches up: it asks the new leader again, nothing lost or twice", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  await w.clock.run(0);
+  const c = tab(w, "c", { share: true });
+  await w.clock.run(0);
+  w.broker.post("1-0", "2-0", "3-0");
+  await w.clock.run(200);
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "0-5"); // before a's first event: a cannot serve it
+  const pending = [];
+  const b = tab(w, "b", { share: true, storage, channelUrl: () => new Promise((resolve) => pending.push(resolve)) });
+  await w.clock.run(0);
+  assert.equal(pending.length, 1); // catching up: its own connection is on its way
+  a.close(); // c leads from 3-0
+  await w.clock.run(1000);
+  w.broker.post("4-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, []);
+  pending[0]("ws://broker/v1/ws?ticket=b");
+  await w.clock.run(200);
+  const own = w.broker.sockets.find((s) => s.owner === "b");
+  assert.deepEqual(registers(own)[0], { op: "register", limit: 100, since: "0-5" });
+  assert.notEqual(own.readyState, 1);
+  w.broker.post("5-0");
+  await w.clock.run(200);
+  assert.deepEqual(b.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(c.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+  assert.deepEqual(w.broker.open().map((s) => s.owner), ["c"]);
+  assert.equal(b.got.states.at(-1), "open");
+});
+
+test("share: a catching-up follower reports a gap only when the broker says so", async () => {
+  const w = world();
+  const a = tab(w, "a", { share: true });
+  await w.clock.run(0);
+  w.broker.post("5-0", "6-0");
+  await w.clock.run(200);
+  const storage = memoryStorage();
+  storage.setItem("callrelay:last", "2-0"); // before the leader's first event
+  w.broker.manual = true;
+  const b = tab(w, "b", { share: true, storage });
+  await w.clock.run(0);
+  const own = w.broker.sockets.find((s) => s.owner === "b");
+  assert.deepEqual(own.sent, [{ op: "register", limit: 100, since: "2-0" }]);
+  own.push({ op: "register", result: { code: 0 }, events: [ev("5-0"), ev("6-0")], calls: [], gap: true });
+  own.push({ op: "register", result: { code: 109 }, events: [] });
+  await w.clock.run(0);
+  assert.deepEqual(b.got.ids, ["5-0", "6-0"]);
+  assert.equal(b.got.gaps, 1);
+  assert.equal(a.got.gaps, 0);
+});
+
 test("share without Web Locks or BroadcastChannel: each tab connects by itself", async () => {
   const w = world();
   const a = tab(w, "a", { share: true, without: ["locks"] });
@@ -457,24 +759,57 @@ test("share without Web Locks or BroadcastChannel: each tab connects by itself",
   assert.deepEqual(b.got.ids, ["1-0"]);
 });
 
-test("share: a new tab gets the calls in progress, not the calls that came and went", async () => {
+test("share: a new tab gets the calls in progress as they are now, not the calls that came and went", async () => {
   const w = world();
-  const inProgress = { call_id: "c1", state: "appeared", users: { 101: "appeared" } };
+  const inProgress = { call_id: "c1", state: "appeared", users: { 101: "appeared" }, updated: "2026-11-28T11:00:00.000Z" };
   w.broker.calls = [inProgress];
   const call = (id, callId, state) => ({ ...ev(id), call_id: callId, call: { state } });
   const a = tab(w, "a", { share: true });
   await w.clock.run(0);
   w.broker.post(call("1-0", "c1", "connected"), call("2-0", "c2", "appeared"), call("3-0", "c2", "disconnected"));
-  w.broker.post(call("4-0", "c3", "appeared"), call("5-0", "c1", "disconnected"));
+  w.broker.post(call("4-0", "c3", "appeared"), ev("5-0", "record"));
   await w.clock.run(0);
   const b = tab(w, "b", { share: true });
   await w.clock.run(0);
   w.broker.post(call("6-0", "c3", "connected"));
   await w.clock.run(200);
   assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0"]);
-  assert.deepEqual(b.got.calls, [[inProgress]]);
-  assert.deepEqual(b.got.ids, ["1-0", "4-0", "5-0", "6-0"]);
+  const ts = ev("1-0").ts;
+  assert.deepEqual(b.got.calls, [
+    [
+      { call_id: "c1", state: "connected", users: { 101: "connected" }, updated: ts, kind: "call" },
+      { call_id: "c3", state: "appeared", kind: "call", updated: ts, users: { 101: "appeared" } },
+    ],
+  ]);
+  assert.deepEqual(b.got.ids, ["6-0"]);
   assert.equal(b.storage.getItem("callrelay:last"), "6-0");
+});
+
+test("share: a reloaded follower gets the calls as they are now, not the leader's first snapshot", async () => {
+  const w = world();
+  const c1 = { call_id: "c1", state: "connected", users: { 101: "connected" }, updated: "2026-11-28T11:00:00.000Z" };
+  const c2 = { call_id: "c2", state: "appeared", users: { 101: "appeared" }, updated: "2026-11-28T11:00:00.000Z" };
+  w.broker.calls = [c1, c2];
+  const a = tab(w, "a", { share: true });
+  const storage = memoryStorage();
+  const b = tab(w, "b", { share: true, storage });
+  await w.clock.run(0);
+  w.broker.calls = [];
+  const rec = { ...ev("3-0", "record"), call_id: "c2", record: { status: "available", url: "https://rec/2.mp3" } };
+  w.broker.post({ ...ev("1-0"), call_id: "c1", call: { state: "disconnected" } });
+  w.broker.post({ ...ev("2-0"), call_id: "c2", call: { state: "on_hold", line: "7" }, user: "102" }, rec);
+  // a page event older than the call's state does not turn it back
+  w.broker.post({ ...ev("4-0"), call_id: "c2", call: { state: "appeared" }, ts: "2026-11-28T10:00:00.000Z" });
+  await w.clock.run(200);
+  b.close();
+  const b2 = tab(w, "b2", { share: true, storage });
+  await w.clock.run(200);
+  assert.deepEqual(b.got.calls, [[c1, c2]]);
+  const ts = ev("1-0").ts;
+  const live = { ...c2, kind: "call", state: "on_hold", line: "7", updated: ts, users: { 101: "appeared", 102: "on_hold" }, recording: rec.record };
+  assert.deepEqual(b2.got.calls, [[live]]);
+  assert.deepEqual(b2.got.ids, []);
+  assert.deepEqual(a.got.ids, ["1-0", "2-0", "3-0", "4-0"]);
 });
 
 test("a channelUrl that never answers times out after 10 s; its late answer is not used", async () => {

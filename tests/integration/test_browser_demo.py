@@ -360,6 +360,34 @@ def test_reload_mid_stream_loses_nothing_and_repeats_nothing(demo, world, chromi
                                                              handled_before_reload, n))
 
 
+FILL_STORAGE = """(() => {
+  let n = 0;
+  for (let size = 1 << 20; size >= 16; size >>= 1) {
+    const chunk = "x".repeat(size);
+    for (;;) {
+      try { sessionStorage.setItem("filler-" + n, chunk); n++; } catch { break; }
+    }
+  }
+  return n;
+})()"""
+
+
+def test_history_leaves_out_raw_and_is_trimmed_when_storage_is_full(demo, world, chromium):
+    open_desk(chromium, world.broker, demo, "a")
+    for i in range(6):
+        post_call(demo, "q-%d" % i, "appeared", raw={"pbx": "x" * 400})
+    chromium.wait("a", HISTORY + ".length === 6", what="six events handled")
+    assert chromium.eval("a", "JSON.parse(sessionStorage.getItem('callrelay-demo-events'))"
+                         ".filter(e => 'raw' in e).length") == 0, "raw is not kept"
+    assert chromium.eval("a", FILL_STORAGE) > 0
+    post_call(demo, "q-6", "appeared", raw={"pbx": "x" * 400})
+    chromium.wait("a", card_state("q-6") + " === 'appeared'", what="the card of q-6")
+    stream = world.stream_ids(demo.stream_key(EXT))
+    kept = chromium.eval("a", HISTORY)
+    assert kept and kept[-1] == stream[-1] and len(kept) < 7, \
+        "a full storage keeps the newer events, the newest among them: %s" % kept
+
+
 def test_gap_notice_when_retention_removed_missed_events(world, chromium):
     world.start_broker(env={"CALLRELAY_DEMO": "1", "CALLRELAY_RETENTION": "1"})
     acme = world.provision("acme")
