@@ -118,7 +118,7 @@ static void on_done(redisReply *r, void *ud)
         if (!j->ab) /* a replay's age says nothing about delivery */
             metrics_notify_latency(j->since_stored_ms + (now_ms() - j->claimed_at));
     } else if (r->len == 1) {
-        METRIC_ADD(notify_retried, r->str[0] == 'r');
+        METRIC_ADD(notify_retried, r->str[0] == 'r' && j->sent_at); /* not a wait for a rule */
         METRIC_ADD(notify_dead, r->str[0] == 'x');
     }
     job_free(j);

@@ -405,7 +405,8 @@ def test_circuit_breaker_opens_then_a_probe_closes_it(env, rx):
     time.sleep(max(0.0, t1 + 1.6 * SCALE - time.time()))
     n0 = len(rx.records())
     t5 = rx.records()[n0 - 1]["t"]  # the failure that opened it
-    assert t5 - t1 >= 1.0, "opened before the failures lasted 1 s: %.2f" % (t5 - t1)
+    # (the receiver stamps arrivals; the broker counts from the first failure's answer)
+    assert t5 - t1 >= 0.9, "opened before the failures lasted 1 s: %.2f" % (t5 - t1)
     time.sleep(max(0.0, t5 + 4.0 - time.time()))
     quiet = rx.records()[n0:]
     assert quiet == [], "attempts while the breaker should be open: %s" % [
