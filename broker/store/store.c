@@ -488,13 +488,14 @@ int store_script(enum store_script s, store_cb cb, void *ud, int nkeys, int narg
     return job_submit(job_new(cb, ud, s, 3, head, nargs, args, lens));
 }
 
-#define CALL_MAX_ARGS 8
+#define CALL_STACK_ARGS 8
 
 int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, int n,
                    const char **args)
 {
-    size_t lens[CALL_MAX_ARGS];
-    store_call *c = n <= CALL_MAX_ARGS ? malloc(sizeof *c) : NULL;
+    size_t stack[CALL_STACK_ARGS];
+    size_t *lens = n <= CALL_STACK_ARGS ? stack : malloc((size_t)n * sizeof *lens);
+    store_call *c = lens ? malloc(sizeof *c) : NULL;
     int rc = c ? 0 : -1;
     for (int i = 0; !rc && i < n; i++)
         rc = args[i] ? (lens[i] = strlen(args[i]), 0) : -1;
@@ -505,6 +506,8 @@ int store_call_run(int s, store_cb done, void (*cb)(void), void *ud, int nkeys, 
     }
     if (rc)
         free(c);
+    if (lens != stack)
+        free(lens);
     return rc;
 }
 

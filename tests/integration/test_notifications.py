@@ -201,6 +201,8 @@ def test_notifications_api_refuses_bad_input(env, rx):
     for bad in ({}, {"ids": "ntf_1"}, {"status": "dead", "since": "yesterday"}, {"status": "bogus"}):
         assert_result(b.post("/v1/notifications/retry", bad, token=integ.token), 400)
     assert retry(integ, {"ids": ["ntf_1000_2"]})["queued"] == 0
+    # more ids than a script call's arguments fit on the stack: the longer path
+    assert retry(integ, {"ids": ["ntf_1000_%d" % i for i in range(20)]})["queued"] == 0
     assert notifications(integ) == []
 
 
