@@ -38,6 +38,7 @@ enum adapter_status {
     ADAPTER_NO_SIGNATURE,  /* verify: the request carries no signature of this dialect */
     ADAPTER_BAD_SIGNATURE, /* verify: a signature is present but wrong or stale: 401 */
     ADAPTER_NOT_FOUND,     /* parse: the dialect never posts to this subpath: 404 */
+    ADAPTER_UNSUPPORTED,   /* build_command: the dialect cannot do this command: 501 */
 };
 
 /* The error an adapter reports: which field (JSON-path-like, "events[2].call.state"; empty
@@ -59,15 +60,29 @@ typedef struct adapter_answer {
     size_t body_len;
 } adapter_answer;
 
-/* Reserved for outbound commands and polled providers (the next issue): the adapter builds an
- * HTTP request to the PBX and reads its answer; the broker sends it, with its own deadlines. */
+/* A request to the PBX that an adapter builds for a command; the broker sends it with its own
+ * deadlines. Every string is malloc'd (adapter_http_clear frees them), except method. */
 typedef struct adapter_http {
-    const char *method; /* static */
-    char *url;          /* malloc'd */
-    char *headers;      /* malloc'd, "Name: value\r\n" lines, or NULL */
-    char *body;         /* malloc'd, or NULL */
+    const char *method; /* static: "GET", "POST", "PUT", "PATCH", "DELETE" */
+    char *url;
+    char *headers; /* "Name: value\r\n" lines, or NULL */
+    char *body;    /* or NULL */
     size_t body_len;
+    /* The answer is a file to pass on to the client (a recording): the broker streams a 2xx
+     * body without holding it, follows redirects (without sending credentials to another
+     * host), and hands only a non-2xx answer to parse_command_answer. */
+    bool stream;
 } adapter_http;
+
+/* The PBX's answer to an adapter_http, as parse_command_answer sees it. */
+typedef struct adapter_reply {
+    int status;               /* HTTP status; 0 when no answer came */
+    bool timed_out;           /* no answer in time (status 0) */
+    const char *content_type; /* or NULL */
+    const char *location;     /* the Location header, or NULL */
+    const char *body;         /* NUL-terminated; body_len bytes (capped by the broker) */
+    size_t body_len;
+} adapter_reply;
 
 typedef struct adapter {
     const char *name;
@@ -104,18 +119,41 @@ typedef struct adapter {
     /* Shapes the answer to a request whose events were stored (or that had none). Returns 0,
      * or -1 on allocation failure (the broker answers 500). */
     int (*answer)(const adapter_ctx *ctx, const adapter_counts *counts, adapter_answer *out);
-    /* Next issue; NULL until then. build_command turns a command (JSON: callback, route,
-     * transfer, hangup, fetch recording) into a request to the PBX; parse_command_answer reads
-     * the PBX's answer (status, body) into a JSON result. poll builds the next status request of
-     * a polled provider; its answer goes through parse_command_answer, whose events the broker
-     * ingests like parse's. None of them does I/O. */
-    int (*build_command)(const adapter_ctx *ctx, const json_t *command, adapter_http *out,
-                         adapter_error *err);
-    int (*parse_command_answer)(const adapter_ctx *ctx, const json_t *command, int status,
-                                const char *body, size_t body_len, json_t *result,
-                                adapter_error *err);
-    int (*poll)(const adapter_ctx *ctx, const json_t *cursor, adapter_http *out,
-                adapter_error *err);
+    /* Commands (docs/commands.md). NULL build_command: the dialect has no command API, and
+     * every command is answered 501. The broker hands a command as a JSON object:
+     *   "op"          "callback", "route", "transfer", "hangup", "record" (fetch a recording),
+     *                 or "status" (the poll of a call a polled provider placed);
+     *   "command_id"  always present (the client's, or one the broker made);
+     *   callback:     "extension", "to_number", optional "line_number";
+     *   route:        "call_id", "to_extension", optional "extension" (who asked);
+     *   transfer:     "call_id", "to_number", "method" ("blind" or "hold"), optional "extension";
+     *   hangup:       "call_id";
+     *   record:       "recording_id" and, when an event gave it, "url"; optional "call_id";
+     *   status:       "call_id" (the provider's id), "user", optional "number", "last" (the
+     *                 provider's last status seen, "" at first), "seq" (events emitted so far);
+     *   "session"     what the adapter last returned as "session" for this integration on
+     *                 this instance (a login token, say), {} at first;
+     *   "step"        what the adapter's last "next" asked for, absent at first.
+     * build_command returns ADAPTER_OK with out filled, ADAPTER_INVALID (400, err names the
+     * field), or ADAPTER_UNSUPPORTED (501: the dialect cannot do this op). */
+    enum adapter_status (*build_command)(const adapter_ctx *ctx, const json_t *command,
+                                         adapter_http *out, adapter_error *err);
+    /* Reads the PBX's answer into result, a JSON object the broker acts on; every key optional:
+     *   "status"   the HTTP status for the client (default 200; 502 when the PBX failed);
+     *   "code"     the result code (lib/result.h; default 0) and "message";
+     *   "answer"   an object of fields added to the client's answer ({"call_id": "..."});
+     *   "session"  replaces the integration's session (an object; {} forgets it);
+     *   "next"     an object: send another request for this command: the broker sets the
+     *              command's "step" to it and calls build_command again (at most 6 requests
+     *              per command; a login before the real request, say);
+     *   "events"   normalized events (as parse makes them) the broker stores;
+     *   "poll"     {"call_id", "user", "number"}: the provider placed a call whose status the
+     *              broker polls with op "status" until "done";
+     *   "done"     true: a polled call ended, stop polling it;
+     *   "retry_ms" a poll that failed: poll again no sooner than this.
+     * Returns 0, or -1 with err set when the answer cannot be read (the broker answers 502). */
+    int (*parse_command_answer)(const adapter_ctx *ctx, const json_t *command,
+                                const adapter_reply *reply, json_t *result, adapter_error *err);
 } adapter;
 
 /* registry.c: the one table of dialects. */

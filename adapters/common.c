@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,4 +51,12 @@ int adapter_answer_summary(const adapter_counts *c, adapter_answer *out)
     out->body = strndup(body, (size_t)n);
     out->body_len = (size_t)n;
     return out->body ? 0 : -1;
+}
+
+void adapter_http_clear(adapter_http *h)
+{
+    free(h->url);
+    free(h->headers);
+    free(h->body);
+    *h = (adapter_http){0};
 }

@@ -15,5 +15,7 @@ const char *adapter_header(const adapter_request *req, const char *name);
 /* 200, application/json: {"result":{"code":0,"message":"ok"},"accepted":N,"duplicates":N,
  * "ignored":N,"stale":N}. */
 int adapter_answer_summary(const adapter_counts *c, adapter_answer *out);
+/* Frees what an adapter_http holds and zeroes it. */
+void adapter_http_clear(adapter_http *h);
 
 #endif

@@ -16,10 +16,20 @@ enum cr_result_code {
     RC_FORBIDDEN = 3108,              /* source address not in allowed_networks */
     RC_UNKNOWN_OP = 3109,             /* websocket frame with an unknown op */
     RC_NOT_REGISTERED = 3110,         /* websocket op that needs register first */
+    RC_COMMAND_CONFLICT = 3111,       /* a command_id reused for a different command */
     RC_CALL_NOT_FOUND = 3310,         /* Mango: no such call */
-    RC_NOTIFICATION_NOT_FOUND = 3320, /* GET /v1/notifications/ID: no such notification */
+    RC_RECORDING_NOT_FOUND = 3320,    /* Mango: no such recording */
+    RC_RECORDING_FORMAT = 3321,       /* the recording exists only in another format */
+    RC_NOTIFICATION_NOT_FOUND = 3330, /* GET /v1/notifications/ID: no such notification */
+    RC_IMPOSSIBLE_NOW = 4100,         /* Mango: the PBX cannot do it now */
+    RC_CALL_GONE = 4101,              /* Mango: the call ended meanwhile */
+    RC_ENDPOINT_OFFLINE = 4102,       /* the operator's phone is not registered (ZaaS) */
     RC_INTERNAL = 5000,               /* a fault of the broker */
+    RC_NOT_IMPLEMENTED = 5001,        /* the dialect has no API for this command */
+    RC_PBX_ERROR = 5002,              /* the PBX refused or failed, or its answer is unreadable */
     RC_UNAVAILABLE = 5003,            /* Redis unreachable or draining */
+    RC_PBX_TIMEOUT = 5004,            /* the PBX did not answer in time */
+    RC_COMMAND_UNKNOWN = 5005,        /* a repeated command_id whose first outcome is unknown */
 };
 
 #endif

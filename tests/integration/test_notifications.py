@@ -291,7 +291,7 @@ def test_500_twice_then_200_keeps_the_webhook_id(env, rx):
     assert att[0]["next_attempt"] is None and att[0]["error"] is None
     assert att[1]["next_attempt"] is not None and att[2]["next_attempt"] is not None, att
     assert all(isinstance(a["latency_ms"], (int, float)) and a["latency_ms"] >= 0 for a in att), att
-    assert_result(env.broker.get("/v1/notifications/ntf_1000_1", token=integ.token), 404, 3320)
+    assert_result(env.broker.get("/v1/notifications/ntf_1000_1", token=integ.token), 404, 3330)
 
 
 # --------------------------------------------------------------------------- (d) outage
