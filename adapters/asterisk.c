@@ -16,6 +16,7 @@
 #include "event.h"
 #include "event_check.h"
 #include "names.h"
+#include "result.h"
 #include "stdwh_request.h"
 
 #define AST_MAX_MESSAGES 1000
@@ -594,8 +595,8 @@ static int check_url(const char *s, adapter_error *e)
                                 "must be an http:// or https:// URL such as http://pbx:8088/ari");
 }
 
-static const char *const ari_keys[] = {"ari_url", "ari_user", "ari_password",
-                                       "app",     "endpoint", NULL};
+static const char *const ari_keys[] = {"ari_url", "ari_user", "ari_password", "app", "endpoint",
+                                       "context", NULL};
 
 static int check_ari_value(const char *key, const json_t *v, adapter_error *e)
 {
@@ -608,6 +609,9 @@ static int check_ari_value(const char *key, const json_t *v, adapter_error *e)
     if (strcmp(key, "endpoint") == 0 && !strstr(s, "{extension}"))
         return adapter_fail_at(e, "asterisk", key,
                                "must contain {extension}, e.g. PJSIP/{extension}");
+    if (strcmp(key, "context") == 0 && strpbrk(s, " \t\r\n/?#&,"))
+        return adapter_fail_at(e, "asterisk", key,
+                               "must be a dialplan context name (no spaces, / ? # & ,)");
     if (strcmp(key, "app") == 0 && strpbrk(s, " \t\r\n/?#&"))
         return adapter_fail_at(e, "asterisk", key,
                                "must be an ARI application name (no spaces, / ? # &)");
@@ -630,7 +634,7 @@ static int check_ari(const json_t *ari, adapter_error *e)
         if (!ari_keys[i])
             return adapter_fail_at(e, "asterisk", k,
                                    "unknown setting (known: ari_url, ari_user, ari_password, app, "
-                                   "endpoint)");
+                                   "endpoint, context)");
         if (check_ari_value(k, v, e) < 0)
             return -1;
     }
@@ -655,6 +659,206 @@ static int asterisk_answer(const adapter_ctx *ctx, const adapter_counts *c, adap
     return adapter_answer_summary(c, out);
 }
 
+/* ---- commands: ARI's REST interface ---- */
+
+typedef struct ari_req {
+    const adapter_ctx *ctx;
+    const json_t *command;
+    adapter_http *out;
+    adapter_error *err;
+} ari_req;
+
+static const char *ari_setting(const ari_req *r, const char *name, const char *dflt)
+{
+    return adapter_command_setting(r->ctx->settings, "asterisk", name, dflt, r->err);
+}
+
+/* ari_url + "/ari" + path; an ari_url that already ends in /ari (README's example) keeps it. */
+static char *ari_url_of(const char *base, const char *path)
+{
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    bool has_ari = n >= 4 && strncmp(base + n - 4, "/ari", 4) == 0;
+    char *out = NULL;
+    return asprintf(&out, "%.*s%s%s", (int)n, base, has_ari ? "" : "/ari", path) < 0 ? NULL : out;
+}
+
+/* Sends method to ARI's path (already encoded) with Basic auth; query stolen (may be NULL). */
+static enum adapter_status ari_request(const ari_req *r, const char *method, char *path,
+                                       char *query)
+{
+    const char *url = ari_setting(r, "ari_url", NULL);
+    const char *user = url ? ari_setting(r, "ari_user", NULL) : NULL;
+    const char *password = user ? ari_setting(r, "ari_password", NULL) : NULL;
+    char *full = NULL;
+    if (query && asprintf(&full, "%s?%s", path ? path : "", query) < 0)
+        full = NULL;
+    if (password && path && (!query || full)) {
+        r->out->method = method;
+        r->out->url = ari_url_of(url, full ? full : path);
+        r->out->headers = adapter_basic_auth(user, password, NULL);
+    }
+    free(full);
+    free(path);
+    free(query);
+    if (!password)
+        return ADAPTER_INVALID;
+    if (!r->out->url || !r->out->headers) {
+        adapter_http_clear(r->out);
+        adapter_fail(r->err, "", "out of memory");
+        return ADAPTER_INVALID;
+    }
+    return ADAPTER_OK;
+}
+
+static const char *ari_str(const ari_req *r, const char *name, bool required)
+{
+    return adapter_command_str(r->command, name, required, r->err);
+}
+
+static char *endpoint_of(const ari_req *r, const char *who)
+{
+    return adapter_template(ari_setting(r, "endpoint", "PJSIP/{extension}"), who);
+}
+
+/* POST /channels: the operator's endpoint rings first, then the dialplan dials to_number. */
+static enum adapter_status ari_callback(const ari_req *r)
+{
+    const char *ext = ari_str(r, "extension", true),
+               *to = ext ? ari_str(r, "to_number", true) : NULL;
+    const char *line = to ? ari_str(r, "line_number", false) : NULL;
+    if (!line)
+        return ADAPTER_INVALID;
+    char *endpoint = endpoint_of(r, ext), *q = NULL;
+    int rc = endpoint ? adapter_form_add(&q, "endpoint", endpoint) : -1;
+    rc = rc ? rc : adapter_form_add(&q, "extension", to);
+    rc = rc ? rc : adapter_form_add(&q, "context", ari_setting(r, "context", "default"));
+    rc = rc ? rc : adapter_form_add(&q, "priority", "1");
+    if (rc == 0 && *line)
+        rc = adapter_form_add(&q, "callerId", line);
+    free(endpoint);
+    if (rc < 0) {
+        free(q);
+        adapter_fail(r->err, "", "out of memory");
+        return ADAPTER_INVALID;
+    }
+    return ari_request(r, "POST", strdup("/channels"), q);
+}
+
+/* POST /channels/{id}/redirect to the endpoint of who. */
+static enum adapter_status ari_redirect(const ari_req *r, const char *who_field)
+{
+    const char *id = ari_str(r, "call_id", true), *who = id ? ari_str(r, who_field, true) : NULL;
+    if (!who)
+        return ADAPTER_INVALID;
+    char *endpoint = endpoint_of(r, who), *q = NULL;
+    if (!endpoint || adapter_form_add(&q, "endpoint", endpoint) < 0) {
+        free(endpoint);
+        adapter_fail(r->err, "", "out of memory");
+        return ADAPTER_INVALID;
+    }
+    free(endpoint);
+    return ari_request(r, "POST", adapter_url_fmt("/channels/%s/redirect", id), q);
+}
+
+static enum adapter_status ari_hangup(const ari_req *r)
+{
+    const char *id = ari_str(r, "call_id", true);
+    return id ? ari_request(r, "DELETE", adapter_url_fmt("/channels/%s", id), NULL)
+              : ADAPTER_INVALID;
+}
+
+static enum adapter_status ari_record(const ari_req *r)
+{
+    const char *id = ari_str(r, "recording_id", true);
+    enum adapter_status st =
+        id ? ari_request(r, "GET", adapter_url_fmt("/recordings/stored/%s/file", id), NULL)
+           : ADAPTER_INVALID;
+    r->out->stream = st == ADAPTER_OK;
+    return st;
+}
+
+static enum adapter_status asterisk_build_command(const adapter_ctx *ctx, const json_t *command,
+                                                  adapter_http *out, adapter_error *err)
+{
+    memset(err, 0, sizeof *err);
+    *out = (adapter_http){0};
+    ari_req r = {.ctx = ctx, .command = command, .out = out, .err = err};
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (!adapter_command_str(command, "command_id", true, err))
+        return ADAPTER_INVALID;
+    if (op && strcmp(op, "callback") == 0)
+        return ari_callback(&r);
+    if (op && strcmp(op, "route") == 0)
+        return ari_redirect(&r, "to_extension");
+    if (op && strcmp(op, "transfer") == 0)
+        return ari_redirect(&r, "to_number");
+    if (op && strcmp(op, "hangup") == 0)
+        return ari_hangup(&r);
+    if (op && strcmp(op, "record") == 0)
+        return ari_record(&r);
+    adapter_fail(err, "op", "ARI has no command %s here", op ? op : "(none)");
+    return ADAPTER_UNSUPPORTED;
+}
+
+static int ari_success(const json_t *command, const adapter_reply *reply, json_t *result,
+                       adapter_error *err)
+{
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (strcmp(op, "callback") == 0) {
+        json_t *doc = adapter_reply_json(reply);
+        const char *id = json_string_value(json_object_get(doc, "id"));
+        int rc = id && *id
+                     ? json_object_set_new(result, "answer", json_pack("{s:s}", "call_id", id))
+                     : adapter_fail(err, "", "ARI's answer has no channel id");
+        json_decref(doc);
+        return rc;
+    }
+    if (strcmp(op, "route") != 0)
+        return 0;
+    const char *id = json_string_value(json_object_get(command, "command_id"));
+    const char *to = json_string_value(json_object_get(command, "to_extension"));
+    return json_object_set_new(result, "events",
+                               json_pack("[o]", adapter_route_result(id, 0, to, "asterisk")));
+}
+
+static int asterisk_parse_command_answer(const adapter_ctx *ctx, const json_t *command,
+                                         const adapter_reply *reply, json_t *result,
+                                         adapter_error *err)
+{
+    (void)ctx;
+    memset(err, 0, sizeof *err);
+    const char *op = json_string_value(json_object_get(command, "op"));
+    int st = reply->status;
+    if (!op)
+        return adapter_fail(err, "op", "is required");
+    if (st == 0)
+        return adapter_command_fail(result, 502, RC_PBX_ERROR, NULL, "ARI did not answer");
+    if (st / 100 == 2)
+        return ari_success(command, reply, result, err);
+    json_t *doc = adapter_reply_json(reply);
+    const char *msg = json_string_value(json_object_get(doc, "message"));
+    char what[300];
+    snprintf(what, sizeof what, "ARI %s: HTTP %d %.250s", op, st, msg ? msg : "(no message)");
+    int rc;
+    if (st == 404)
+        rc = adapter_command_fail(
+            result, 404, strcmp(op, "record") == 0 ? RC_RECORDING_NOT_FOUND : RC_CALL_NOT_FOUND,
+            json_integer(st), "%s", what);
+    else if (st == 409)
+        rc = adapter_command_fail(result, 409, RC_CALL_GONE, json_integer(st), "%s", what);
+    else if (st == 401 || st == 403)
+        rc = adapter_command_fail(result, 502, RC_PBX_ERROR, json_integer(st),
+                                  "%s: ARI refused the credentials (settings.asterisk.ari_user "
+                                  "and ari_password)",
+                                  what);
+    else
+        rc = adapter_command_fail(result, 502, RC_PBX_ERROR, json_integer(st), "%s", what);
+    json_decref(doc);
+    return rc;
+}
+
 const adapter adapter_asterisk = {
     .name = "asterisk",
     .standard_webhooks = true,
@@ -662,4 +866,6 @@ const adapter adapter_asterisk = {
     .parse = asterisk_parse,
     .verify = stdwh_verify_request,
     .answer = asterisk_answer,
+    .build_command = asterisk_build_command,
+    .parse_command_answer = asterisk_parse_command_answer,
 };

@@ -22,6 +22,7 @@
 #include "event_check.h"
 #include "form.h"
 #include "names.h"
+#include "result.h"
 
 #define MANGO_PARTY_MAX 64          /* event.schema.json: party number/extension, line */
 #define MANGO_TS_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
@@ -721,6 +722,201 @@ static enum adapter_status mango_parse(const adapter_ctx *ctx, const adapter_req
     return rc == 0 ? ADAPTER_OK : ADAPTER_INVALID;
 }
 
+/* ---- commands ---- */
+
+#define MANGO_BASE_URL "https://app.mango-office.ru/vpbx/"
+
+/* The signed form Mango takes everywhere: vpbx_api_key, sign, json. */
+static int mango_form(const adapter_ctx *ctx, const char *path, const json_t *doc,
+                      adapter_http *out)
+{
+    const char *key = setting(ctx, "api_key"), *salt = setting(ctx, "api_salt");
+    const char *base = setting(ctx, "base_url");
+    char *js = json_dumps(doc, JSON_COMPACT), *text = NULL, sign[DIGEST_HEX_LEN + 1];
+    if (!js || !key || !salt || asprintf(&text, "%s%s%s", key, js, salt) < 0) {
+        free(js);
+        return -1;
+    }
+    digest_sha256_hex(text, strlen(text), sign);
+    OPENSSL_cleanse(text, strlen(text));
+    free(text);
+    char *body = NULL;
+    int rc = adapter_form_add(&body, "vpbx_api_key", key) | adapter_form_add(&body, "sign", sign) |
+             adapter_form_add(&body, "json", js);
+    free(js);
+    out->method = "POST";
+    out->url = adapter_url_join(base && *base ? base : MANGO_BASE_URL, path);
+    out->headers = strdup("Content-Type: application/x-www-form-urlencoded\r\n");
+    out->body = body;
+    out->body_len = body ? strlen(body) : 0;
+    return rc == 0 && out->url && out->headers ? 0 : -1;
+}
+
+typedef struct mango_cmd {
+    const char *op, *path;
+    bool stream;
+} mango_cmd;
+
+static const mango_cmd mango_cmds[] = {
+    {"callback", "commands/callback", false},   {"route", "commands/route", false},
+    {"transfer", "commands/transfer", false},   {"hangup", "commands/call/hangup", false},
+    {"record", "queries/recording/post", true},
+};
+
+#define CMD_STR(name, required)                                                                    \
+    const char *name = adapter_command_str(command, #name, required, err);                         \
+    if (!name)                                                                                     \
+        return NULL;
+
+/* Mango's "from" carries number "" as in its own example (the documented sign vector). */
+static json_t *callback_json(const json_t *command, const char *id, adapter_error *err)
+{
+    CMD_STR(extension, true);
+    CMD_STR(to_number, true);
+    CMD_STR(line_number, false);
+    json_t *doc = json_pack("{s:s,s:{s:s,s:s},s:s}", "command_id", id, "from", "extension",
+                            extension, "number", "", "to_number", to_number);
+    if (doc && *line_number)
+        json_object_set_new(doc, "line_number", json_string(line_number));
+    return doc;
+}
+
+static json_t *route_json(const json_t *command, const char *id, adapter_error *err)
+{
+    CMD_STR(call_id, true);
+    CMD_STR(to_extension, true);
+    return json_pack("{s:s,s:s,s:s}", "command_id", id, "call_id", call_id, "to_number",
+                     to_extension);
+}
+
+static json_t *transfer_json(const json_t *command, const char *id, adapter_error *err)
+{
+    CMD_STR(call_id, true);
+    CMD_STR(to_number, true);
+    CMD_STR(method, true);
+    CMD_STR(extension, false);
+    if (strcmp(method, "blind") != 0 && strcmp(method, "hold") != 0) {
+        adapter_fail(err, "method", "must be blind or hold");
+        return NULL;
+    }
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:s}", "command_id", id, "call_id", call_id, "method",
+                            method, "to_number", to_number);
+    if (doc && *extension)
+        json_object_set_new(doc, "initiator", json_string(extension));
+    return doc;
+}
+
+static json_t *hangup_json(const json_t *command, const char *id, adapter_error *err)
+{
+    CMD_STR(call_id, true);
+    return json_pack("{s:s,s:s}", "command_id", id, "call_id", call_id);
+}
+
+static json_t *record_json(const json_t *command, const char *id, adapter_error *err)
+{
+    (void)id;
+    CMD_STR(recording_id, true);
+    return json_pack("{s:s,s:s}", "recording_id", recording_id, "action", "download");
+}
+
+static json_t *mango_command_json(size_t i, const json_t *command, const char *id,
+                                  adapter_error *err)
+{
+    json_t *(*const build[])(const json_t *, const char *, adapter_error *) = {
+        callback_json, route_json, transfer_json, hangup_json, record_json};
+    return build[i](command, id, err);
+}
+
+static enum adapter_status mango_build_command(const adapter_ctx *ctx, const json_t *command,
+                                               adapter_http *out, adapter_error *err)
+{
+    memset(err, 0, sizeof *err);
+    *out = (adapter_http){0};
+    const char *op = json_string_value(json_object_get(command, "op"));
+    size_t i = 0, n = sizeof mango_cmds / sizeof *mango_cmds;
+    while (i < n && !(op && strcmp(op, mango_cmds[i].op) == 0))
+        i++;
+    if (i == n) {
+        adapter_fail(err, "op", "Mango's API has no command %s", op ? op : "(none)");
+        return ADAPTER_UNSUPPORTED;
+    }
+    const char *id = adapter_command_str(command, "command_id", true, err);
+    json_t *doc = id ? mango_command_json(i, command, id, err) : NULL;
+    if (!doc) {
+        if (!err->message[0])
+            adapter_fail(err, "", "out of memory");
+        return ADAPTER_INVALID;
+    }
+    int rc = mango_form(ctx, mango_cmds[i].path, doc, out);
+    json_decref(doc);
+    out->stream = mango_cmds[i].stream;
+    if (rc < 0) {
+        adapter_http_clear(out);
+        adapter_fail(err, "", "out of memory");
+        return ADAPTER_INVALID;
+    }
+    return ADAPTER_OK;
+}
+
+/* Mango's code, from {"result": N} (200) or {"code": N} (420), a number or a string. */
+static int answer_code(const adapter_reply *reply, int64_t *code, adapter_error *err)
+{
+    json_t *doc = adapter_reply_json(reply);
+    reader r = {.obj = doc, .path = "answer", .err = err};
+    int rc = doc ? read_int(&r, "result", 0, MANGO_CODE_MAX, code) : 0;
+    if (rc == 0 && doc)
+        rc = read_int(&r, "code", 0, MANGO_CODE_MAX, code);
+    json_decref(doc);
+    return rc;
+}
+
+static int mango_error(json_t *result, const char *op, int64_t code)
+{
+    static const struct {
+        int64_t mango;
+        int status, code;
+        const char *what;
+    } map[] = {
+        {3310, 404, RC_CALL_NOT_FOUND, "call not found"},
+        {3320, 404, RC_RECORDING_NOT_FOUND, "recording not found"},
+        {4100, 409, RC_IMPOSSIBLE_NOW, "impossible now"},
+        {4101, 409, RC_CALL_GONE, "the call is gone"},
+        {3102, 502, RC_PBX_ERROR, "Mango refused the sign (check settings.mango.api_salt)"},
+        {3105, 502, RC_PBX_ERROR, "Mango refused the key (check settings.mango.api_key)"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (map[i].mango == code)
+            return adapter_command_fail(result, map[i].status, map[i].code, json_integer(code),
+                                        "Mango %s: %lld %s", op, (long long)code, map[i].what);
+    return adapter_command_fail(result, 502, RC_PBX_ERROR, json_integer(code),
+                                "Mango %s: %lld (PBX error)", op, (long long)code);
+}
+
+static int mango_parse_command_answer(const adapter_ctx *ctx, const json_t *command,
+                                      const adapter_reply *reply, json_t *result,
+                                      adapter_error *err)
+{
+    (void)ctx;
+    memset(err, 0, sizeof *err);
+    const char *op = json_string_value(json_object_get(command, "op"));
+    op = op ? op : "command";
+    int64_t code = 0;
+    if (reply->status == 0)
+        return adapter_command_fail(result, 502, RC_PBX_ERROR, NULL, "Mango did not answer %s", op);
+    int rc = answer_code(reply, &code, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && reply->status == 404 && strcmp(op, "record") == 0)
+        return adapter_command_fail(result, 404, RC_RECORDING_NOT_FOUND,
+                                    json_integer(reply->status), "the recording file is gone");
+    if (rc == 0)
+        return adapter_fail(err, "", "Mango answered %s with HTTP %d and no result code", op,
+                            reply->status);
+    if (mango_ok(code) && reply->status / 100 == 2)
+        return 0;
+    return mango_error(result, op, code);
+}
+
 /* Mango reads only the status; the body is the broker's usual summary. */
 static int mango_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_answer *out)
 {
@@ -734,4 +930,6 @@ const adapter adapter_mango = {
     .parse = mango_parse,
     .verify = mango_verify,
     .answer = mango_answer,
+    .build_command = mango_build_command,
+    .parse_command_answer = mango_parse_command_answer,
 };

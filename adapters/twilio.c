@@ -21,6 +21,7 @@
 #include "event_check.h"
 #include "form.h"
 #include "names.h"
+#include "result.h"
 
 #define TW_SETTING_MAX 2048
 #define TW_PARTY_MAX 64
@@ -29,8 +30,9 @@
 
 /* ---- settings ---- */
 
-static const char *const setting_names[] = {
-    "auth_token", "public_url", "account_sid", "api_base_url", "caller_id", "shared_key", NULL};
+static const char *const setting_names[] = {"auth_token",   "public_url", "account_sid",
+                                            "api_base_url", "caller_id",  "shared_key",
+                                            "agent",        NULL};
 
 static bool known_setting(const char *name)
 {
@@ -66,7 +68,7 @@ static int check_values(const json_t *tw, adapter_error *err)
             return adapter_fail(
                 err, field,
                 "unknown setting; twilio takes auth_token, public_url, account_sid, "
-                "api_base_url, caller_id, shared_key");
+                "api_base_url, caller_id, shared_key, agent");
         size_t n = json_string_length(v);
         if (!json_is_string(v) || n == 0 || n > TW_SETTING_MAX)
             return adapter_fail(err, field, "must be a string of 1 to %d characters",
@@ -98,6 +100,11 @@ static int tw_check_settings(const json_t *settings, adapter_error *err)
     const char *api = json_string_value(json_object_get(tw, "api_base_url"));
     if (api && !http_url_ok(api))
         return adapter_fail(err, "twilio.api_base_url", "must be an absolute http(s) URL");
+    const char *agent = json_string_value(json_object_get(tw, "agent"));
+    if (agent && !strstr(agent, "{extension}"))
+        return adapter_fail(err, "twilio.agent",
+                            "must contain {extension}: client:{extension}, "
+                            "sip:{extension}@DOMAIN or a number such as +1415555{extension}");
     return 0;
 }
 
@@ -817,6 +824,280 @@ static int tw_answer(const adapter_ctx *ctx, const adapter_counts *c, adapter_an
     return out->body ? 0 : -1;
 }
 
+/* ---- commands: Twilio's REST API ---- */
+
+#define TW_API_BASE "https://api.twilio.com"
+#define TW_FORM "Content-Type: application/x-www-form-urlencoded\r\n"
+
+typedef struct tw_req {
+    const adapter_ctx *ctx;
+    const json_t *command;
+    adapter_http *out;
+    adapter_error *err;
+} tw_req;
+
+/* s with & < > " ' as XML entities, appended to the open memstream f. */
+static void xml_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&apos;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+/* How Twilio reaches the agent: <Client>, <Sip> or <Number>, by the form of the address. */
+static void dial_noun(FILE *f, const char *address)
+{
+    const char *noun = "Number", *text = address;
+    if (strncasecmp(address, "client:", 7) == 0) {
+        noun = "Client";
+        text = address + 7;
+    } else if (strncasecmp(address, "sip:", 4) == 0) {
+        noun = "Sip";
+    }
+    fprintf(f, "<%s>", noun);
+    xml_text(f, text);
+    fprintf(f, "</%s>", noun);
+}
+
+/* <Response><Dial [callerId="..."]>NOUN</Dial></Response> */
+static char *dial_twiml(const char *caller_id, const char *address)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    fputs("<Response><Dial", f);
+    if (caller_id) {
+        fputs(" callerId=\"", f);
+        xml_text(f, caller_id);
+        fputc('"', f);
+    }
+    fputc('>', f);
+    dial_noun(f, address);
+    fputs("</Dial></Response>", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static char *agent_of(const adapter_ctx *ctx, const char *extension)
+{
+    return adapter_template(
+        adapter_command_setting(ctx->settings, "twilio", "agent", "client:{extension}", NULL),
+        extension);
+}
+
+/* The account's REST URL + tail ("/Calls.json", "/Calls/{sid}.json"): every %s of tail is a
+ * path segment, percent-encoded. Sets Basic auth; form is the body (stolen) or NULL (GET). */
+static enum adapter_status tw_request(const tw_req *r, const char *tail, const char *id, char *form)
+{
+    adapter_error *err = r->err;
+    const char *sid = adapter_command_setting(r->ctx->settings, "twilio", "account_sid", NULL, err);
+    const char *token =
+        adapter_command_setting(r->ctx->settings, "twilio", "auth_token", NULL, err);
+    const char *api =
+        adapter_command_setting(r->ctx->settings, "twilio", "api_base_url", TW_API_BASE, err);
+    if (!sid || !token) {
+        free(form);
+        return ADAPTER_INVALID;
+    }
+    char *path = adapter_url_fmt(tail, sid, id ? id : "");
+    r->out->method = form ? "POST" : "GET";
+    r->out->url = path ? adapter_url_join(api, path) : NULL;
+    r->out->headers = adapter_basic_auth(sid, token, form ? TW_FORM : NULL);
+    r->out->body = form;
+    r->out->body_len = form ? strlen(form) : 0;
+    free(path);
+    if (!r->out->url || !r->out->headers) {
+        adapter_http_clear(r->out);
+        adapter_fail(err, "", "out of memory");
+        return ADAPTER_INVALID;
+    }
+    return ADAPTER_OK;
+}
+
+static const char *tw_str(const tw_req *r, const char *name, bool required)
+{
+    return adapter_command_str(r->command, name, required, r->err);
+}
+
+static enum adapter_status tw_no_memory(adapter_error *err)
+{
+    adapter_fail(err, "", "out of memory");
+    return ADAPTER_INVALID;
+}
+
+static enum adapter_status tw_callback(const tw_req *r)
+{
+    const char *ext = tw_str(r, "extension", true), *to = ext ? tw_str(r, "to_number", true) : NULL;
+    const char *line = to ? tw_str(r, "line_number", false) : NULL;
+    if (!line)
+        return ADAPTER_INVALID;
+    const char *from =
+        *line ? line
+              : adapter_command_setting(r->ctx->settings, "twilio", "caller_id", NULL, r->err);
+    if (!from)
+        return ADAPTER_INVALID;
+    char *agent = agent_of(r->ctx, ext), *twiml = dial_twiml(from, to), *form = NULL;
+    int rc = agent && twiml ? adapter_form_add(&form, "To", agent) : -1;
+    rc = rc ? rc : adapter_form_add(&form, "From", from);
+    rc = rc ? rc : adapter_form_add(&form, "Twiml", twiml);
+    free(agent);
+    free(twiml);
+    if (rc < 0) {
+        free(form);
+        return tw_no_memory(r->err);
+    }
+    return tw_request(r, "/2010-04-01/Accounts/%s/Calls.json", NULL, form);
+}
+
+/* A live call's update: Twiml (a Dial to address) or Status=completed. */
+static enum adapter_status tw_update(const tw_req *r, const char *address)
+{
+    const char *call_id = tw_str(r, "call_id", true);
+    if (!call_id)
+        return ADAPTER_INVALID;
+    char *twiml = address ? dial_twiml(NULL, address) : NULL, *form = NULL;
+    int rc = address && !twiml ? -1
+             : address         ? adapter_form_add(&form, "Twiml", twiml)
+                               : adapter_form_add(&form, "Status", "completed");
+    free(twiml);
+    if (rc < 0)
+        return tw_no_memory(r->err);
+    return tw_request(r, "/2010-04-01/Accounts/%s/Calls/%s.json", call_id, form);
+}
+
+static enum adapter_status tw_route(const tw_req *r)
+{
+    const char *to = tw_str(r, "to_extension", true);
+    char *agent = to ? agent_of(r->ctx, to) : NULL;
+    if (!to)
+        return ADAPTER_INVALID;
+    if (!agent)
+        return tw_no_memory(r->err);
+    enum adapter_status st = tw_update(r, agent);
+    free(agent);
+    return st;
+}
+
+static enum adapter_status tw_transfer(const tw_req *r)
+{
+    const char *to = tw_str(r, "to_number", true);
+    return to ? tw_update(r, to) : ADAPTER_INVALID;
+}
+
+static enum adapter_status tw_record(const tw_req *r)
+{
+    const char *rec = tw_str(r, "recording_id", true);
+    if (!rec)
+        return ADAPTER_INVALID;
+    enum adapter_status st = tw_request(r, "/2010-04-01/Accounts/%s/Recordings/%s.wav", rec, NULL);
+    r->out->stream = st == ADAPTER_OK;
+    return st;
+}
+
+static enum adapter_status tw_build_command(const adapter_ctx *ctx, const json_t *command,
+                                            adapter_http *out, adapter_error *err)
+{
+    memset(err, 0, sizeof *err);
+    *out = (adapter_http){0};
+    tw_req r = {.ctx = ctx, .command = command, .out = out, .err = err};
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (!adapter_command_str(command, "command_id", true, err))
+        return ADAPTER_INVALID;
+    if (op && strcmp(op, "callback") == 0)
+        return tw_callback(&r);
+    if (op && strcmp(op, "route") == 0)
+        return tw_route(&r);
+    if (op && strcmp(op, "transfer") == 0)
+        return tw_transfer(&r);
+    if (op && strcmp(op, "hangup") == 0)
+        return tw_update(&r, NULL);
+    if (op && strcmp(op, "record") == 0)
+        return tw_record(&r);
+    adapter_fail(err, "op", "Twilio's API has no command %s here", op ? op : "(none)");
+    return ADAPTER_UNSUPPORTED;
+}
+
+static int tw_success(const json_t *command, const adapter_reply *reply, json_t *result,
+                      adapter_error *err)
+{
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (strcmp(op, "callback") == 0) {
+        json_t *doc = adapter_reply_json(reply);
+        const char *sid = json_string_value(json_object_get(doc, "sid"));
+        int rc = sid && *sid
+                     ? json_object_set_new(result, "answer", json_pack("{s:s}", "call_id", sid))
+                     : adapter_fail(err, "", "Twilio's answer has no call sid");
+        json_decref(doc);
+        return rc;
+    }
+    if (strcmp(op, "route") != 0)
+        return 0;
+    const char *id = json_string_value(json_object_get(command, "command_id"));
+    const char *to = json_string_value(json_object_get(command, "to_extension"));
+    return json_object_set_new(result, "events",
+                               json_pack("[o]", adapter_route_result(id, 0, to, "twilio")));
+}
+
+static int tw_parse_command_answer(const adapter_ctx *ctx, const json_t *command,
+                                   const adapter_reply *reply, json_t *result, adapter_error *err)
+{
+    (void)ctx;
+    memset(err, 0, sizeof *err);
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (!op)
+        return adapter_fail(err, "op", "is required");
+    if (reply->status == 0)
+        return adapter_command_fail(result, 502, RC_PBX_ERROR, NULL, "Twilio did not answer");
+    if (reply->status / 100 == 2)
+        return tw_success(command, reply, result, err);
+    json_t *doc = adapter_reply_json(reply);
+    const json_t *jc = json_object_get(doc, "code");
+    const char *msg = json_string_value(json_object_get(doc, "message"));
+    json_int_t code = json_is_integer(jc) ? json_integer_value(jc) : reply->status;
+    char what[300];
+    snprintf(what, sizeof what, "Twilio %s: %lld %.250s", op, (long long)code,
+             msg ? msg : "(no message)");
+    int rc;
+    if (code == 21220)
+        rc = adapter_command_fail(result, 409, RC_CALL_GONE, json_integer(code), "%s", what);
+    else if (reply->status == 404)
+        rc = adapter_command_fail(
+            result, 404, strcmp(op, "record") == 0 ? RC_RECORDING_NOT_FOUND : RC_CALL_NOT_FOUND,
+            json_integer(code), "%s", what);
+    else if (reply->status == 401 || reply->status == 403)
+        rc = adapter_command_fail(result, 502, RC_PBX_ERROR, json_integer(code),
+                                  "%s: Twilio refused the credentials (settings.twilio."
+                                  "account_sid and auth_token)",
+                                  what);
+    else
+        rc = adapter_command_fail(result, 502, RC_PBX_ERROR, json_integer(code), "%s", what);
+    json_decref(doc);
+    return rc;
+}
+
 const adapter adapter_twilio = {
     .name = "twilio",
     .check_settings = tw_check_settings,
@@ -825,4 +1106,6 @@ const adapter adapter_twilio = {
     .parse = tw_parse,
     .verify = tw_verify,
     .answer = tw_answer,
+    .build_command = tw_build_command,
+    .parse_command_answer = tw_parse_command_answer,
 };
