@@ -74,7 +74,7 @@ static const field_rule *rules_of(const char *op)
     return NULL;
 }
 
-static int fail(field_error *e, const char *field, const char *msg)
+static int refuse(field_error *e, const char *field, const char *msg)
 {
     snprintf(e->field, sizeof e->field, "%s", field);
     snprintf(e->message, sizeof e->message, "%s: %s", field, msg);
@@ -92,9 +92,9 @@ static int copy_field(const json_t *body, const field_rule *f, json_t *cmd, fiel
         s = num;
     }
     if (!v || json_is_null(v))
-        return f->required ? fail(err, f->name, "required") : 0;
+        return f->required ? refuse(err, f->name, "required") : 0;
     if (!s || !f->valid(s))
-        return fail(err, f->name, f->rule);
+        return refuse(err, f->name, f->rule);
     return json_object_set_new(cmd, f->name, json_string(s));
 }
 
@@ -103,7 +103,7 @@ static int copy_method(const json_t *body, json_t *cmd, field_error *err)
     const json_t *v = json_object_get(body, "method");
     const char *m = v ? json_string_value(v) : "blind";
     if (!m || (strcmp(m, "blind") != 0 && strcmp(m, "hold") != 0))
-        return fail(err, "method", "\"blind\" or \"hold\"");
+        return refuse(err, "method", "\"blind\" or \"hold\"");
     return json_object_set_new(cmd, "method", json_string(m));
 }
 
@@ -114,7 +114,7 @@ json_t *command_from_body(const char *op, const json_t *body, const char *fresh_
     const field_rule *rules = rules_of(op);
     json_t *cmd = json_pack("{s:s}", "op", op);
     if (!rules || !cmd) {
-        fail(err, "op", "unknown command");
+        refuse(err, "op", "unknown command");
         json_decref(cmd);
         return NULL;
     }
@@ -128,7 +128,7 @@ json_t *command_from_body(const char *op, const json_t *body, const char *fresh_
         rc = json_object_set_new(cmd, "command_id", json_string(fresh_id));
     if (rc != 0) {
         if (!err->message[0])
-            fail(err, "", "out of memory");
+            refuse(err, "", "out of memory");
         json_decref(cmd);
         return NULL;
     }
