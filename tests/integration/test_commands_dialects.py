@@ -260,11 +260,11 @@ def test_twilio_never_answers(twilio):
 # --------------------------------------------------------------------------- asterisk
 
 def test_ari_callback_originates(ari):
-    body = assert_result(ari.post("/v1/callback", {"extension": "101", "to_number": "+5511 98",
+    body = assert_result(ari.post("/v1/callback", {"extension": "101", "to_number": "+551198",
                                                    "line_number": "4000"}), 200, 0)
     [rec] = ari.fake.records("/ari/")
     assert rec["method"] == "POST" and rec["path"] == "/ari/channels"
-    assert rec["query"] == {"endpoint": "PJSIP/101", "extension": "+5511 98",
+    assert rec["query"] == {"endpoint": "PJSIP/101", "extension": "+551198",
                             "context": "from-crm", "priority": "1", "callerId": "4000"}
     assert body["call_id"] in ari.fake.channels()
 
