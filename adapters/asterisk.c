@@ -749,7 +749,11 @@ static enum adapter_status ari_callback(const ari_req *r)
 /* POST /channels/{id}/redirect to the endpoint of who. */
 static enum adapter_status ari_redirect(const ari_req *r, const char *who_field)
 {
-    const char *id = ari_str(r, "call_id", true), *who = id ? ari_str(r, who_field, true) : NULL;
+    const char *id = ari_str(r, "call_id", true);
+    const char *who = !id ? NULL
+                      : strcmp(who_field, "to_extension") == 0
+                          ? adapter_command_ext(r->command, who_field, true, r->err)
+                          : ari_str(r, who_field, true);
     if (!who)
         return ADAPTER_INVALID;
     char *endpoint = endpoint_of(r, who), *q = NULL;

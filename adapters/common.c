@@ -1,5 +1,6 @@
 /* common.c — see common.h. */
 #include "common.h"
+#include "names.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -85,6 +86,17 @@ const char *adapter_command_str(const json_t *command, const char *name, bool re
     if (!ok) {
         adapter_fail(err, name, "must be a string of 1 to %d characters, without controls",
                      CMD_STR_MAX);
+        return NULL;
+    }
+    return s;
+}
+
+const char *adapter_command_ext(const json_t *command, const char *name, bool required,
+                                adapter_error *err)
+{
+    const char *s = adapter_command_str(command, name, required, err);
+    if (s && *s && !name_extension_valid(s)) {
+        adapter_fail(err, name, "must be an extension: 1 to 64 of A-Z a-z 0-9 _ . + -");
         return NULL;
     }
     return s;

@@ -24,6 +24,9 @@ void adapter_http_clear(adapter_http *h);
  * null) gives "" when optional; otherwise NULL with err naming the field. */
 const char *adapter_command_str(const json_t *command, const char *name, bool required,
                                 adapter_error *err);
+/* The same for an extension (names.h: 1 to 64 of A-Z a-z 0-9 _ . + -). */
+const char *adapter_command_ext(const json_t *command, const char *name, bool required,
+                                adapter_error *err);
 /* A setting a command needs, settings.DIALECT.NAME as a non-empty string; its default when
  * absent (dflt may be NULL: then err says commands need it and NULL is returned). */
 const char *adapter_command_setting(const json_t *settings, const char *dialect, const char *name,

@@ -767,11 +767,15 @@ static const mango_cmd mango_cmds[] = {
     const char *name = adapter_command_str(command, #name, required, err);                         \
     if (!name)                                                                                     \
         return NULL;
+#define CMD_EXT(name, required)                                                                    \
+    const char *name = adapter_command_ext(command, #name, required, err);                         \
+    if (!name)                                                                                     \
+        return NULL;
 
 /* Mango's "from" carries number "" as in its own example (the documented sign vector). */
 static json_t *callback_json(const json_t *command, const char *id, adapter_error *err)
 {
-    CMD_STR(extension, true);
+    CMD_STR(extension, true); /* the API checked it; Mango's sign vector uses "<extension>" */
     CMD_STR(to_number, true);
     CMD_STR(line_number, false);
     json_t *doc = json_pack("{s:s,s:{s:s,s:s},s:s}", "command_id", id, "from", "extension",
@@ -784,7 +788,7 @@ static json_t *callback_json(const json_t *command, const char *id, adapter_erro
 static json_t *route_json(const json_t *command, const char *id, adapter_error *err)
 {
     CMD_STR(call_id, true);
-    CMD_STR(to_extension, true);
+    CMD_EXT(to_extension, true);
     return json_pack("{s:s,s:s,s:s}", "command_id", id, "call_id", call_id, "to_number",
                      to_extension);
 }
@@ -794,7 +798,7 @@ static json_t *transfer_json(const json_t *command, const char *id, adapter_erro
     CMD_STR(call_id, true);
     CMD_STR(to_number, true);
     CMD_STR(method, true);
-    CMD_STR(extension, false);
+    CMD_EXT(extension, false);
     if (strcmp(method, "blind") != 0 && strcmp(method, "hold") != 0) {
         adapter_fail(err, "method", "must be blind or hold");
         return NULL;

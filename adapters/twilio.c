@@ -950,7 +950,8 @@ static enum adapter_status tw_no_memory(adapter_error *err)
 
 static enum adapter_status tw_callback(const tw_req *r)
 {
-    const char *ext = tw_str(r, "extension", true), *to = ext ? tw_str(r, "to_number", true) : NULL;
+    const char *ext = adapter_command_ext(r->command, "extension", true, r->err);
+    const char *to = ext ? tw_str(r, "to_number", true) : NULL;
     const char *line = to ? tw_str(r, "line_number", false) : NULL;
     if (!line)
         return ADAPTER_INVALID;
@@ -990,7 +991,7 @@ static enum adapter_status tw_update(const tw_req *r, const char *address)
 
 static enum adapter_status tw_route(const tw_req *r)
 {
-    const char *to = tw_str(r, "to_extension", true);
+    const char *to = adapter_command_ext(r->command, "to_extension", true, r->err);
     char *agent = to ? agent_of(r->ctx, to) : NULL;
     if (!to)
         return ADAPTER_INVALID;

@@ -188,6 +188,10 @@ static void invalid_and_unsupported(void **state)
     cmd_assert_invalid(&r, "asterisk", SETTINGS,
                        "{\"op\":\"route\",\"command_id\":\"c\",\"call_id\":\"1\"}", "to_extension");
     cmd_assert_invalid(&r, "asterisk", SETTINGS,
+                       "{\"op\":\"route\",\"command_id\":\"c\",\"call_id\":\"1\","
+                       "\"to_extension\":\"a/b\"}",
+                       "to_extension");
+    cmd_assert_invalid(&r, "asterisk", SETTINGS,
                        "{\"op\":\"transfer\",\"command_id\":\"c\",\"to_number\":\"1\"}", "call_id");
     cmd_assert_invalid(&r, "asterisk", SETTINGS, "{\"op\":\"hangup\",\"command_id\":\"c\"}",
                        "call_id");

@@ -159,6 +159,10 @@ static void unsupported_and_invalid(void **state)
     cmd_assert_invalid(&r, "mango", SETTINGS,
                        "{\"op\":\"route\",\"command_id\":\"c\",\"call_id\":\"x\"}", "to_extension");
     cmd_assert_invalid(&r, "mango", SETTINGS,
+                       "{\"op\":\"route\",\"command_id\":\"c\",\"call_id\":\"x\","
+                       "\"to_extension\":\"10 2\"}",
+                       "to_extension");
+    cmd_assert_invalid(&r, "mango", SETTINGS,
                        "{\"op\":\"transfer\",\"command_id\":\"c\",\"call_id\":\"x\","
                        "\"to_number\":\"1\",\"method\":\"warm\"}",
                        "method");

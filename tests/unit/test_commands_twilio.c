@@ -234,6 +234,14 @@ static void invalid_and_unsupported(void **state)
                        "{\"op\":\"route\",\"command_id\":\"c\",\"call_id\":\"CA1\"}",
                        "to_extension");
     cmd_assert_invalid(&r, "twilio", SETTINGS,
+                       "{\"op\":\"route\",\"command_id\":\"c\",\"call_id\":\"CA1\","
+                       "\"to_extension\":\"1 2\"}",
+                       "to_extension");
+    cmd_assert_invalid(&r, "twilio", SETTINGS,
+                       "{\"op\":\"callback\",\"command_id\":\"c\",\"extension\":\"<101>\","
+                       "\"to_number\":\"+1\"}",
+                       "extension");
+    cmd_assert_invalid(&r, "twilio", SETTINGS,
                        "{\"op\":\"transfer\",\"command_id\":\"c\",\"to_number\":\"1\"}", "call_id");
     cmd_assert_invalid(&r, "twilio", SETTINGS, "{\"op\":\"record\",\"command_id\":\"c\"}",
                        "recording_id");
