@@ -958,8 +958,12 @@ static enum adapter_status tw_callback(const tw_req *r)
     const char *from =
         *line ? line
               : adapter_command_setting(r->ctx->settings, "twilio", "caller_id", NULL, r->err);
-    if (!from)
+    if (!from) {
+        adapter_fail(r->err, "settings.twilio.caller_id",
+                     "a callback without line_number needs this setting: the number Twilio "
+                     "calls from (one of the account's)");
         return ADAPTER_INVALID;
+    }
     char *agent = agent_of(r->ctx, ext), *twiml = dial_twiml(from, to), *form = NULL;
     int rc = agent && twiml ? adapter_form_add(&form, "To", agent) : -1;
     rc = rc ? rc : adapter_form_add(&form, "From", from);
