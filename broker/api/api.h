@@ -25,6 +25,11 @@ void api_channel(http_req *r);
 
 void api_hook(http_req *r);
 
+void api_callback(http_req *r);
+void api_route_async(http_req *r);
+void api_transfer(http_req *r);
+void api_hangup(http_req *r);
+
 void api_call_get(http_req *r);
 void api_session_ping(http_req *r);
 
