@@ -35,6 +35,7 @@ typedef struct poll_job {
     char integration[NAME_MAX_LEN + 1];
     char *call_id, *user, *number, *last, *lid;
     long seq, failures;
+    long delay_ms; /* until its next poll, once settled */
 } poll_job;
 
 static void job_free(poll_job *j)
@@ -82,6 +83,8 @@ static void on_settled(redisReply *r, void *ud)
         log_warn("poll outcome not recorded: the call is polled again when its lease ends",
                  "{s:s,s:s,s:s}", "integration", j->integration, "call_id", j->call_id, "error",
                  r ? r->str : "redis unavailable");
+    else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+        schedule((uint64_t)j->delay_ms); /* the next look may be later than its next poll */
     job_free(j);
     P.in_flight--;
     if (P.in_flight == MAX_IN_FLIGHT - 1)
@@ -94,6 +97,7 @@ static void settle(poll_job *j, const char *what, const char *last, long delay_m
     char seq[24], delay[24];
     snprintf(seq, sizeof seq, "%ld", j->seq);
     snprintf(delay, sizeof delay, "%ld", delay_ms);
+    j->delay_ms = delay_ms;
     const char *args[] = {
         P.cfg->key_prefix, j->integration, j->call_id, j->lid, what, last, seq, delay};
     size_t lens[8];

@@ -183,3 +183,59 @@ def test_two_brokers_deliver_each_transition_once(world, zaas):
         assert len(ts) == 7  # two polls of each status, then Finished ends it
         gaps = [y - x for x, y in zip(ts, ts[1:])]
         assert min(gaps) > 0.1, gaps
+
+
+def test_failed_polls_back_off(world):
+    z = ZaasApi().start()
+    try:
+        b = world.start_broker()
+        integ = provision(world, z)
+        tab = integ.tab("101")
+        z.fail_status(3)
+        call_id = callback(integ, b)["call_id"]
+        check_sequence(tab.events(3, timeout=15), call_id)
+        ts = [r["t"] for r in z.records("/Call/Status")]
+        gaps = [y - x for x, y in zip(ts, ts[1:4])]
+        # after the n-th failure in a row: 200 ms doubled n times (the adapter asks 400 at least)
+        assert 0.35 < gaps[0] < 0.7 and 0.7 < gaps[1] < 1.2 and 1.5 < gaps[2] < 2.2, gaps
+        assert max(y - x for x, y in zip(ts[3:], ts[4:])) < 0.5  # back to the interval
+    finally:
+        z.stop()
+
+
+REDIS_DIR = Path(__file__).resolve().parents[2] / "broker" / "store" / "redis"
+
+
+def script(name):
+    return (REDIS_DIR / name).read_text()
+
+
+def test_poll_scripts_lease_and_forget(world):
+    """The scripts alone: a lease hides a call until it ends, an outcome of an expired lease is
+    not applied, a call older than the limit is forgotten."""
+    r = world.redis
+    add, claim, done = script("poll_add.lua"), script("poll_claim.lua"), script("poll_done.lua")
+    assert r.eval(add, 0, "t:", "acme", "c1", "101", "55", "0", "300", "60000") == 1
+    assert r.eval(add, 0, "t:", "acme", "c1", "999", "55", "0", "300", "60000") == 0  # kept
+    got = r.eval(claim, 0, "t:", "10", "i1", "60000")
+    assert got[2:] == ["acme", "c1", "101", "55", "", "0", "0", "1"]
+    assert r.eval(claim, 0, "t:", "10", "i2", "60000")[2:] == []  # leased to i1
+    time.sleep(0.4)  # the lease (300 ms) ends: another instance takes the call
+    got = r.eval(claim, 0, "t:", "10", "i2", "60000")
+    assert got[2:] == ["acme", "c1", "101", "55", "", "0", "0", "2"]
+    # i1's late outcome changes nothing; i2's is applied
+    assert r.eval(done, 0, "t:", "acme", "c1", "1", "ok", "Setup", "1", "0") == 0
+    assert r.eval(done, 0, "t:", "acme", "c1", "2", "fail", "", "0", "0") == 1
+    assert r.hget("t:{acme}:p:c1", "f") == "1"
+    got = r.eval(claim, 0, "t:", "10", "i1", "60000")
+    assert got[2:] == ["acme", "c1", "101", "55", "", "0", "1", "3"]
+    assert r.eval(done, 0, "t:", "acme", "c1", "3", "ok", "Dialing", "1", "0") == 1
+    assert r.hmget("t:{acme}:p:c1", "l", "s", "f") == ["Dialing", "1", "0"]
+    got = r.eval(claim, 0, "t:", "10", "i1", "60000")
+    assert r.eval(done, 0, "t:", "acme", "c1", got[-1], "done", "Finished", "2", "0") == 1
+    assert not r.exists("t:{acme}:p:c1") and r.zcard("t:pq") == 0
+    # too old: forgotten by the claim instead of leased
+    r.eval(add, 0, "t:", "acme", "c2", "101", "55", "0", "300", "60000")
+    time.sleep(0.05)
+    assert r.eval(claim, 0, "t:", "10", "i1", "10")[2:] == []
+    assert not r.exists("t:{acme}:p:c2") and r.zcard("t:pq") == 0
