@@ -239,3 +239,22 @@ def test_poll_scripts_lease_and_forget(world):
     time.sleep(0.05)
     assert r.eval(claim, 0, "t:", "10", "i1", "10")[2:] == []
     assert not r.exists("t:{acme}:p:c2") and r.zcard("t:pq") == 0
+
+
+def test_progression_on_time_with_the_documents_spelling(world):
+    """The call moves on with time (not per poll) and Call/Status answers with voice_status,
+    voice_code_result as a string: the same three events."""
+    z = ZaasApi(advance="time", step_s=0.5, spelling="voice", login_shape="array").start()
+    try:
+        b = world.start_broker()
+        integ = provision(world, z, call_type="internal", caller_id="554830037656", recorder=2)
+        tab = integ.tab("101")
+        call_id = callback(integ, b, line_number="554800000001")["call_id"]
+        check_sequence(tab.events(3, timeout=10), call_id)
+        tab.expect_silence(0.8)
+        create = z.records("/Call/Create")[0]["body"]
+        assert (create["call_type"], create["call_cid"], create["call_recorder"]) == \
+            ("internal", "554800000001", "2")
+        assert any("voice_status" in r["answer"][0] for r in z.records("/Call/Status"))
+    finally:
+        z.stop()
