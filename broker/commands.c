@@ -5,6 +5,7 @@
 #include "ingest.h"
 #include "integrations.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "result.h"
 #include "strmap.h"
@@ -231,6 +232,7 @@ static void send_request(run *x, const integration *in, adapter_http *rq)
         return fail(x, 500, RC_INTERNAL, "the request to the PBX could not be made");
     x->requests++;
     x->reached = true;
+    METRIC_ADD(pbx_requests, 1);
 }
 
 static void step(run *x)
@@ -309,6 +311,8 @@ static void outcome_of_result(run *x)
     const char *msg = json_string_value(json_object_get(r, "message"));
     if (!status)
         status = code ? 502 : 200;
+    if (code && x->requests)
+        METRIC_ADD(pbx_failures, 1);
     snprintf(x->message, sizeof x->message, "%s", msg ? msg : code ? "the PBX refused" : "ok");
     const json_t *answer = json_object_get(r, "answer");
     x->out = (command_outcome){
@@ -364,6 +368,10 @@ static void on_answer(void *ud, const http_response *res)
     run *x = ud;
     if (!E.ready) /* stopping: the client cancelled what was in flight */
         return fail(x, 503, RC_UNAVAILABLE, "the broker is stopping");
+    if (res->status == 0)
+        METRIC_ADD(pbx_failures, 1);
+    if (res->timed_out)
+        METRIC_ADD(pbx_timeouts, 1);
     const integration *in = integrations_by_name(x->integration);
     bool poll = strcmp(op_of(x->command), "status") == 0;
     long timeout = in ? commands_timeout_ms(in->settings) : 0;
