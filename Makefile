@@ -23,7 +23,7 @@ SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
             broker/store/store_notifications.c broker/api/api_notifications.c broker/notifier.c \
             broker/hub/hub.c broker/main.c \
-            broker/out/http_client.c broker/commands.c broker/store/store_commands.c broker/api/api_commands.c
+            broker/out/http_client.c broker/commands.c broker/store/store_commands.c broker/api/api_commands.c broker/poller.c
 LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 
