@@ -41,6 +41,11 @@ typedef struct http_job {
     char *head;
     size_t head_len, head_cap;
     char errbuf[CURL_ERROR_SIZE];
+    /* a stream (http_client_stream) */
+    bool streaming, head_sent, skip_body, paused, resume_wanted, cancelled;
+    bool follow;
+    enum http_stream_mode mode;
+    http_stream_cbs scbs;
 } http_job;
 
 typedef struct http_sock {
@@ -56,7 +61,8 @@ struct http_client {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    http_job *jobs; /* every request sent and not yet answered */
+    uv_timer_t sweep; /* resumes and cancellations of streams, outside curl's callbacks */
+    http_job *jobs;   /* every request sent and not yet answered */
     size_t n_jobs;
     http_sock *socks; /* polls open, not yet closing */
     int open_handles; /* timer and polls whose close callback has not run yet */
@@ -140,21 +146,28 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
+static void stream_head_end(http_job *j);
+
 /* Header lines arrive one per call. A status line starts a new response (an interim 100, a
  * proxy's CONNECT answer): the block keeps the last response's lines only. */
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     http_job *j = ud;
     size_t len = size * n;
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         j->head_len = 0;
+        j->skip_body = false;
+    }
     if (j->head_len + len <= HEAD_MAX &&
         grow(&j->head, &j->head_cap, j->head_len + len, HEAD_MAX)) {
         memcpy(j->head + j->head_len, data, len);
         j->head_len += len;
         j->head[j->head_len] = '\0';
     }
-    return len;
+    if (j->streaming && !j->head_sent && (len == 2 || len == 1) && data[len - 1] == '\n' &&
+        (len == 1 || data[0] == '\r'))
+        stream_head_end(j);
+    return j->cancelled ? 0 : len;
 }
 
 /* ---- the end of a request ---- */
@@ -213,7 +226,8 @@ static void drain(http_client *c)
             abort();
         curl_multi_remove_handle(c->multi, j->easy);
         job_unlink(c, j);
-        job_finish(j, NULL, rc);
+        if (!j->cancelled)
+            job_finish(j, NULL, rc);
         job_free(j);
     }
     c->draining--;
@@ -360,12 +374,14 @@ http_client *http_client_new(uv_loop_t *loop, const http_client_limits *lim)
         free(c);
         return NULL;
     }
+    uv_timer_init(loop, &c->sweep); /* cannot fail once the first timer did: same loop */
     long total = lim && lim->max_total ? (long)lim->max_total : DEFAULT_MAX_TOTAL;
     long per_host = lim && lim->max_per_host ? (long)lim->max_per_host : DEFAULT_MAX_PER_HOST;
     c->magic = CLIENT_MAGIC;
     c->loop = loop;
     c->timer.data = c;
-    c->open_handles = 1;
+    c->sweep.data = c;
+    c->open_handles = 2;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -481,13 +497,13 @@ static bool job_setup(http_job *j, const http_request *rq)
     return rc == CURLE_OK && job_method(j, rq);
 }
 
-int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, void *ud)
+static http_job *job_create(http_client *c, const http_request *rq, http_done_cb cb, void *ud)
 {
     if (!c || c->magic != CLIENT_MAGIC || c->closing || c->free_wanted || !cb || !request_ok(rq))
-        return -1;
+        return NULL;
     http_job *j = calloc(1, sizeof *j);
     if (!j)
-        return -1;
+        return NULL;
     j->magic = JOB_MAGIC;
     j->c = c;
     j->cb = cb;
@@ -496,8 +512,13 @@ int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, vo
     j->easy = curl_easy_init();
     if (!j->easy || !job_headers(j, rq) || !job_setup(j, rq)) {
         job_free(j);
-        return -1;
+        return NULL;
     }
+    return j;
+}
+
+static int job_add(http_client *c, http_job *j)
+{
     j->started_ns = uv_hrtime();
     if (curl_multi_add_handle(c->multi, j->easy) != CURLM_OK) {
         job_free(j);
@@ -505,6 +526,12 @@ int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, vo
     }
     job_link(c, j);
     return 0;
+}
+
+int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, void *ud)
+{
+    http_job *j = job_create(c, rq, cb, ud);
+    return j ? job_add(c, j) : -1;
 }
 
 size_t http_client_in_flight(const http_client *c) { return c ? c->n_jobs : 0; }
@@ -519,7 +546,8 @@ static void client_teardown(http_client *c)
         http_job *j = c->jobs;
         curl_multi_remove_handle(c->multi, j->easy);
         job_unlink(c, j);
-        job_finish(j, "cancelled", CURLE_OK);
+        if (!j->cancelled)
+            job_finish(j, "cancelled", CURLE_OK);
         job_free(j);
     }
     curl_multi_cleanup(c->multi);
@@ -528,6 +556,8 @@ static void client_teardown(http_client *c)
         sock_close(c->socks);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_timer_stop(&c->sweep);
+    uv_close((uv_handle_t *)&c->sweep, on_handle_closed);
 }
 
 void http_client_free(http_client *c)
@@ -595,4 +625,155 @@ bool http_response_header(const http_response *res, const char *name, char *buf,
         line = nl ? nl + 1 : end;
     }
     return false;
+}
+
+/* ---- streams ---- */
+
+static bool redirect_status(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static long head_status(const http_job *j)
+{
+    const char *sp = j->head ? memchr(j->head, ' ', j->head_len) : NULL;
+    return sp ? strtol(sp + 1, NULL, 10) : 0;
+}
+
+static long long length_value(const char *v)
+{
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return end != v && *end == '\0' && n >= 0 && v[0] != '-' ? n : -1;
+}
+
+/* The end of a head: the final one goes to the consumer; an interim one, or a redirect curl is
+ * about to follow, does not (its body is dropped). */
+static void stream_head_end(http_job *j)
+{
+    http_response res = {.headers = j->head ? j->head : "", .headers_len = j->head_len};
+    char type[256], length[32], location[2048];
+    long status = head_status(j);
+    if (status < 200)
+        return;
+    bool has_location = http_response_header(&res, "Location", location, sizeof location);
+    if (j->follow && has_location && redirect_status(status)) {
+        j->skip_body = true;
+        return;
+    }
+    if (!has_location)
+        location[0] = '\0';
+    if (!http_response_header(&res, "Content-Type", type, sizeof type))
+        type[0] = '\0';
+    long long content_length = -1;
+    if (http_response_header(&res, "Content-Length", length, sizeof length))
+        content_length = length_value(length);
+    http_stream_head h = {status, type, content_length, location, res.headers, res.headers_len};
+    j->head_sent = true;
+    j->mode = j->scbs.head(j->ud, &h);
+}
+
+/* A refused piece pauses the transfer: curl keeps it and hands it again after the resume. */
+static size_t on_stream_body(char *data, size_t size, size_t n, void *ud)
+{
+    http_job *j = ud;
+    size_t len = size * n;
+    if (j->cancelled)
+        return 0;
+    if (!j->head_sent || j->skip_body)
+        return len;
+    if (j->mode == HTTP_STREAM_COLLECT)
+        return on_body(data, size, n, ud);
+    bool taken = j->scbs.chunk(j->ud, data, len);
+    if (j->cancelled)
+        return 0;
+    if (taken)
+        return len;
+    j->paused = true;
+    return CURL_WRITEFUNC_PAUSE;
+}
+
+/* curl_easy_pause may call the write callback at once (7.88 hands over the piece it kept), and
+ * a handle must not be removed from inside curl's callbacks: both wait for this timer. */
+static void on_sweep(uv_timer_t *t)
+{
+    http_client *c = t->data;
+    c->draining++;
+    for (http_job *j = c->jobs, *next; j && !c->closing; j = next) {
+        next = j->next;
+        if (j->cancelled) {
+            curl_multi_remove_handle(c->multi, j->easy);
+            job_unlink(c, j);
+            job_free(j);
+        } else if (j->resume_wanted) {
+            j->resume_wanted = false;
+            if (j->paused) {
+                j->paused = false;
+                curl_easy_pause(j->easy, CURLPAUSE_CONT);
+            }
+        }
+    }
+    c->draining--;
+    drain(c);
+}
+
+static http_job *stream_job(http_stream *s)
+{
+    http_job *j = (http_job *)(void *)s;
+    return j && j->magic == JOB_MAGIC && j->streaming && !j->cancelled && !j->c->closing ? j : NULL;
+}
+
+void http_stream_resume(http_stream *s)
+{
+    http_job *j = stream_job(s);
+    if (!j)
+        return;
+    j->resume_wanted = true;
+    uv_timer_start(&j->c->sweep, on_sweep, 0, 0);
+}
+
+void http_stream_cancel(http_stream *s)
+{
+    http_job *j = stream_job(s);
+    if (!j)
+        return;
+    j->cancelled = true;
+    uv_timer_start(&j->c->sweep, on_sweep, 0, 0);
+}
+
+static bool stream_setup(http_job *j, const http_stream_opts *o)
+{
+    long idle_ms = o && o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 30000;
+    int redirects = o && o->max_redirects ? o->max_redirects : 5;
+    CURL *e = j->easy;
+    CURLcode rc = CURLE_OK;
+    j->follow = redirects > 0;
+    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (idle_ms + 999) / 1000);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_stream_body);
+    rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, j->follow ? 1L : 0L);
+    rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS, j->follow ? (long)redirects : 0L);
+    /* curl drops a custom Authorization header on a redirect to another host or port; this
+     * keeps its own credentials from following too */
+    rc |= curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    return rc == CURLE_OK;
+}
+
+http_stream *http_client_stream(http_client *c, const http_request *rq, const http_stream_opts *o,
+                                const http_stream_cbs *cbs, void *ud)
+{
+    if (!cbs || !cbs->head || !cbs->chunk || !cbs->done)
+        return NULL;
+    http_job *j = job_create(c, rq, cbs->done, ud);
+    if (!j)
+        return NULL;
+    j->streaming = true;
+    j->scbs = *cbs;
+    if (!stream_setup(j, o)) {
+        job_free(j);
+        return NULL;
+    }
+    return job_add(c, j) == 0 ? (http_stream *)(void *)j : NULL;
 }
