@@ -17,13 +17,18 @@ PURE_SRC := broker/lib/digest.c broker/lib/strmap.c broker/lib/cidr.c broker/lib
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store/store.c broker/store/store_users.c broker/store/store_integrations.c \
-            broker/integrations.c broker/net/listener.c broker/net/connguard.c broker/net/http.c \
+            broker/integrations.c broker/net/listener.c broker/net/connguard.c broker/net/http.c broker/net/http_stream.c \
             broker/api/api_admin.c broker/api/api_users.c broker/ingest.c broker/api/api_hooks.c broker/api/api_ops.c broker/api/api_auth.c \
             broker/api/api_routes.c broker/api/api_static.c \
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
             broker/store/store_notifications.c broker/api/api_notifications.c broker/notifier.c \
             broker/hub/hub.c broker/main.c \
-            broker/out/http_client.c
+            broker/out/http_client.c broker/out/relay.c
+# `make BUILD=build-test TEST_ROUTES=1`: a binary with routes for tests only (api_test_relay.c).
+ifdef TEST_ROUTES
+override CFLAGS += -DCALLRELAY_TEST_ROUTES
+SERVER_SRC += broker/api/api_test_relay.c
+endif
 LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 

@@ -67,6 +67,9 @@ static void on_final_stop(uv_timer_t *t)
     (void)t;
     ingest_stop();
     notifier_stop();
+#ifdef CALLRELAY_TEST_ROUTES
+    api_test_relay_stop();
+#endif
     integrations_stop();
     presence_stop();
     store_stop();

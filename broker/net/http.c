@@ -94,6 +94,7 @@ void http_req_release(http_req *r)
         return;
     if (r->free_state)
         r->free_state(r->state);
+    http_stream_free(r);
     r->magic = 0;
     reading_remove(r);
     H.buffered -= r->reserved;
@@ -353,7 +354,10 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     http_req *r = s->req;
     if (!r || !r->responded)
         return 0;
-    bool failed = write_response(wsi, r) != 0;
+    int streamed = r->streaming ? http_stream_writeable(wsi, r) : 1;
+    if (streamed == 0)
+        return 0;
+    bool failed = streamed < 0 || (!r->streaming && write_response(wsi, r) != 0);
     bool close = r->close_after || failed;
     s->req = NULL;
     r->wsi = NULL;
@@ -771,6 +775,7 @@ static void on_http_closed(pss *s)
         return;
     reading_remove(s->req);
     s->req->wsi = NULL;
+    http_stream_gone(s->req);
     http_req_release(s->req);
     s->req = NULL;
 }
