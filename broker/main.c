@@ -1,6 +1,8 @@
 /* main.c — one process, one libuv loop: start, run, and stop in the order lws, hiredis and
  * libuv need on a shared loop. */
 #include "api.h"
+#include "commands.h"
+#include "http_client.h"
 #include "config.h"
 #include "http.h"
 #include "hub.h"
@@ -36,7 +38,12 @@ static struct {
     bool stopping;
     int listen_fd[METRICS_MAX_WORKERS];
     const sigset_t *blocked; /* a worker's signals, blocked by its parent until start() */
+    http_client *http;       /* every outbound request: notifications, commands, polls */
 } M;
+
+/* Requests in flight to one host (a CRM, a PBX) and in all. */
+#define HTTP_MAX_TOTAL 512
+#define HTTP_MAX_PER_HOST 16
 
 static void usage(FILE *f)
 {
@@ -62,14 +69,20 @@ static void usage(FILE *f)
     fputs("  CALLRELAY_DEMO           1: serve the demo CRM page at /demo (0)\n", f);
 }
 
+static void stop_outbound(void)
+{
+    notifier_stop();
+    commands_stop();
+    if (M.http)
+        http_client_free(M.http);
+    M.http = NULL;
+}
+
 static void on_final_stop(uv_timer_t *t)
 {
     (void)t;
     ingest_stop();
-    notifier_stop();
-#ifdef CALLRELAY_TEST_ROUTES
-    api_test_relay_stop();
-#endif
+    stop_outbound();
     integrations_stop();
     presence_stop();
     store_stop();
@@ -145,10 +158,12 @@ static int start(void)
         .on_wakeup = hub_on_wakeup,
         .on_integration_changed = integrations_reload,
     };
-    if (integrations_init(M.loop) || hub_init(&M.cfg) ||
+    http_client_limits lim = {HTTP_MAX_TOTAL, HTTP_MAX_PER_HOST};
+    if (!(M.http = http_client_new(M.loop, &lim)) || integrations_init(M.loop) ||
+        hub_init(&M.cfg) || commands_init(M.loop, M.http) ||
         ingest_init(M.loop, &M.cfg, on_notifications_queued) ||
         store_start(M.loop, &M.cfg, &hooks) || presence_start(M.loop, &M.cfg) ||
-        notifier_start(M.loop, &M.cfg, presence_instance())) {
+        notifier_start(M.loop, &M.cfg, presence_instance(), M.http)) {
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
     }
@@ -178,7 +193,7 @@ static int run_worker(void)
     M.loop = uv_default_loop();
     if (start() != 0) {
         ingest_stop();
-        notifier_stop();
+        stop_outbound();
         integrations_stop();
         presence_stop();
         store_stop();

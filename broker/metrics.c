@@ -111,6 +111,14 @@ static const struct {
     {"callrelay_notifications_dead_total",
      "Notifications given up after their last attempt or their age.", "counter",
      offsetof(cr_metrics, notify_dead)},
+    {"callrelay_pbx_requests_total",
+     "Requests to PBXs: commands, logins, polls, recordings (each request of a command).",
+     "counter", offsetof(cr_metrics, pbx_requests)},
+    {"callrelay_pbx_failures_total",
+     "PBX requests that got no answer, or one the adapter read as a failure.", "counter",
+     offsetof(cr_metrics, pbx_failures)},
+    {"callrelay_pbx_timeouts_total", "PBX requests that got no answer in time.", "counter",
+     offsetof(cr_metrics, pbx_timeouts)},
 };
 
 char *metrics_render(size_t *len)

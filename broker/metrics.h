@@ -21,6 +21,7 @@ typedef struct cr_metrics {
     uint64_t http_by_status[600];
     uint64_t notify_queued, notify_sent, notify_retried, notify_failed, notify_dead;
     uint64_t notify_latency[METRICS_LATENCY_BUCKETS + 1], notify_latency_sum_ms;
+    uint64_t pbx_requests, pbx_failures, pbx_timeouts;
     int workers;
     int redis_connected[METRICS_MAX_WORKERS], pubsub_connected[METRICS_MAX_WORKERS];
 } cr_metrics;

@@ -421,14 +421,13 @@ static void claim(void)
         schedule(STORE_DOWN_MS);
 }
 
-int notifier_start(uv_loop_t *loop, const cr_config *cfg, const char *instance)
+int notifier_start(uv_loop_t *loop, const cr_config *cfg, const char *instance, http_client *client)
 {
     N.cfg = cfg;
     snprintf(N.instance, sizeof N.instance, "%s", instance);
     snprintf(N.retention_ms, sizeof N.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
-    http_client_limits lim = {MAX_IN_FLIGHT, PER_ENDPOINT};
-    if (strmap_init(&N.busy) != 0 || !(N.http = http_client_new(loop, &lim)) ||
-        uv_timer_init(loop, &N.timer) != 0)
+    N.http = client;
+    if (strmap_init(&N.busy) != 0 || uv_timer_init(loop, &N.timer) != 0)
         return -1;
     schedule(POLL_MS);
     return 0;
@@ -441,7 +440,6 @@ void notifier_stop(void)
     N.stopping = true;
     uv_timer_stop(&N.timer);
     uv_close((uv_handle_t *)&N.timer, NULL);
-    http_client_free(N.http);
     N.http = NULL;
     strmap_free(&N.busy);
 }

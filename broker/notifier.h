@@ -6,9 +6,12 @@
 #ifndef CR_NOTIFIER_H
 #define CR_NOTIFIER_H
 #include "config.h"
+#include "http_client.h"
 #include <uv.h>
 
-int notifier_start(uv_loop_t *loop, const cr_config *cfg, const char *instance);
+/* client: the process's HTTP client (main owns it). */
+int notifier_start(uv_loop_t *loop, const cr_config *cfg, const char *instance,
+                   http_client *client);
 /* Notifications were queued, or Redis is back: look for due ones now. */
 void notifier_kick(void);
 /* Requests in flight are abandoned (their leases run out and they are sent again). */

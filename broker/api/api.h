@@ -25,6 +25,11 @@ void api_channel(http_req *r);
 
 void api_hook(http_req *r);
 
+void api_callback(http_req *r);
+void api_route_async(http_req *r);
+void api_transfer(http_req *r);
+void api_hangup(http_req *r);
+
 void api_call_get(http_req *r);
 void api_session_ping(http_req *r);
 
@@ -35,7 +40,6 @@ void api_notifications_retry(http_req *r);
 void api_healthz(http_req *r);
 #ifdef CALLRELAY_TEST_ROUTES
 void api_test_relay(http_req *r); /* api_test_relay.c, in `make TEST_ROUTES=1` builds only */
-void api_test_relay_stop(void);
 #endif
 void api_readyz(http_req *r);
 void api_metrics(http_req *r);

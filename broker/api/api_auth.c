@@ -156,7 +156,9 @@ int api_head_check(http_req *r, head_refusal *why)
         return api_admin_head_check(r, why);
     if (strncmp(r->path, "/v1/users", 9) == 0 || strcmp(r->path, "/v1/channel") == 0 ||
         strncmp(r->path, "/v1/calls/", 10) == 0 || strcmp(r->path, "/v1/session/ping") == 0 ||
-        strncmp(r->path, "/v1/notifications", 17) == 0)
+        strncmp(r->path, "/v1/notifications", 17) == 0 || strcmp(r->path, "/v1/callback") == 0 ||
+        strcmp(r->path, "/v1/route/async") == 0 || strcmp(r->path, "/v1/transfer") == 0 ||
+        strcmp(r->path, "/v1/hangup") == 0 || strcmp(r->path, "/v1/record") == 0)
         return api_integration_head_check(r, why);
     return 0;
 }

@@ -3,20 +3,13 @@
  * url to the client through relay.c, so the relay can be tested end to end before the command
  * engine serves GET /v1/record. Failures are answered the way the engine maps them. */
 #include "api.h"
+#include "commands.h"
 #include "relay.h"
 #include "result.h"
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static http_client *client;
-
-void api_test_relay_stop(void)
-{
-    http_client_free(client);
-    client = NULL;
-}
 
 static void on_fail(void *ud, http_req *r, const adapter_reply *reply)
 {
@@ -44,10 +37,6 @@ void api_test_relay(http_req *r)
     lws_get_urlarg_by_name(r->wsi, "accept=", accept, sizeof accept);
     lws_get_urlarg_by_name(r->wsi, "idle_ms=", idle, sizeof idle);
     lws_get_urlarg_by_name(r->wsi, "auth=", auth, sizeof auth);
-    if (!client && !(client = http_client_new(uv_default_loop(), NULL))) {
-        http_reply_error(r, 500, RC_INTERNAL, NULL, "no client");
-        return;
-    }
     adapter_http rq = {.method = "GET", .url = url, .stream = true};
     if (auth[0]) {
         unsigned char b64[4 * sizeof auth / 3 + 4];
@@ -57,6 +46,6 @@ void api_test_relay(http_req *r)
     }
     const char *types[] = {accept, NULL};
     relay_opts o = {.idle_timeout_ms = atol(idle), .accept_types = accept[0] ? types : NULL};
-    if (relay_start(r, client, &rq, &o, on_fail, NULL) != 0)
+    if (relay_start(r, commands_http(), &rq, &o, on_fail, NULL) != 0)
         http_reply_error(r, 500, RC_INTERNAL, NULL, "the relay did not start");
 }

@@ -41,6 +41,31 @@ static int notify_rules_valid(const json_t *settings, char *field, size_t fsize,
     return -1;
 }
 
+static bool cidr_list(const json_t *v)
+{
+    size_t i;
+    const json_t *c;
+    if (!json_is_array(v))
+        return false;
+    json_array_foreach(v, i,
+                       c) if (!json_is_string(c) || !cidr_valid(json_string_value(c))) return false;
+    return true;
+}
+
+/* The Finaz endpoints' own key and source networks (Finaz calls from its own addresses). */
+static int finaz_check(const json_t *f, char *field, size_t fsize, char *msg, size_t msize)
+{
+    const json_t *v;
+    if (!json_is_object(f))
+        return bad(field, fsize, msg, msize, "finaz", "must be an object");
+    if ((v = json_object_get(f, "chave")) &&
+        (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 256))
+        return bad(field, fsize, msg, msize, "finaz.chave", "must be a string of 1-256 bytes");
+    if ((v = json_object_get(f, "allowed_networks")) && !cidr_list(v))
+        return bad(field, fsize, msg, msize, "finaz.allowed_networks", "must be a list of CIDRs");
+    return 0;
+}
+
 int settings_check(const adapter *a, const json_t *settings, char *field, size_t fsize, char *msg,
                    size_t msize)
 {
@@ -64,11 +89,12 @@ int settings_check(const adapter *a, const json_t *settings, char *field, size_t
         return bad(field, fsize, msg, msize, "fallback_extension", "must be an extension");
     if ((v = json_object_get(settings, "company_id")) && !json_is_string(v) && !json_is_integer(v))
         return bad(field, fsize, msg, msize, "company_id", "must be a string");
-    /* zaas and finaz have no adapter of their own yet; a dialect's own object is its adapter's */
-    static const char *const objects[] = {"zaas", "finaz"};
-    for (int i = 0; i < 2; i++)
-        if ((v = json_object_get(settings, objects[i])) && !json_is_object(v))
-            return bad(field, fsize, msg, msize, objects[i], "must be an object");
+    if ((v = json_object_get(settings, "command_timeout_ms")) &&
+        (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 60000))
+        return bad(field, fsize, msg, msize, "command_timeout_ms",
+                   "must be an integer from 100 to 60000");
+    if ((v = json_object_get(settings, "finaz")) && finaz_check(v, field, fsize, msg, msize) < 0)
+        return -1;
     if (notify_rules_valid(settings, field, fsize, msg, msize) < 0)
         return -1;
     return adapter_settings_valid(a, settings, field, fsize, msg, msize);

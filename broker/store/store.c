@@ -337,6 +337,8 @@ int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks)
     st.text[SCRIPT_NOTIFY_DONE] = script_notify_done;
     st.text[SCRIPT_NOTIFY_RETRY] = script_notify_retry;
     st.text[SCRIPT_NOTIFY_LIST] = script_notify_list;
+    st.text[SCRIPT_COMMAND_BEGIN] = script_command_begin;
+    st.text[SCRIPT_COMMAND_END] = script_command_end;
     for (int i = 0; i < SCRIPT_COUNT; i++)
         sha1_hex(st.text[i], st.sha[i]);
     st.chan_events = join(cfg->key_prefix, "events", NULL);

@@ -86,7 +86,10 @@ def test_openapi_covers_every_rest_path():
             "/v1/users/create": "post", "/v1/users/delete": "post", "/v1/users": "get",
             "/v1/channel": "post", "/v1/ws": "get", "/v1/hooks/{integration}/native": "post",
             "/v1/notifications": "get", "/v1/notifications/{id}": "get",
-            "/v1/notifications/retry": "post",
+            "/v1/notifications/retry": "post", "/v1/callback": "post",
+            "/v1/route/async": "post", "/v1/transfer": "post", "/v1/hangup": "post",
+            "/v1/record": "get", "/finaz/{integration}/click2call": "post",
+            "/finaz/{integration}/gravacao": "get",
             "/healthz": "get", "/readyz": "get", "/metrics": "get",
             "/client/callrelay.js": "get", "/client/callrelay.d.ts": "get", "/demo": "get"}
     for path, method in want.items():
