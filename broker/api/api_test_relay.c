@@ -4,6 +4,7 @@
  * engine serves GET /v1/record. Failures are answered the way the engine maps them. */
 #include "api.h"
 #include "commands.h"
+#include "form.h"
 #include "relay.h"
 #include "result.h"
 #include <openssl/evp.h>
@@ -27,25 +28,33 @@ static void on_fail(void *ud, http_req *r, const adapter_reply *reply)
         http_reply_error(r, 502, RC_PBX_ERROR, NULL, "the PBX answered %d", reply->status);
 }
 
+static const char *arg(const json_t *q, const char *name)
+{
+    const char *v = json_string_value(json_object_get(q, name));
+    return v ? v : "";
+}
+
 void api_test_relay(http_req *r)
 {
-    char url[1024], accept[128] = "", idle[32] = "", auth[256] = "", header[512];
-    if (lws_get_urlarg_by_name(r->wsi, "url=", url, sizeof url) == NULL) {
+    char header[512], err[200];
+    json_t *q = form_parse(r->query, strlen(r->query), err, sizeof err);
+    const char *url = arg(q, "url"), *accept = arg(q, "accept"), *auth = arg(q, "auth");
+    if (!url[0]) {
+        json_decref(q);
         http_reply_error(r, 400, RC_BAD_REQUEST, "url", "url is required");
         return;
     }
-    lws_get_urlarg_by_name(r->wsi, "accept=", accept, sizeof accept);
-    lws_get_urlarg_by_name(r->wsi, "idle_ms=", idle, sizeof idle);
-    lws_get_urlarg_by_name(r->wsi, "auth=", auth, sizeof auth);
-    adapter_http rq = {.method = "GET", .url = url, .stream = true};
-    if (auth[0]) {
-        unsigned char b64[4 * sizeof auth / 3 + 4];
+    adapter_http rq = {.method = "GET", .url = (char *)url, .stream = true};
+    if (auth[0] && strlen(auth) < 300) {
+        unsigned char b64[404];
         EVP_EncodeBlock(b64, (const unsigned char *)auth, (int)strlen(auth));
         snprintf(header, sizeof header, "Authorization: Basic %s\r\n", b64);
         rq.headers = header;
     }
     const char *types[] = {accept, NULL};
-    relay_opts o = {.idle_timeout_ms = atol(idle), .accept_types = accept[0] ? types : NULL};
+    relay_opts o = {.idle_timeout_ms = atol(arg(q, "idle_ms")),
+                    .accept_types = accept[0] ? types : NULL};
     if (relay_start(r, commands_http(), &rq, &o, on_fail, NULL) != 0)
         http_reply_error(r, 500, RC_INTERNAL, NULL, "the relay did not start");
+    json_decref(q);
 }
