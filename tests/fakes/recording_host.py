@@ -2,6 +2,9 @@
 valid RIFF/WAVE header, then a repeating 16-bit pattern; never the whole file in memory) with
 Content-Length, so a test can pass a file larger than the broker's memory budget through it.
 
+Recordings are registered by id with a size in bytes, or HANG: a recording the host never
+answers for (it reads the request and waits until the client closes).
+
 Paths:
     GET /recordings/ID.wav     audio/wav of the size registered for ID; 404 for unknown ids
     GET /recordings/ID.mp3     audio/mpeg (an ID3 header, then the pattern) for the same ids
@@ -10,9 +13,11 @@ Paths:
     GET /2010-04-01/Accounts/SID/Recordings/ID.wav (or .mp3)
                                Twilio's recording media URL: HTTP Basic SID:TOKEN required
                                (401 with Twilio's JSON error otherwise), 404 with its JSON error
-                               for unknown ids
+                               for unknown ids; with twilio_redirect set, a 302 to
+                               http://localhost:PORT/recordings/ID.wav (another host name, as
+                               Twilio sends its media to a storage host)
     GET /_stats                {"requests", "completed", "aborted", "hung", "hung_closed",
-                                "bytes_sent", "auth": [Authorization headers seen]}
+                                "bytes_sent", "auth": [[path, Authorization or null], ...]}
 
 As a module (the integration tests):
     host = RecordingHost(recordings={"rec1": 200 << 20}, twilio=("AC123", "token")).start()
@@ -32,6 +37,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PIECE = 64 * 1024
+HANG = "hang"
 # one second of a 440 Hz-ish saw at 8 kHz, 16-bit mono: repeated, so any size is cheap
 _PATTERN = b"".join(struct.pack("<h", ((i * 440 * 65536 // 8000) % 65536) - 32768)
                     for i in range(PIECE // 2))
@@ -101,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.server.owner
         path = self.path.split("?", 1)[0]
         host._count("requests")
-        host._seen_auth(self.headers.get("Authorization"))
+        host._seen_auth(path, self.headers.get("Authorization"))
         if path == "/_stats":
             return self._json(200, host.stats())
         m = _TWILIO.match(path)
@@ -130,6 +136,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"code": 20003, "message": "Authenticate",
                                     "more_info": "https://www.twilio.com/docs/errors/20003",
                                     "status": 401})
+        if host.twilio_redirect and host.size_of(rid) is not None:
+            self.send_response(302)
+            self.send_header("Location", "http://localhost:%d/recordings/%s.%s" % (
+                host.port, rid, ext))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self._file(rid, ext, lambda: self._json(404, {
             "code": 20404,
             "message": "The requested resource /2010-04-01/Accounts/%s/Recordings/%s.%s was "
@@ -141,6 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
         size = host.size_of(rid)
         if size is None:
             return not_found()
+        if size == HANG:
+            return self._hang()
         self.send_response(200)
         self.send_header("Content-Type", "audio/wav" if ext == "wav" else "audio/mpeg")
         self.send_header("Content-Length", str(size))
@@ -173,9 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RecordingHost:
-    def __init__(self, recordings=None, twilio=None, port=0):
+    def __init__(self, recordings=None, twilio=None, port=0, twilio_redirect=False):
         self.recordings = dict(recordings or {})
         self.twilio = twilio
+        self.twilio_redirect = twilio_redirect
         self._port = port
         self._lock = threading.Lock()
         self._stats = {"requests": 0, "completed": 0, "aborted": 0, "hung": 0,
@@ -195,10 +211,9 @@ class RecordingHost:
         with self._lock:
             self._stats[name] += n
 
-    def _seen_auth(self, value):
-        if value:
-            with self._lock:
-                self._stats["auth"].append(value)
+    def _seen_auth(self, path, value):
+        with self._lock:
+            self._stats["auth"].append([path, value])
 
     def stats(self):
         with self._lock:
@@ -228,7 +243,7 @@ def main(argv):
             twilio = tuple(next(args).split(":", 1))
         elif "=" in a:
             k, v = a.split("=", 1)
-            recs[k] = int(v)
+            recs[k] = v if v == HANG else int(v)
         else:
             port = int(a)
     host = RecordingHost(recs, twilio, port).start()
