@@ -10,6 +10,8 @@ Paths:
     GET /recordings/ID.mp3     audio/mpeg (an ID3 header, then the pattern) for the same ids
     GET /redirect/ID.wav       302 to /recordings/ID.wav (absolute Location, this host)
     GET /hang/ID.wav           reads the request and never answers (until the client closes)
+    GET /nolength/ID.wav       the file without Content-Length, ended by closing the connection
+    GET /cut/ID.wav            announces the whole size, sends half, closes the connection
     GET /2010-04-01/Accounts/SID/Recordings/ID.wav (or .mp3)
                                Twilio's recording media URL: HTTP Basic SID:TOKEN required
                                (401 with Twilio's JSON error otherwise), 404 with its JSON error
@@ -86,7 +88,7 @@ class _Server(ThreadingHTTPServer):
 
 
 _TWILIO = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Recordings/([^/.]+)\.(wav|mp3)$")
-_PLAIN = re.compile(r"^/(recordings|redirect|hang)/([^/.]+)\.(wav|mp3)$")
+_PLAIN = re.compile(r"^/(recordings|redirect|hang|nolength|cut)/([^/.]+)\.(wav|mp3)$")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,7 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self._file(rid, ext, lambda: self._json(404, {"error": "no such recording: " + rid}))
+        self._file(rid, ext, lambda: self._json(404, {"error": "no such recording: " + rid}),
+                   kind)
 
     def _twilio(self, sid, rid, ext):
         host = self.server.owner
@@ -149,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
                        "not found" % (sid, rid, ext),
             "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}))
 
-    def _file(self, rid, ext, not_found):
+    def _file(self, rid, ext, not_found, kind="recordings"):
         host = self.server.owner
         size = host.size_of(rid)
         if size is None:
@@ -158,13 +161,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self._hang()
         self.send_response(200)
         self.send_header("Content-Type", "audio/wav" if ext == "wav" else "audio/mpeg")
-        self.send_header("Content-Length", str(size))
+        if kind == "nolength":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(size))
         self.end_headers()
         pieces = wav_stream(size) if ext == "wav" else mp3_stream(size)
+        left = size // 2 if kind == "cut" else size
         try:
             for piece in pieces:
+                piece = piece[:left]
                 self.wfile.write(piece)
                 host._count("bytes_sent", len(piece))
+                left -= len(piece)
+                if not left:
+                    break
+            if kind == "cut":
+                self.close_connection = True
+                return
         except (ConnectionError, TimeoutError):
             host._count("aborted")
             self.close_connection = True
