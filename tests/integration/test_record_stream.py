@@ -12,6 +12,7 @@ Every test runs twice:
               binary has (CALLRELAY_BIN=$PWD/build-test/callrelay); skipped otherwise.
 Run with -s to see the memory figures."""
 import hashlib
+import os
 import sys
 import time
 import types
@@ -21,7 +22,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from conftest import assert_result, wait_until
+from conftest import BIN, assert_result, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
 from recording_host import HANG, RecordingHost, wav_stream  # noqa: E402
@@ -31,6 +32,15 @@ SLOW = 40 << 20
 GROWTH_LIMIT = 32 << 20
 SID, TOKEN = "AC0123456789abcdef0123456789abcdef", "tw-token"
 RELAY_IDLE_S = 30  # relay.h's default idle timeout, what /v1/record uses
+# ASan keeps freed memory in quarantine (256 MiB): the peak then says nothing about the relay
+SANITIZED = "asan" in BIN or bool(os.environ.get("ASAN_OPTIONS"))
+
+
+def assert_growth_bounded(before, after):
+    if SANITIZED:
+        print("(sanitizer build: the memory bound is not checked)")
+        return
+    assert (after - before) * 1024 < GROWTH_LIMIT, (before, after)
 
 
 def vm_kib(pid, field):
@@ -127,7 +137,7 @@ def test_200mb_recording_memory_bounded(env, route, pbx):
               n / secs / 1e6))
     assert n == BIG
     assert digest == expected_sha256(BIG)
-    assert (after - before) * 1024 < GROWTH_LIMIT
+    assert_growth_bounded(before, after)
     assert pbx.stats()["completed"] >= 2
 
 
@@ -151,7 +161,7 @@ def test_slow_reader_memory_bounded(env, route, pbx):
               route.name, before, after, after - before, lead_max // 1024))
     assert got == SLOW
     assert h.hexdigest() == expected_sha256(SLOW)
-    assert (after - before) * 1024 < GROWTH_LIMIT
+    assert_growth_bounded(before, after)
     # the PBX is held back: it runs ahead only by what the sockets and the broker buffer
     assert lead_max < 24 << 20
 
