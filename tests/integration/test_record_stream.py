@@ -12,6 +12,7 @@ Every test runs twice:
               binary has (CALLRELAY_BIN=$PWD/build-test/callrelay); skipped otherwise.
 Run with -s to see the memory figures."""
 import hashlib
+import http.client
 import os
 import sys
 import time
@@ -70,27 +71,36 @@ def _v1_record(env, pbx):
         "auth_token": TOKEN, "account_sid": SID, "api_base_url": pbx.url,
         "public_url": env.broker.base + "/v1/hooks/acme/twilio"}}, adapter="twilio")
 
+    headers = {"Authorization": "Bearer " + integ.token}
+
+    def path(rid):
+        return "/v1/record?recording_id=" + quote(rid, safe="")
+
     def get(rid, stream=False, timeout=30):
-        return requests.get(env.broker.base + "/v1/record", params={"recording_id": rid},
-                            headers={"Authorization": "Bearer " + integ.token}, stream=stream,
+        return requests.get(env.broker.base + path(rid), headers=headers, stream=stream,
                             timeout=timeout)
     probe = get("small")
     if probe.status_code == 404 and '"code":3104' in probe.text:
         pytest.skip("this binary does not serve GET /v1/record")
     if probe.status_code == 501:
         pytest.skip("twilio has no record command in this binary: %s" % probe.text)
-    return types.SimpleNamespace(get=get, idle_s=RELAY_IDLE_S, redirect=None)
+    return types.SimpleNamespace(get=get, idle_s=RELAY_IDLE_S, redirect=None, path=path,
+                                 headers=headers)
 
 
 def _test_route(env, pbx):
-    def get(rid, stream=False, timeout=30, path="recordings", ext="wav", accept="audio/wav"):
-        q = "url=%s&idle_ms=1000&accept=%s" % (
+    def relay_path(rid, path="recordings", ext="wav", accept="audio/wav"):
+        return "/test/relay?url=%s&idle_ms=1000&accept=%s" % (
             quote(pbx.url + "/%s/%s.%s" % (path, rid, ext), safe=""), quote(accept, safe=""))
-        return requests.get(env.broker.base + "/test/relay?" + q, stream=stream, timeout=timeout)
+
+    def get(rid, stream=False, timeout=30, **kw):
+        return requests.get(env.broker.base + relay_path(rid, **kw), stream=stream,
+                            timeout=timeout)
     probe = get("small")
     if probe.status_code == 404 and '"code":3104' in probe.text:
         pytest.skip("this binary has no test routes (make BUILD=build-test TEST_ROUTES=1)")
-    return types.SimpleNamespace(get=get, idle_s=1, redirect=lambda rid: get(rid, path="redirect"))
+    return types.SimpleNamespace(get=get, idle_s=1, redirect=lambda rid: get(rid, path="redirect"),
+                                 path=relay_path, headers={})
 
 
 @pytest.fixture(params=["v1_record", "test_route"])
@@ -242,3 +252,17 @@ def test_pbx_cut_midway_cuts_the_client(route):
     except requests.exceptions.ChunkedEncodingError:
         pass
     assert BIG // 4 < got < BIG, got  # the connection closed short of the announced length
+
+
+def test_connection_serves_the_next_request(env, route):
+    """A streamed answer with a length leaves the connection open for the next request."""
+    conn = http.client.HTTPConnection("127.0.0.1", env.broker.port, timeout=10)
+    try:
+        for _ in range(3):
+            conn.request("GET", route.path("small"), headers=route.headers)
+            r = conn.getresponse()
+            assert r.status == 200
+            assert hashlib.sha256(r.read()).hexdigest() == expected_sha256(100000)
+            assert not r.will_close
+    finally:
+        conn.close()
