@@ -71,6 +71,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJ)
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(abspath $(UNIT_TESTS)); do echo "== $$t"; (cd tests/unit && $$t); done
 
+# The relay's test route (api_test_relay.c) in a binary of its own, and the recording tests
+# through it (the same tests also run through GET /v1/record in test-integration).
+test-record-routes:
+	$(MAKE) BUILD=$(BUILD)-test TEST_ROUTES=1 $(BUILD)-test/callrelay
+	CALLRELAY_BIN=$(abspath $(BUILD)-test/callrelay) $(PYTHON) -m pytest -q tests/integration/test_record_stream.py
+
 # The browser client's unit tests (client/callrelay.js), under node's built-in test runner.
 .PHONY: test-client
 test-client:
@@ -136,7 +142,7 @@ format-check:
 	clang-format --dry-run --Werror $(C_FILES) tests/unit/*.c tests/fuzz/*.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-test build-asan-test
 
-.PHONY: all test test-unit test-integration test-asan fuzz fuzz-smoke run format format-check clean
+.PHONY: all test test-unit test-integration test-asan fuzz fuzz-smoke run format format-check clean test-record-routes
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
