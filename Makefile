@@ -87,7 +87,7 @@ test-integration: $(BUILD)/callrelay
 
 # The whole suite: formatting, unit, browser client, integration, then C unit and integration
 # again under ASan+UBSan, and every fuzz target briefly from its seeds.
-test: format-check test-unit test-client test-integration test-asan fuzz-smoke
+test: format-check test-unit test-client test-integration test-record-routes test-asan fuzz-smoke
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5)
