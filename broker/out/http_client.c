@@ -25,6 +25,7 @@
 #define DEFAULT_CONNECT_MS 5000
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_BODY 65536
+#define IDLE_TICK_MS 100
 
 typedef struct http_job {
     unsigned magic;
@@ -44,6 +45,7 @@ typedef struct http_job {
     /* a stream (http_client_stream) */
     bool streaming, head_sent, skip_body, paused, resume_wanted, cancelled;
     bool follow;
+    uint64_t idle_ns, last_ns; /* the idle timeout; the last byte (or send, or resume) */
     enum http_stream_mode mode;
     http_stream_cbs scbs;
 } http_job;
@@ -62,6 +64,7 @@ struct http_client {
     CURLM *multi;
     uv_timer_t timer;
     uv_timer_t sweep; /* resumes and cancellations of streams, outside curl's callbacks */
+    uv_timer_t idle;  /* ticks while streams run: ends those idle too long */
     http_job *jobs;   /* every request sent and not yet answered */
     size_t n_jobs;
     http_sock *socks; /* polls open, not yet closing */
@@ -154,6 +157,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     http_job *j = ud;
     size_t len = size * n;
+    j->last_ns = uv_hrtime();
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         j->head_len = 0;
         j->skip_body = false;
@@ -188,7 +192,7 @@ static void describe(char *out, size_t size, CURLcode rc, const char *detail)
 }
 
 /* An error means no answer: status 0 even when a status line came before the failure. */
-static void job_finish(http_job *j, const char *error, CURLcode rc)
+static void job_finish(http_job *j, const char *error, CURLcode rc, bool timed_out)
 {
     char line[CURL_ERROR_SIZE + 128];
     http_response res = {
@@ -204,6 +208,7 @@ static void job_finish(http_job *j, const char *error, CURLcode rc)
         error = line;
         res.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     }
+    res.timed_out = res.timed_out || timed_out;
     res.error = error;
     if (!error)
         curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &res.status);
@@ -227,7 +232,7 @@ static void drain(http_client *c)
         curl_multi_remove_handle(c->multi, j->easy);
         job_unlink(c, j);
         if (!j->cancelled)
-            job_finish(j, NULL, rc);
+            job_finish(j, NULL, rc, false);
         job_free(j);
     }
     c->draining--;
@@ -375,13 +380,15 @@ http_client *http_client_new(uv_loop_t *loop, const http_client_limits *lim)
         return NULL;
     }
     uv_timer_init(loop, &c->sweep); /* cannot fail once the first timer did: same loop */
+    uv_timer_init(loop, &c->idle);
     long total = lim && lim->max_total ? (long)lim->max_total : DEFAULT_MAX_TOTAL;
     long per_host = lim && lim->max_per_host ? (long)lim->max_per_host : DEFAULT_MAX_PER_HOST;
     c->magic = CLIENT_MAGIC;
     c->loop = loop;
     c->timer.data = c;
     c->sweep.data = c;
-    c->open_handles = 2;
+    c->idle.data = c;
+    c->open_handles = 3;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -547,7 +554,7 @@ static void client_teardown(http_client *c)
         curl_multi_remove_handle(c->multi, j->easy);
         job_unlink(c, j);
         if (!j->cancelled)
-            job_finish(j, "cancelled", CURLE_OK);
+            job_finish(j, "cancelled", CURLE_OK, false);
         job_free(j);
     }
     curl_multi_cleanup(c->multi);
@@ -558,6 +565,8 @@ static void client_teardown(http_client *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_timer_stop(&c->sweep);
     uv_close((uv_handle_t *)&c->sweep, on_handle_closed);
+    uv_timer_stop(&c->idle);
+    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 }
 
 void http_client_free(http_client *c)
@@ -680,6 +689,7 @@ static size_t on_stream_body(char *data, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (j->cancelled)
         return 0;
+    j->last_ns = uv_hrtime();
     if (!j->head_sent || j->skip_body)
         return len;
     if (j->mode == HTTP_STREAM_COLLECT)
@@ -709,11 +719,41 @@ static void on_sweep(uv_timer_t *t)
             j->resume_wanted = false;
             if (j->paused) {
                 j->paused = false;
+                j->last_ns = uv_hrtime(); /* paused time is not idle time */
                 curl_easy_pause(j->easy, CURLPAUSE_CONT);
             }
         }
     }
     c->draining--;
+    drain(c);
+}
+
+/* curl's low-speed limit would average over seconds; this counts from the last byte. A paused
+ * stream waits for its consumer, not for the server: it is not idle. */
+static void on_idle_tick(uv_timer_t *t)
+{
+    http_client *c = t->data;
+    uint64_t now = uv_hrtime();
+    bool any = false;
+    c->draining++;
+    for (http_job *j = c->jobs, *next; j && !c->closing; j = next) {
+        next = j->next;
+        if (!j->streaming || j->cancelled)
+            continue;
+        any = true;
+        if (j->paused || now - j->last_ns < j->idle_ns)
+            continue;
+        char why[80];
+        snprintf(why, sizeof why, "Timeout: no byte for %llu ms",
+                 (unsigned long long)(j->idle_ns / 1000000u));
+        curl_multi_remove_handle(c->multi, j->easy);
+        job_unlink(c, j);
+        job_finish(j, why, CURLE_OK, true);
+        job_free(j);
+    }
+    c->draining--;
+    if (!any)
+        uv_timer_stop(t);
     drain(c);
 }
 
@@ -748,9 +788,8 @@ static bool stream_setup(http_job *j, const http_stream_opts *o)
     CURL *e = j->easy;
     CURLcode rc = CURLE_OK;
     j->follow = redirects > 0;
+    j->idle_ns = (uint64_t)idle_ms * 1000000u;
     rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
-    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (idle_ms + 999) / 1000);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_stream_body);
     rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, j->follow ? 1L : 0L);
     rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS, j->follow ? (long)redirects : 0L);
@@ -775,5 +814,10 @@ http_stream *http_client_stream(http_client *c, const http_request *rq, const ht
         job_free(j);
         return NULL;
     }
-    return job_add(c, j) == 0 ? (http_stream *)(void *)j : NULL;
+    if (job_add(c, j) != 0)
+        return NULL;
+    j->last_ns = j->started_ns;
+    if (!uv_is_active((uv_handle_t *)&c->idle))
+        uv_timer_start(&c->idle, on_idle_tick, IDLE_TICK_MS, IDLE_TICK_MS);
+    return (http_stream *)(void *)j;
 }

@@ -88,9 +88,9 @@ typedef struct http_stream_cbs {
 } http_stream_cbs;
 
 typedef struct http_stream_opts {
-    long idle_timeout_ms; /* no byte from the server for this long: give up; 0: 30000. Rounded
-                             up to whole seconds (curl's low-speed limit); paused time is not
-                             counted */
+    long idle_timeout_ms; /* no byte from the server for this long (counted from sending, so it
+                             bounds the wait for the head too; paused time is not counted):
+                             give up; 0: 30000; checked every 100 ms */
     int max_redirects;    /* redirects followed (credentials never sent to another host); 0: 5;
                              negative: none */
 } http_stream_opts;

@@ -39,6 +39,7 @@ typedef struct server {
     int pad_headers;    /* this many 1000-byte X-Pad headers after X-Test */
     char location[128]; /* /redirect answers 302 to it; /missing answers 404 */
     char last_path[64]; /* of the last request taken */
+    size_t partial;     /* send only this many body bytes, then nothing more; 0: all */
     /* what it saw */
     int accepted, open, max_open, n_reqs, closed_by_peer;
     srv_req reqs[SRV_REQS];
@@ -135,7 +136,7 @@ static void answer(srv_conn *k)
     h += sprintf(out + h, "\r\n");
     for (size_t i = 0; i < n; i++)
         out[h + i] = s->reply_len ? pattern(i) : "hello"[i];
-    write_out(k, out, (size_t)h + n);
+    write_out(k, out, (size_t)h + (s->partial ? s->partial : n));
 }
 
 static void on_delay(uv_timer_t *t) { answer(t->data); }
@@ -1028,6 +1029,28 @@ static void stream_silent_server_idles_out(void **state)
     run_finish(&T);
 }
 
+/* Data, then silence: the idle time counts from the last byte, not from the start. */
+static void stream_stall_after_data_idles_out(void **state)
+{
+    (void)state;
+    stream_init("/rec.wav");
+    T.srv.reply_len = 1 << 20;
+    T.srv.partial = 100000;
+    uint64_t t0 = uv_hrtime();
+    stream_start(&(http_request){.url = T.url}, &(http_stream_opts){.idle_timeout_ms = 500});
+    run_loop(&T);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    assert_int_equal(SR.heads, 1);
+    assert_int_equal(SR.got, 100000);
+    assert_true(SR.in_order);
+    assert_int_equal(SR.dones, 1);
+    assert_true(SR.has_error);
+    assert_true(SR.timed_out);
+    assert_non_null(strstr(SR.error, "no byte for 500 ms"));
+    assert_true(ms >= 490 && ms < 3000);
+    run_finish(&T);
+}
+
 static void stream_bad_requests_refused(void **state)
 {
     (void)state;
@@ -1073,6 +1096,7 @@ int main(void)
         cmocka_unit_test(stream_redirect_not_followed),
         cmocka_unit_test(stream_error_collected),
         cmocka_unit_test(stream_silent_server_idles_out),
+        cmocka_unit_test(stream_stall_after_data_idles_out),
         cmocka_unit_test(stream_bad_requests_refused),
     };
     unsetenv("http_proxy");
