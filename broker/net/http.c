@@ -46,6 +46,7 @@ static struct {
 
 const cr_config *http_config(void) { return H.cfg; }
 bool http_draining(void) { return H.draining; }
+uv_loop_t *http_loop(void) { return H.loop; }
 
 /* ---- request objects ---- */
 
@@ -885,6 +886,7 @@ void http_drain(void)
     H.draining = true;
     uv_timer_stop(&H.deadlines);
     uv_close((uv_handle_t *)&H.deadlines, NULL);
+    http_stream_stop();
     listener_stop();
     connguard_stop();
     hub_close_all();

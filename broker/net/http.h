@@ -86,6 +86,7 @@ void http_drain(void);
 void http_stop(void);
 bool http_draining(void);
 const cr_config *http_config(void);
+uv_loop_t *http_loop(void);
 
 void http_req_hold(http_req *r);
 void http_req_release(http_req *r);
@@ -125,6 +126,7 @@ void http_reply_stream_end(http_req *r, bool complete);
 int http_stream_writeable(struct lws *wsi, http_req *r);
 void http_stream_gone(http_req *r);
 void http_stream_free(http_req *r);
+void http_stream_stop(void); /* at drain: the client watch's timer closes */
 /* Extends how long the connection waits for the answer (the default is 15 s from dispatch). */
 void http_req_wait(http_req *r, unsigned secs);
 

@@ -4,11 +4,17 @@
 #include "http.h"
 #include "connguard.h"
 #include "metrics.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#define PEEK_TICK_MS 500
 
 struct http_out {
+    http_req *req;
+    http_out *next, **prev; /* in the list of answers not begun whose client is watched */
     void (*more)(void *);
     void (*gone)(void *);
     void *ud;
@@ -20,10 +26,75 @@ struct http_out {
     bool head_written, ended, complete, refused, final_written, gone_told;
 };
 
+/* lws 4.1 does not read a connection whose request waits for its answer, so it does not see
+ * the client leave until the answer is written. While a producer waits for what it will
+ * stream (a PBX's head), the client's socket is peeked: end of file closes the connection,
+ * and the producer hears gone. */
+static http_out *waiting;
+static uv_timer_t peek_timer;
+static bool peek_ready;
+
+static void waiting_remove(http_out *o)
+{
+    if (!o->prev)
+        return;
+    *o->prev = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    o->next = NULL;
+    o->prev = NULL;
+}
+
+static bool peer_closed(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void on_peek(uv_timer_t *t)
+{
+    for (http_out *o = waiting; o; o = o->next) {
+        struct lws *wsi = o->req->wsi;
+        if (wsi && peer_closed(lws_get_socket_fd(wsi))) {
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            lws_cancel_service(lws_get_context(wsi)); /* lws re-arms its timer when serviced */
+        }
+    }
+    if (!waiting)
+        uv_timer_stop(t);
+}
+
+static void waiting_add(http_out *o)
+{
+    if (o->prev || http_draining())
+        return;
+    if (!peek_ready) {
+        uv_timer_init(http_loop(), &peek_timer);
+        peek_ready = true;
+    }
+    o->next = waiting;
+    o->prev = &waiting;
+    if (waiting)
+        waiting->prev = &o->next;
+    waiting = o;
+    if (!uv_is_active((uv_handle_t *)&peek_timer))
+        uv_timer_start(&peek_timer, on_peek, PEEK_TICK_MS, PEEK_TICK_MS);
+}
+
+void http_stream_stop(void)
+{
+    if (!peek_ready)
+        return;
+    uv_timer_stop(&peek_timer);
+    uv_close((uv_handle_t *)&peek_timer, NULL);
+    peek_ready = false;
+}
+
 static http_out *out_get(http_req *r)
 {
-    if (!r->out)
-        r->out = calloc(1, sizeof *r->out);
+    if (!r->out && (r->out = calloc(1, sizeof *r->out)))
+        r->out->req = r;
     return r->out;
 }
 
@@ -35,6 +106,10 @@ int http_reply_stream_watch(http_req *r, void (*more)(void *), void (*gone)(void
     o->more = more;
     o->gone = gone;
     o->ud = ud;
+    if (gone && !r->streaming && r->wsi)
+        waiting_add(o);
+    else
+        waiting_remove(o);
     return 0;
 }
 
@@ -50,6 +125,7 @@ int http_reply_stream_begin(http_req *r, int status, const char *content_type,
     o->length = content_length;
     snprintf(o->type, sizeof o->type, "%s",
              content_type && *content_type ? content_type : "application/octet-stream");
+    waiting_remove(o);
     r->responded = true;
     r->streaming = true;
     r->status = status;
@@ -176,6 +252,8 @@ int http_stream_writeable(struct lws *wsi, http_req *r)
 void http_stream_gone(http_req *r)
 {
     http_out *o = r->out;
+    if (o)
+        waiting_remove(o);
     if (!o || !o->gone || o->gone_told)
         return;
     o->gone_told = true;
@@ -186,6 +264,7 @@ void http_stream_free(http_req *r)
 {
     if (!r->out)
         return;
+    waiting_remove(r->out);
     free(r->out->buf);
     free(r->out);
     r->out = NULL;

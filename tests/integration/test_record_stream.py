@@ -92,9 +92,10 @@ def _v1_record(env, pbx):
 
 
 def _test_route(env, pbx):
-    def relay_path(rid, path="recordings", ext="wav", accept="audio/wav"):
-        return "/test/relay?url=%s&idle_ms=1000&accept=%s" % (
-            quote(pbx.url + "/%s/%s.%s" % (path, rid, ext), safe=""), quote(accept, safe=""))
+    def relay_path(rid, path="recordings", ext="wav", accept="audio/wav", idle_ms=1000):
+        return "/test/relay?url=%s&idle_ms=%d&accept=%s" % (
+            quote(pbx.url + "/%s/%s.%s" % (path, rid, ext), safe=""), idle_ms,
+            quote(accept, safe=""))
 
     def get(rid, stream=False, timeout=30, **kw):
         return requests.get(env.broker.base + relay_path(rid, **kw), stream=stream,
@@ -269,3 +270,14 @@ def test_connection_serves_the_next_request(env, route):
             assert not r.will_close
     finally:
         conn.close()
+
+
+def test_client_leaving_before_the_head_cancels(route, pbx):
+    """The PBX has not answered yet when the client gives up: its request ends at once, not
+    when the idle timeout would have ended it."""
+    kw = {"idle_ms": 20000} if route.name == "test_route" else {}
+    t0 = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        route.get("silent", timeout=1, **kw)
+    wait_until(lambda: pbx.stats()["hung_closed"] == 1, 5, what="the fake sees the close")
+    assert time.monotonic() - t0 < 8
