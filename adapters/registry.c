@@ -4,7 +4,7 @@
 #include "adapter.h"
 
 extern const adapter adapter_native, adapter_mango, adapter_twilio, adapter_asterisk,
-    adapter_freeswitch, adapter_mapped;
+    adapter_freeswitch, adapter_mapped, adapter_zaas;
 
 /* clang-format off */
 static const adapter *const adapters[] = {
@@ -14,6 +14,7 @@ static const adapter *const adapters[] = {
     &adapter_asterisk,
     &adapter_freeswitch,
     &adapter_mapped,
+    &adapter_zaas,
     NULL,
 };
 /* clang-format on */

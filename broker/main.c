@@ -13,6 +13,7 @@
 #include "redact.h"
 #include "metrics.h"
 #include "notifier.h"
+#include "poller.h"
 #include "presence.h"
 #include "store.h"
 #include <curl/curl.h>
@@ -71,6 +72,7 @@ static void usage(FILE *f)
 
 static void stop_outbound(void)
 {
+    poller_stop();
     notifier_stop();
     commands_stop();
     if (M.http)
@@ -163,7 +165,8 @@ static int start(void)
         hub_init(&M.cfg) || commands_init(M.loop, M.http) ||
         ingest_init(M.loop, &M.cfg, on_notifications_queued) ||
         store_start(M.loop, &M.cfg, &hooks) || presence_start(M.loop, &M.cfg) ||
-        notifier_start(M.loop, &M.cfg, presence_instance(), M.http)) {
+        notifier_start(M.loop, &M.cfg, presence_instance(), M.http) ||
+        poller_init(M.loop, &M.cfg, M.http)) {
         fprintf(stderr, "callrelay: out of memory at start\n");
         return -1;
     }

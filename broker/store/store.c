@@ -339,6 +339,9 @@ int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks)
     st.text[SCRIPT_NOTIFY_LIST] = script_notify_list;
     st.text[SCRIPT_COMMAND_BEGIN] = script_command_begin;
     st.text[SCRIPT_COMMAND_END] = script_command_end;
+    st.text[SCRIPT_POLL_ADD] = script_poll_add;
+    st.text[SCRIPT_POLL_CLAIM] = script_poll_claim;
+    st.text[SCRIPT_POLL_DONE] = script_poll_done;
     for (int i = 0; i < SCRIPT_COUNT; i++)
         sha1_hex(st.text[i], st.sha[i]);
     st.chan_events = join(cfg->key_prefix, "events", NULL);

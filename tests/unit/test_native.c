@@ -523,7 +523,7 @@ static void settings_checked(void **state)
     assert_int_equal(adapter_native.check_settings(num, &e), -1);
     assert_null(adapter_native.compile);
     assert_null(adapter_native.build_command);
-    assert_null(adapter_native.poll);
+    assert_null(adapter_native.parse_command_answer);
     json_decref(good);
     json_decref(none);
     json_decref(bad);

@@ -55,7 +55,10 @@ static void names_the_wrong_setting(void **state)
     expect("{\"allowed_networks\":[\"10.0.0.0/33\"]}", "settings.allowed_networks");
     expect("{\"fallback_extension\":\"1 0\"}", "settings.fallback_extension");
     expect("{\"notify_secret\":\"secret\"}", "settings.notify_secret");
-    expect("{\"zaas\":[]}", "settings.zaas");
+    expect("{\"finaz\":[]}", "settings.finaz");
+    expect("{\"finaz\":{\"chave\":\"\"}}", "settings.finaz.chave");
+    expect("{\"finaz\":{\"allowed_networks\":[\"x\"]}}", "settings.finaz.allowed_networks");
+    expect("{\"command_timeout_ms\":50}", "settings.command_timeout_ms");
     expect("{\"notify\":{}}", "settings.notify");
     expect("{\"notify\":[{\"id\":\"a\",\"url\":\"https://crm/{nope}\"}]}",
            "settings.notify[0].url");
