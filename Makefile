@@ -23,7 +23,8 @@ SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store
             broker/store/store_presence.c broker/store/store_calls.c broker/hub/presence.c broker/api/api_calls.c \
             broker/store/store_notifications.c broker/api/api_notifications.c broker/notifier.c \
             broker/hub/hub.c broker/main.c \
-            broker/out/http_client.c broker/commands.c broker/store/store_commands.c broker/api/api_commands.c broker/poller.c broker/out/relay.c
+            broker/out/http_client.c broker/commands.c broker/store/store_commands.c broker/api/api_commands.c \
+            broker/api/api_record.c broker/api/api_finaz.c broker/poller.c broker/out/relay.c
 # `make BUILD=build-test TEST_ROUTES=1`: a binary with routes for tests only (api_test_relay.c).
 ifdef TEST_ROUTES
 override CFLAGS += -DCALLRELAY_TEST_ROUTES

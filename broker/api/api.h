@@ -29,6 +29,9 @@ void api_callback(http_req *r);
 void api_route_async(http_req *r);
 void api_transfer(http_req *r);
 void api_hangup(http_req *r);
+void api_record(http_req *r);
+void api_finaz_post(http_req *r);
+void api_finaz_get(http_req *r);
 
 void api_call_get(http_req *r);
 void api_session_ping(http_req *r);
