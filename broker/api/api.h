@@ -29,6 +29,9 @@ void api_callback(http_req *r);
 void api_route_async(http_req *r);
 void api_transfer(http_req *r);
 void api_hangup(http_req *r);
+void api_record(http_req *r);
+void api_finaz_post(http_req *r);
+void api_finaz_get(http_req *r);
 
 void api_call_get(http_req *r);
 void api_session_ping(http_req *r);
@@ -38,6 +41,9 @@ void api_notification_get(http_req *r);
 void api_notifications_retry(http_req *r);
 
 void api_healthz(http_req *r);
+#ifdef CALLRELAY_TEST_ROUTES
+void api_test_relay(http_req *r); /* api_test_relay.c, in `make TEST_ROUTES=1` builds only */
+#endif
 void api_readyz(http_req *r);
 void api_metrics(http_req *r);
 

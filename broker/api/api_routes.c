@@ -15,6 +15,9 @@ static const http_route routes[] = {
     {HTTP_POST, "/v1/route/async", false, api_route_async},
     {HTTP_POST, "/v1/transfer", false, api_transfer},
     {HTTP_POST, "/v1/hangup", false, api_hangup},
+    {HTTP_GET, "/v1/record", false, api_record},
+    {HTTP_POST, "/finaz/", true, api_finaz_post},
+    {HTTP_GET, "/finaz/", true, api_finaz_get},
     {HTTP_GET, "/v1/calls/", true, api_call_get},
     {HTTP_POST, "/v1/session/ping", false, api_session_ping},
     {HTTP_GET, "/v1/notifications", false, api_notifications_list},
@@ -27,6 +30,9 @@ static const http_route routes[] = {
     {HTTP_GET, "/client/callrelay.d.ts", false, api_client_dts},
     {HTTP_GET, "/demo", false, api_demo_page},
     {HTTP_GET, "/demo/", true, api_demo_asset},
+#ifdef CALLRELAY_TEST_ROUTES
+    {HTTP_GET, "/test/relay", false, api_test_relay},
+#endif
     {HTTP_OTHER, NULL, false, NULL},
 };
 

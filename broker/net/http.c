@@ -46,6 +46,7 @@ static struct {
 
 const cr_config *http_config(void) { return H.cfg; }
 bool http_draining(void) { return H.draining; }
+uv_loop_t *http_loop(void) { return H.loop; }
 
 /* ---- request objects ---- */
 
@@ -94,6 +95,7 @@ void http_req_release(http_req *r)
         return;
     if (r->free_state)
         r->free_state(r->state);
+    http_stream_free(r);
     r->magic = 0;
     reading_remove(r);
     H.buffered -= r->reserved;
@@ -353,7 +355,10 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     http_req *r = s->req;
     if (!r || !r->responded)
         return 0;
-    bool failed = write_response(wsi, r) != 0;
+    int streamed = r->streaming ? http_stream_writeable(wsi, r) : 1;
+    if (streamed == 0)
+        return 0;
+    bool failed = streamed < 0 || (!r->streaming && write_response(wsi, r) != 0);
     bool close = r->close_after || failed;
     s->req = NULL;
     r->wsi = NULL;
@@ -771,6 +776,7 @@ static void on_http_closed(pss *s)
         return;
     reading_remove(s->req);
     s->req->wsi = NULL;
+    http_stream_gone(s->req);
     http_req_release(s->req);
     s->req = NULL;
 }
@@ -880,6 +886,7 @@ void http_drain(void)
     H.draining = true;
     uv_timer_stop(&H.deadlines);
     uv_close((uv_handle_t *)&H.deadlines, NULL);
+    http_stream_stop();
     listener_stop();
     connguard_stop();
     hub_close_all();

@@ -16,6 +16,7 @@
 enum http_method { HTTP_GET, HTTP_POST, HTTP_OTHER };
 
 typedef struct http_hdr http_hdr; /* a header looked up by name, kept until the request ends */
+typedef struct http_out http_out; /* a streamed answer (http_stream.c) */
 
 /* A header added to an answer: name lowercase with its colon ("etag:"). */
 typedef struct http_extra_header {
@@ -58,6 +59,8 @@ typedef struct http_req {
     bool waited;     /* the handler returned before answering */
     bool refreshed;  /* integrations were reloaded once for this request */
     bool dispatched; /* its handler ran (lws may report the body complete again) */
+    bool streaming;  /* the answer is streamed (http_reply_stream_begin) */
+    http_out *out;   /* a streamed answer, its watchers (http_reply_stream_*) */
     void *state;     /* a handler's own state, freed with free_state */
     void (*free_state)(void *);
 } http_req;
@@ -83,6 +86,7 @@ void http_drain(void);
 void http_stop(void);
 bool http_draining(void);
 const cr_config *http_config(void);
+uv_loop_t *http_loop(void);
 
 void http_req_hold(http_req *r);
 void http_req_release(http_req *r);
@@ -93,6 +97,39 @@ void http_reply_error(http_req *r, int status, int code, const char *field, cons
     __attribute__((format(printf, 5, 6)));
 void http_reply_ok(http_req *r, json_t *extra);
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len);
+/* A streamed answer (a recording passed through): the head, then the body as the producer
+ * hands it over, written only when the client's connection is writable. The queue is bounded:
+ * a write that does not fit is refused whole, and more() is called once there is room again.
+ * Without a known length the connection closes at the end (lws 4.1 on HTTP/1.1 says
+ * "Connection: close"; it does not chunk an answer itself). A client that stops reading for
+ * HTTP_STREAM_STALL_SECS is dropped. */
+#define HTTP_STREAM_QUEUE (128 * 1024)
+#define HTTP_STREAM_PIECE (32 * 1024)
+#define HTTP_STREAM_STALL_SECS 60
+/* Who to tell: more (room again after a refused write) and gone (the client went away; r stays
+ * valid while held). Can be set before http_reply_stream_begin (gone then covers the wait for
+ * the head) and cleared with NULLs. Returns -1 when out of memory. */
+int http_reply_stream_watch(http_req *r, void (*more)(void *), void (*gone)(void *), void *ud);
+/* Starts the answer: status, content type, content length (-1: unknown). Returns 0, or -1
+ * (answered already, client gone, out of memory). */
+int http_reply_stream_begin(http_req *r, int status, const char *content_type,
+                            long long content_length);
+/* Queues len bytes (copied). False when they do not fit (nothing taken) or the client is gone. */
+bool http_reply_stream_write(http_req *r, const void *data, size_t len);
+/* Bytes queued and not yet written. */
+size_t http_reply_stream_queued(const http_req *r);
+/* The end: complete, the answer ends once the queue is written; not complete (the producer
+ * failed midway), the connection closes so the client sees a short answer. */
+void http_reply_stream_end(http_req *r, bool complete);
+/* For http.c: a writable streamed answer (0 go on, 1 the answer is over and the connection
+ * serves the next request, -1 close it); the client gone; freeing with the request. */
+int http_stream_writeable(struct lws *wsi, http_req *r);
+void http_stream_gone(http_req *r);
+void http_stream_free(http_req *r);
+void http_stream_stop(void); /* at drain: the client watch's timer closes */
+/* Extends how long the connection waits for the answer (the default is 15 s from dispatch). */
+void http_req_wait(http_req *r, unsigned secs);
+
 /* Adds a header to the answer to come (before http_reply_*); name and value must outlive the
  * request (string literals, embedded data). False when HTTP_EXTRA_HEADERS are set already. A
  * 304 answer carries neither Content-Type nor Content-Length (RFC 9110 15.4.5). */

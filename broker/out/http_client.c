@@ -25,6 +25,7 @@
 #define DEFAULT_CONNECT_MS 5000
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_BODY 65536
+#define IDLE_TICK_MS 100
 
 typedef struct http_job {
     unsigned magic;
@@ -41,6 +42,12 @@ typedef struct http_job {
     char *head;
     size_t head_len, head_cap;
     char errbuf[CURL_ERROR_SIZE];
+    /* a stream (http_client_stream) */
+    bool streaming, head_sent, skip_body, paused, resume_wanted, cancelled;
+    bool follow;
+    uint64_t idle_ns, last_ns; /* the idle timeout; the last byte (or send, or resume) */
+    enum http_stream_mode mode;
+    http_stream_cbs scbs;
 } http_job;
 
 typedef struct http_sock {
@@ -56,7 +63,9 @@ struct http_client {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    http_job *jobs; /* every request sent and not yet answered */
+    uv_timer_t sweep; /* resumes and cancellations of streams, outside curl's callbacks */
+    uv_timer_t idle;  /* ticks while streams run: ends those idle too long */
+    http_job *jobs;   /* every request sent and not yet answered */
     size_t n_jobs;
     http_sock *socks; /* polls open, not yet closing */
     int open_handles; /* timer and polls whose close callback has not run yet */
@@ -140,21 +149,29 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
+static void stream_head_end(http_job *j);
+
 /* Header lines arrive one per call. A status line starts a new response (an interim 100, a
  * proxy's CONNECT answer): the block keeps the last response's lines only. */
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     http_job *j = ud;
     size_t len = size * n;
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+    j->last_ns = uv_hrtime();
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         j->head_len = 0;
+        j->skip_body = false;
+    }
     if (j->head_len + len <= HEAD_MAX &&
         grow(&j->head, &j->head_cap, j->head_len + len, HEAD_MAX)) {
         memcpy(j->head + j->head_len, data, len);
         j->head_len += len;
         j->head[j->head_len] = '\0';
     }
-    return len;
+    if (j->streaming && !j->head_sent && (len == 2 || len == 1) && data[len - 1] == '\n' &&
+        (len == 1 || data[0] == '\r'))
+        stream_head_end(j);
+    return j->cancelled ? 0 : len;
 }
 
 /* ---- the end of a request ---- */
@@ -175,7 +192,7 @@ static void describe(char *out, size_t size, CURLcode rc, const char *detail)
 }
 
 /* An error means no answer: status 0 even when a status line came before the failure. */
-static void job_finish(http_job *j, const char *error, CURLcode rc)
+static void job_finish(http_job *j, const char *error, CURLcode rc, bool timed_out)
 {
     char line[CURL_ERROR_SIZE + 128];
     http_response res = {
@@ -191,6 +208,7 @@ static void job_finish(http_job *j, const char *error, CURLcode rc)
         error = line;
         res.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     }
+    res.timed_out = res.timed_out || timed_out;
     res.error = error;
     if (!error)
         curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &res.status);
@@ -213,7 +231,8 @@ static void drain(http_client *c)
             abort();
         curl_multi_remove_handle(c->multi, j->easy);
         job_unlink(c, j);
-        job_finish(j, NULL, rc);
+        if (!j->cancelled)
+            job_finish(j, NULL, rc, false);
         job_free(j);
     }
     c->draining--;
@@ -360,12 +379,16 @@ http_client *http_client_new(uv_loop_t *loop, const http_client_limits *lim)
         free(c);
         return NULL;
     }
+    uv_timer_init(loop, &c->sweep); /* cannot fail once the first timer did: same loop */
+    uv_timer_init(loop, &c->idle);
     long total = lim && lim->max_total ? (long)lim->max_total : DEFAULT_MAX_TOTAL;
     long per_host = lim && lim->max_per_host ? (long)lim->max_per_host : DEFAULT_MAX_PER_HOST;
     c->magic = CLIENT_MAGIC;
     c->loop = loop;
     c->timer.data = c;
-    c->open_handles = 1;
+    c->sweep.data = c;
+    c->idle.data = c;
+    c->open_handles = 3;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -481,13 +504,13 @@ static bool job_setup(http_job *j, const http_request *rq)
     return rc == CURLE_OK && job_method(j, rq);
 }
 
-int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, void *ud)
+static http_job *job_create(http_client *c, const http_request *rq, http_done_cb cb, void *ud)
 {
     if (!c || c->magic != CLIENT_MAGIC || c->closing || c->free_wanted || !cb || !request_ok(rq))
-        return -1;
+        return NULL;
     http_job *j = calloc(1, sizeof *j);
     if (!j)
-        return -1;
+        return NULL;
     j->magic = JOB_MAGIC;
     j->c = c;
     j->cb = cb;
@@ -496,8 +519,13 @@ int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, vo
     j->easy = curl_easy_init();
     if (!j->easy || !job_headers(j, rq) || !job_setup(j, rq)) {
         job_free(j);
-        return -1;
+        return NULL;
     }
+    return j;
+}
+
+static int job_add(http_client *c, http_job *j)
+{
     j->started_ns = uv_hrtime();
     if (curl_multi_add_handle(c->multi, j->easy) != CURLM_OK) {
         job_free(j);
@@ -505,6 +533,12 @@ int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, vo
     }
     job_link(c, j);
     return 0;
+}
+
+int http_client_send(http_client *c, const http_request *rq, http_done_cb cb, void *ud)
+{
+    http_job *j = job_create(c, rq, cb, ud);
+    return j ? job_add(c, j) : -1;
 }
 
 size_t http_client_in_flight(const http_client *c) { return c ? c->n_jobs : 0; }
@@ -519,7 +553,8 @@ static void client_teardown(http_client *c)
         http_job *j = c->jobs;
         curl_multi_remove_handle(c->multi, j->easy);
         job_unlink(c, j);
-        job_finish(j, "cancelled", CURLE_OK);
+        if (!j->cancelled)
+            job_finish(j, "cancelled", CURLE_OK, false);
         job_free(j);
     }
     curl_multi_cleanup(c->multi);
@@ -528,6 +563,10 @@ static void client_teardown(http_client *c)
         sock_close(c->socks);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_timer_stop(&c->sweep);
+    uv_close((uv_handle_t *)&c->sweep, on_handle_closed);
+    uv_timer_stop(&c->idle);
+    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 }
 
 void http_client_free(http_client *c)
@@ -595,4 +634,190 @@ bool http_response_header(const http_response *res, const char *name, char *buf,
         line = nl ? nl + 1 : end;
     }
     return false;
+}
+
+/* ---- streams ---- */
+
+static bool redirect_status(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static long head_status(const http_job *j)
+{
+    const char *sp = j->head ? memchr(j->head, ' ', j->head_len) : NULL;
+    return sp ? strtol(sp + 1, NULL, 10) : 0;
+}
+
+static long long length_value(const char *v)
+{
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return end != v && *end == '\0' && n >= 0 && v[0] != '-' ? n : -1;
+}
+
+/* The end of a head: the final one goes to the consumer; an interim one, or a redirect curl is
+ * about to follow, does not (its body is dropped). */
+static void stream_head_end(http_job *j)
+{
+    http_response res = {.headers = j->head ? j->head : "", .headers_len = j->head_len};
+    char type[256], length[32], location[2048];
+    long status = head_status(j);
+    if (status < 200)
+        return;
+    bool has_location = http_response_header(&res, "Location", location, sizeof location);
+    if (j->follow && has_location && redirect_status(status)) {
+        j->skip_body = true;
+        return;
+    }
+    if (!has_location)
+        location[0] = '\0';
+    if (!http_response_header(&res, "Content-Type", type, sizeof type))
+        type[0] = '\0';
+    long long content_length = -1;
+    if (http_response_header(&res, "Content-Length", length, sizeof length))
+        content_length = length_value(length);
+    http_stream_head h = {status, type, content_length, location, res.headers, res.headers_len};
+    j->head_sent = true;
+    j->mode = j->scbs.head(j->ud, &h);
+}
+
+/* A refused piece pauses the transfer: curl keeps it and hands it again after the resume. */
+static size_t on_stream_body(char *data, size_t size, size_t n, void *ud)
+{
+    http_job *j = ud;
+    size_t len = size * n;
+    if (j->cancelled)
+        return 0;
+    j->last_ns = uv_hrtime();
+    if (!j->head_sent || j->skip_body)
+        return len;
+    if (j->mode == HTTP_STREAM_COLLECT)
+        return on_body(data, size, n, ud);
+    bool taken = j->scbs.chunk(j->ud, data, len);
+    if (j->cancelled)
+        return 0;
+    if (taken)
+        return len;
+    j->paused = true;
+    return CURL_WRITEFUNC_PAUSE;
+}
+
+/* curl_easy_pause may call the write callback at once (7.88 hands over the piece it kept), and
+ * a handle must not be removed from inside curl's callbacks: both wait for this timer. */
+static void on_sweep(uv_timer_t *t)
+{
+    http_client *c = t->data;
+    c->draining++;
+    for (http_job *j = c->jobs, *next; j && !c->closing; j = next) {
+        next = j->next;
+        if (j->cancelled) {
+            curl_multi_remove_handle(c->multi, j->easy);
+            job_unlink(c, j);
+            job_free(j);
+        } else if (j->resume_wanted) {
+            j->resume_wanted = false;
+            if (j->paused) {
+                j->paused = false;
+                j->last_ns = uv_hrtime(); /* paused time is not idle time */
+                curl_easy_pause(j->easy, CURLPAUSE_CONT);
+            }
+        }
+    }
+    c->draining--;
+    drain(c);
+}
+
+/* curl's low-speed limit would average over seconds; this counts from the last byte. A paused
+ * stream waits for its consumer, not for the server: it is not idle. */
+static void on_idle_tick(uv_timer_t *t)
+{
+    http_client *c = t->data;
+    uint64_t now = uv_hrtime();
+    bool any = false;
+    c->draining++;
+    for (http_job *j = c->jobs, *next; j && !c->closing; j = next) {
+        next = j->next;
+        if (!j->streaming || j->cancelled)
+            continue;
+        any = true;
+        if (j->paused || now - j->last_ns < j->idle_ns)
+            continue;
+        char why[80];
+        snprintf(why, sizeof why, "Timeout: no byte for %llu ms",
+                 (unsigned long long)(j->idle_ns / 1000000u));
+        curl_multi_remove_handle(c->multi, j->easy);
+        job_unlink(c, j);
+        job_finish(j, why, CURLE_OK, true);
+        job_free(j);
+    }
+    c->draining--;
+    if (!any)
+        uv_timer_stop(t);
+    drain(c);
+}
+
+static http_job *stream_job(http_stream *s)
+{
+    http_job *j = (http_job *)(void *)s;
+    return j && j->magic == JOB_MAGIC && j->streaming && !j->cancelled && !j->c->closing ? j : NULL;
+}
+
+void http_stream_resume(http_stream *s)
+{
+    http_job *j = stream_job(s);
+    if (!j)
+        return;
+    j->resume_wanted = true;
+    uv_timer_start(&j->c->sweep, on_sweep, 0, 0);
+}
+
+void http_stream_cancel(http_stream *s)
+{
+    http_job *j = stream_job(s);
+    if (!j)
+        return;
+    j->cancelled = true;
+    uv_timer_start(&j->c->sweep, on_sweep, 0, 0);
+}
+
+static bool stream_setup(http_job *j, const http_stream_opts *o)
+{
+    long idle_ms = o && o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 30000;
+    int redirects = o && o->max_redirects ? o->max_redirects : 5;
+    CURL *e = j->easy;
+    CURLcode rc = CURLE_OK;
+    j->follow = redirects > 0;
+    j->idle_ns = (uint64_t)idle_ms * 1000000u;
+    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_stream_body);
+    rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, j->follow ? 1L : 0L);
+    rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS, j->follow ? (long)redirects : 0L);
+    /* curl drops a custom Authorization header on a redirect to another host or port; this
+     * keeps its own credentials from following too */
+    rc |= curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    return rc == CURLE_OK;
+}
+
+http_stream *http_client_stream(http_client *c, const http_request *rq, const http_stream_opts *o,
+                                const http_stream_cbs *cbs, void *ud)
+{
+    if (!cbs || !cbs->head || !cbs->chunk || !cbs->done)
+        return NULL;
+    http_job *j = job_create(c, rq, cbs->done, ud);
+    if (!j)
+        return NULL;
+    j->streaming = true;
+    j->scbs = *cbs;
+    if (!stream_setup(j, o)) {
+        job_free(j);
+        return NULL;
+    }
+    if (job_add(c, j) != 0)
+        return NULL;
+    j->last_ns = j->started_ns;
+    if (!uv_is_active((uv_handle_t *)&c->idle))
+        uv_timer_start(&c->idle, on_idle_tick, IDLE_TICK_MS, IDLE_TICK_MS);
+    return (http_stream *)(void *)j;
 }

@@ -57,4 +57,52 @@ void http_client_free(http_client *c);
  * (NUL-terminated, truncated to size). Returns false when absent. */
 bool http_response_header(const http_response *res, const char *name, char *buf, size_t size);
 
+/* ---- streaming: an answer too large to hold (a recording) ---- */
+
+typedef struct http_stream http_stream; /* one streamed request, valid until done or cancel */
+
+/* The final answer's head (after any redirects followed). */
+typedef struct http_stream_head {
+    long status;
+    const char *content_type; /* "" when absent */
+    long long content_length; /* -1 when absent */
+    const char *location;     /* "" when absent */
+    const char *headers;      /* the header block, as http_response has it */
+    size_t headers_len;
+} http_stream_head;
+
+enum http_stream_mode {
+    HTTP_STREAM_PASS,    /* hand the body to chunk as it arrives */
+    HTTP_STREAM_COLLECT, /* keep up to max_body bytes for done, as http_client_send does */
+};
+
+typedef struct http_stream_cbs {
+    /* The head, once, before any body; its answer decides what becomes of the body. */
+    enum http_stream_mode (*head)(void *ud, const http_stream_head *h);
+    /* A piece of the body (PASS). Returns true when taken; false when the consumer has no room:
+     * reading pauses, and the same bytes come again after http_stream_resume. */
+    bool (*chunk)(void *ud, const char *data, size_t len);
+    /* Once, at the end: res->error NULL when the whole answer came (a COLLECT body in res->body),
+     * else what went wrong (timed_out: idle for idle_timeout_ms, or no connection in time). */
+    void (*done)(void *ud, const http_response *res);
+} http_stream_cbs;
+
+typedef struct http_stream_opts {
+    long idle_timeout_ms; /* no byte from the server for this long (counted from sending, so it
+                             bounds the wait for the head too; paused time is not counted):
+                             give up; 0: 30000; checked every 100 ms */
+    int max_redirects;    /* redirects followed (credentials never sent to another host); 0: 5;
+                             negative: none */
+} http_stream_opts;
+
+/* Sends rq (its timeout_ms is ignored: a stream has no total deadline, only the idle one) and
+ * returns the stream, or NULL (bad request or out of memory; no callback will come). */
+http_stream *http_client_stream(http_client *c, const http_request *rq, const http_stream_opts *o,
+                                const http_stream_cbs *cbs, void *ud);
+/* Reading goes on after chunk said false. Safe from any callback (curl is called on the next
+ * loop pass). */
+void http_stream_resume(http_stream *s);
+/* Ends the request at once; no callback comes after. Safe from any callback, done excepted. */
+void http_stream_cancel(http_stream *s);
+
 #endif

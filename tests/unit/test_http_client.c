@@ -33,12 +33,15 @@ typedef struct server {
     int port;
     struct srv_conn *conns;
     /* the script */
-    bool silent;       /* read requests, never answer */
-    unsigned delay_ms; /* hold each answer this long */
-    size_t reply_len;  /* body bytes, a repeating pattern; 0: "hello" */
-    int pad_headers;   /* this many 1000-byte X-Pad headers after X-Test */
+    bool silent;        /* read requests, never answer */
+    unsigned delay_ms;  /* hold each answer this long */
+    size_t reply_len;   /* body bytes, a repeating pattern; 0: "hello" */
+    int pad_headers;    /* this many 1000-byte X-Pad headers after X-Test */
+    char location[128]; /* /redirect answers 302 to it; /missing answers 404 */
+    char last_path[64]; /* of the last request taken */
+    size_t partial;     /* send only this many body bytes, then nothing more; 0: all */
     /* what it saw */
-    int accepted, open, max_open, n_reqs;
+    int accepted, open, max_open, n_reqs, closed_by_peer;
     srv_req reqs[SRV_REQS];
 } server;
 
@@ -86,9 +89,41 @@ static void written(uv_write_t *w, int status)
     free(w);
 }
 
+static void write_out(srv_conn *k, char *out, size_t len)
+{
+    uv_write_t *w = malloc(sizeof *w);
+    w->data = out;
+    uv_buf_t b = uv_buf_init(out, (unsigned)len);
+    uv_write(w, (uv_stream_t *)&k->tcp, &b, 1, written);
+}
+
+/* The paths a stream test asks for: a redirect and an unknown file. */
+static bool answer_scripted(srv_conn *k, const char *path)
+{
+    char *out = malloc(512);
+    int n;
+    if (strncmp(path, "/redirect", 9) == 0)
+        n = snprintf(out, 512,
+                     "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 5\r\n"
+                     "Content-Type: text/plain\r\n\r\nmoved",
+                     k->srv->location);
+    else if (strncmp(path, "/missing", 8) == 0)
+        n = snprintf(out, 512,
+                     "HTTP/1.1 404 Not Found\r\nContent-Length: 17\r\n"
+                     "Content-Type: text/plain\r\n\r\nno such recording");
+    else {
+        free(out);
+        return false;
+    }
+    write_out(k, out, (size_t)n);
+    return true;
+}
+
 static void answer(srv_conn *k)
 {
     server *s = k->srv;
+    if (answer_scripted(k, s->last_path))
+        return;
     size_t n = s->reply_len ? s->reply_len : 5;
     size_t pad = (size_t)s->pad_headers * 1024;
     char *out = malloc(256 + pad + n);
@@ -101,10 +136,7 @@ static void answer(srv_conn *k)
     h += sprintf(out + h, "\r\n");
     for (size_t i = 0; i < n; i++)
         out[h + i] = s->reply_len ? pattern(i) : "hello"[i];
-    uv_write_t *w = malloc(sizeof *w);
-    w->data = out;
-    uv_buf_t b = uv_buf_init(out, (unsigned)(h + n));
-    uv_write(w, (uv_stream_t *)&k->tcp, &b, 1, written);
+    write_out(k, out, (size_t)h + (s->partial ? s->partial : n));
 }
 
 static void on_delay(uv_timer_t *t) { answer(t->data); }
@@ -129,6 +161,8 @@ static bool take_request(srv_conn *k)
         return false;
     }
     server *s = k->srv;
+    s->last_path[0] = '\0';
+    sscanf(k->buf, "%*s %63s", s->last_path);
     if (s->n_reqs < SRV_REQS) {
         srv_req *r = &s->reqs[s->n_reqs];
         sscanf(k->buf, "%15s", r->method);
@@ -164,6 +198,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     (void)b;
     srv_conn *k = st->data;
     if (n < 0) {
+        k->srv->closed_by_peer++;
         conn_close(k);
         return;
     }
@@ -703,6 +738,335 @@ static void header_lookup(void **state)
     assert_false(http_response_header(&none, "Content-Type", buf, sizeof buf));
 }
 
+/* ---- streams ---- */
+
+#include <sys/resource.h>
+
+typedef struct sres {
+    run *t;
+    http_stream *s;
+    enum http_stream_mode mode; /* what head answers */
+    int heads, dones, pauses;
+    long status, done_status;
+    char type[64], location[256], error[256], body[256];
+    long long length;
+    size_t got, body_len;
+    bool in_order, has_error, timed_out, head_before_body;
+    size_t room;         /* bytes taken before saying "no room"; 0: unlimited */
+    size_t since_resume; /* bytes taken since the last resume */
+    unsigned resume_ms;  /* the pause lasts this long */
+    bool long_once;      /* only the first pause lasts resume_ms; the others 1 ms */
+    size_t cancel_at;    /* cancel from chunk once this many bytes came; 0: never */
+    double paused_cpu_ms;
+    double cpu_at_pause;
+    uv_timer_t resume, watch;
+} sres;
+
+static sres SR;
+
+static double cpu_ms(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+static enum http_stream_mode s_head(void *ud, const http_stream_head *h)
+{
+    sres *r = ud;
+    r->heads++;
+    r->head_before_body = r->got == 0;
+    r->status = h->status;
+    r->length = h->content_length;
+    snprintf(r->type, sizeof r->type, "%s", h->content_type);
+    snprintf(r->location, sizeof r->location, "%s", h->location);
+    return r->mode;
+}
+
+static void on_resume(uv_timer_t *tm)
+{
+    sres *r = tm->data;
+    r->paused_cpu_ms += cpu_ms() - r->cpu_at_pause;
+    r->since_resume = 0;
+    if (r->long_once)
+        r->resume_ms = 1;
+    http_stream_resume(r->s);
+    http_stream_resume(r->s); /* twice is harmless */
+}
+
+static void on_watch(uv_timer_t *tm)
+{
+    sres *r = tm->data;
+    if (r->t->srv.closed_by_peer == 0)
+        return;
+    uv_close((uv_handle_t *)&r->resume, NULL);
+    uv_close((uv_handle_t *)tm, NULL);
+    end(r->t);
+}
+
+static bool s_chunk(void *ud, const char *data, size_t len)
+{
+    sres *r = ud;
+    if (r->room && r->since_resume + len > r->room) {
+        r->pauses++;
+        r->cpu_at_pause = cpu_ms();
+        uv_timer_start(&r->resume, on_resume, r->resume_ms, 0);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (data[i] != pattern(r->got + i))
+            r->in_order = false;
+    r->got += len;
+    r->since_resume += len;
+    if (r->cancel_at && r->got >= r->cancel_at) {
+        http_stream_cancel(r->s);
+        http_stream_cancel(r->s); /* twice is harmless */
+        uv_timer_start(&r->watch, on_watch, 10, 10);
+        r->cancel_at = 0;
+    }
+    return true;
+}
+
+static void s_done(void *ud, const http_response *res)
+{
+    sres *r = ud;
+    r->dones++;
+    r->done_status = res->status;
+    r->has_error = res->error != NULL;
+    r->timed_out = res->timed_out;
+    if (res->error)
+        snprintf(r->error, sizeof r->error, "%s", res->error);
+    r->body_len = res->body_len < sizeof r->body - 1 ? res->body_len : sizeof r->body - 1;
+    memcpy(r->body, res->body, r->body_len);
+    r->body[r->body_len] = '\0';
+    uv_close((uv_handle_t *)&r->resume, NULL);
+    uv_close((uv_handle_t *)&r->watch, NULL);
+    end(r->t);
+}
+
+static const http_stream_cbs scbs = {s_head, s_chunk, s_done};
+
+static void stream_init(const char *path)
+{
+    run_init(&T, NULL);
+    memset(&SR, 0, sizeof SR);
+    SR.t = &T;
+    SR.in_order = true;
+    uv_timer_init(&T.loop, &SR.resume);
+    uv_timer_init(&T.loop, &SR.watch);
+    SR.resume.data = SR.watch.data = &SR;
+    snprintf(T.url, sizeof T.url, "http://127.0.0.1:%d%s", T.srv.port, path);
+}
+
+static void stream_start(const http_request *rq, const http_stream_opts *o)
+{
+    SR.s = http_client_stream(T.c, rq, o, &scbs, &SR);
+    assert_non_null(SR.s);
+}
+
+/* 8 MiB in curl's pieces, taken as they come: in order, the head first. */
+static void stream_big_body_in_pieces(void **state)
+{
+    (void)state;
+    stream_init("/rec.wav");
+    T.srv.reply_len = 8 << 20;
+    stream_start(&(http_request){.url = T.url, .timeout_ms = 1}, NULL); /* no total deadline */
+    run_loop(&T);
+    assert_int_equal(SR.heads, 1);
+    assert_true(SR.head_before_body);
+    assert_int_equal(SR.status, 200);
+    assert_string_equal(SR.type, "text/plain");
+    assert_int_equal(SR.length, 8 << 20);
+    assert_int_equal(SR.got, 8 << 20);
+    assert_true(SR.in_order);
+    assert_int_equal(SR.dones, 1);
+    assert_false(SR.has_error);
+    assert_int_equal(SR.done_status, 200);
+    assert_int_equal(SR.body_len, 0); /* passed on, not kept */
+    run_finish(&T);
+}
+
+/* A consumer with room for 64 KiB at a time pauses the transfer again and again; the bytes it
+ * refused come again, none lost or doubled, and a paused transfer does not spin the loop. */
+static void stream_pause_and_resume(void **state)
+{
+    (void)state;
+    stream_init("/rec.wav");
+    T.srv.reply_len = 2 << 20;
+    SR.room = 65536;
+    SR.resume_ms = 5;
+    stream_start(&(http_request){.url = T.url}, NULL);
+    run_loop(&T);
+    assert_int_equal(SR.got, 2 << 20);
+    assert_true(SR.in_order);
+    assert_true(SR.pauses >= 20);
+    assert_int_equal(SR.dones, 1);
+    assert_false(SR.has_error);
+    run_finish(&T);
+}
+
+/* One long pause: the idle timeout does not count it, and the loop sleeps meanwhile. */
+static void stream_long_pause_not_idle(void **state)
+{
+    (void)state;
+    stream_init("/rec.wav");
+    T.srv.reply_len = 1 << 20;
+    SR.room = 65536;
+    SR.resume_ms = 1500;
+    SR.long_once = true;
+    stream_start(&(http_request){.url = T.url}, &(http_stream_opts){.idle_timeout_ms = 1000});
+    run_loop(&T);
+    assert_int_equal(SR.got, 1 << 20);
+    assert_false(SR.has_error);
+    assert_true(SR.pauses >= 2);
+    /* a transfer that spun while paused would burn most of the 1.5 s */
+    printf("cpu while paused: %.1f ms over %d pauses\n", SR.paused_cpu_ms, SR.pauses);
+    assert_true(SR.paused_cpu_ms < 300.0);
+    run_finish(&T);
+}
+
+static void stream_cancel_closes_connection(void **state)
+{
+    (void)state;
+    stream_init("/rec.wav");
+    T.srv.reply_len = 32 << 20;
+    SR.cancel_at = 1 << 20;
+    stream_start(&(http_request){.url = T.url}, NULL);
+    run_loop(&T);
+    assert_int_equal(SR.dones, 0);
+    assert_true(SR.got >= 1 << 20 && SR.got < 32 << 20);
+    assert_int_equal(T.srv.closed_by_peer, 1);
+    run_finish(&T);
+}
+
+/* A redirect to the same host keeps the credentials; the head is the final answer's. */
+static void stream_redirect_followed(void **state)
+{
+    (void)state;
+    stream_init("/redirect");
+    T.srv.reply_len = 1000;
+    snprintf(T.srv.location, sizeof T.srv.location, "http://127.0.0.1:%d/file.wav", T.srv.port);
+    const char *hdrs[] = {"Authorization: Basic dTpw"};
+    stream_start(&(http_request){.url = T.url, .headers = hdrs, .n_headers = 1}, NULL);
+    run_loop(&T);
+    assert_int_equal(SR.heads, 1);
+    assert_int_equal(SR.status, 200);
+    assert_int_equal(SR.got, 1000);
+    assert_true(SR.in_order);
+    assert_int_equal(T.srv.n_reqs, 2);
+    assert_non_null(strstr(T.srv.reqs[1].head, "GET /file.wav "));
+    assert_non_null(strcasestr(T.srv.reqs[1].head, "\r\nAuthorization: Basic dTpw\r\n"));
+    run_finish(&T);
+}
+
+/* To another host (by name), the Authorization header stays behind. */
+static void stream_redirect_elsewhere_drops_credentials(void **state)
+{
+    (void)state;
+    stream_init("/redirect");
+    T.srv.reply_len = 1000;
+    snprintf(T.srv.location, sizeof T.srv.location, "http://localhost:%d/file.wav", T.srv.port);
+    const char *hdrs[] = {"Authorization: Basic dTpw"};
+    stream_start(&(http_request){.url = T.url, .headers = hdrs, .n_headers = 1}, NULL);
+    run_loop(&T);
+    assert_int_equal(SR.status, 200);
+    assert_int_equal(SR.got, 1000);
+    assert_int_equal(T.srv.n_reqs, 2);
+    assert_non_null(strcasestr(T.srv.reqs[0].head, "\r\nAuthorization: "));
+    assert_null(strcasestr(T.srv.reqs[1].head, "\r\nAuthorization: "));
+    run_finish(&T);
+}
+
+static void stream_redirect_not_followed(void **state)
+{
+    (void)state;
+    stream_init("/redirect");
+    snprintf(T.srv.location, sizeof T.srv.location, "http://127.0.0.1:%d/file.wav", T.srv.port);
+    SR.mode = HTTP_STREAM_COLLECT;
+    stream_start(&(http_request){.url = T.url}, &(http_stream_opts){.max_redirects = -1});
+    run_loop(&T);
+    assert_int_equal(SR.status, 302);
+    assert_string_equal(SR.location, T.srv.location);
+    assert_string_equal(SR.body, "moved");
+    assert_int_equal(T.srv.n_reqs, 1);
+    run_finish(&T);
+}
+
+/* A head the consumer does not stream: its body is kept for done, as with a plain request. */
+static void stream_error_collected(void **state)
+{
+    (void)state;
+    stream_init("/missing");
+    SR.mode = HTTP_STREAM_COLLECT;
+    stream_start(&(http_request){.url = T.url}, NULL);
+    run_loop(&T);
+    assert_int_equal(SR.status, 404);
+    assert_int_equal(SR.length, 17);
+    assert_int_equal(SR.got, 0);
+    assert_int_equal(SR.dones, 1);
+    assert_false(SR.has_error);
+    assert_int_equal(SR.done_status, 404);
+    assert_string_equal(SR.body, "no such recording");
+    run_finish(&T);
+}
+
+static void stream_silent_server_idles_out(void **state)
+{
+    (void)state;
+    stream_init("/rec.wav");
+    T.srv.silent = true;
+    uint64_t t0 = uv_hrtime();
+    stream_start(&(http_request){.url = T.url}, &(http_stream_opts){.idle_timeout_ms = 1000});
+    run_loop(&T);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    assert_int_equal(SR.heads, 0);
+    assert_int_equal(SR.dones, 1);
+    assert_true(SR.has_error);
+    assert_true(SR.timed_out);
+    assert_int_equal(SR.done_status, 0);
+    assert_true(ms >= 900 && ms < 4000);
+    run_finish(&T);
+}
+
+/* Data, then silence: the idle time counts from the last byte, not from the start. */
+static void stream_stall_after_data_idles_out(void **state)
+{
+    (void)state;
+    stream_init("/rec.wav");
+    T.srv.reply_len = 1 << 20;
+    T.srv.partial = 100000;
+    uint64_t t0 = uv_hrtime();
+    stream_start(&(http_request){.url = T.url}, &(http_stream_opts){.idle_timeout_ms = 500});
+    run_loop(&T);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    assert_int_equal(SR.heads, 1);
+    assert_int_equal(SR.got, 100000);
+    assert_true(SR.in_order);
+    assert_int_equal(SR.dones, 1);
+    assert_true(SR.has_error);
+    assert_true(SR.timed_out);
+    assert_non_null(strstr(SR.error, "no byte for 500 ms"));
+    assert_true(ms >= 490 && ms < 3000);
+    run_finish(&T);
+}
+
+static void stream_bad_requests_refused(void **state)
+{
+    (void)state;
+    stream_init("/");
+    http_stream_cbs partial = {s_head, NULL, s_done};
+    assert_null(http_client_stream(T.c, &(http_request){.url = T.url}, NULL, &partial, &SR));
+    assert_null(http_client_stream(T.c, &(http_request){.url = "ftp://x/"}, NULL, &scbs, &SR));
+    assert_null(http_client_stream(T.c, &(http_request){.url = T.url}, NULL, NULL, &SR));
+    assert_int_equal(http_client_in_flight(T.c), 0);
+    uv_close((uv_handle_t *)&SR.resume, NULL);
+    uv_close((uv_handle_t *)&SR.watch, NULL);
+    end(&T);
+    run_loop(&T);
+    run_finish(&T);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +1087,17 @@ int main(void)
         cmocka_unit_test(free_from_a_callback),
         cmocka_unit_test(bad_requests_refused),
         cmocka_unit_test(header_lookup),
+        cmocka_unit_test(stream_big_body_in_pieces),
+        cmocka_unit_test(stream_pause_and_resume),
+        cmocka_unit_test(stream_long_pause_not_idle),
+        cmocka_unit_test(stream_cancel_closes_connection),
+        cmocka_unit_test(stream_redirect_followed),
+        cmocka_unit_test(stream_redirect_elsewhere_drops_credentials),
+        cmocka_unit_test(stream_redirect_not_followed),
+        cmocka_unit_test(stream_error_collected),
+        cmocka_unit_test(stream_silent_server_idles_out),
+        cmocka_unit_test(stream_stall_after_data_idles_out),
+        cmocka_unit_test(stream_bad_requests_refused),
     };
     unsetenv("http_proxy");
     unsetenv("HTTP_PROXY");
