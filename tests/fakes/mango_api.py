@@ -10,7 +10,8 @@ Errors are scripted per call_id: error(call_id, 3310) answers 200 {"result": 331
 error(call_id, 4101, shape="code") answers 420 {"code": 4101} (the PDF's shape). A route's later
 outcome is route_outcome(call_id, code) (1000 by default). A wrong key answers {"result": 3105},
 a wrong sign {"result": 3102}. The recording query answers 302 to a file URL on this server for
-a recording added with add_recording(id, data, content_type), else 420 {"code": 3320}.
+a recording added with add_recording(id, data, content_type), else 420 {"code": 3320} (or 200
+{"result": 3320} with recording_error_shape = "result").
 
     fake = MangoApi("KEY", "SALT", hook_url="http://127.0.0.1:8080/v1/hooks/acme/mango").start()
     fake.url + "/vpbx/"  -> settings.mango.base_url
@@ -43,6 +44,7 @@ class MangoApi(FakeApi):
         self.errors = {}      # call_id -> (code, shape)
         self.outcomes = {}    # call_id -> route/transfer outcome code posted later
         self.recordings = {}  # recording_id -> (bytes, content type)
+        self.recording_error_shape = "code"  # an unknown recording: 420 {"code"}, or "result"
         self.posted = []
         self._posting = []
 
@@ -114,7 +116,8 @@ class MangoApi(FakeApi):
     def _recording(self, doc):
         rid = doc.get("recording_id")
         if doc.get("action") != "download" or rid not in self.recordings:
-            return json_answer(420, {"code": 3320})
+            return json_answer(200, {"result": 3320}) if self.recording_error_shape == "result" \
+                else json_answer(420, {"code": 3320})
         return 302, {"Location": self.url + "/files/" + urllib.parse.quote(rid, safe=""),
                      "Content-Type": "text/plain"}, b""
 
