@@ -189,7 +189,9 @@ void api_command_start(http_req *r, json_t *command, api_command_done done, void
     const integration *in = integrations_by_name(r->integration);
     cmd_req *c = in && buildable(r, command) ? calloc(1, sizeof *c) : NULL;
     if (!c) {
-        if (in && !r->responded)
+        if (!in)
+            http_reply_error(r, 404, RC_NOT_FOUND, NULL, "no integration %s", r->integration);
+        else if (!r->responded)
             http_reply_error(r, 500, RC_INTERNAL, NULL, "out of memory");
         json_decref(command);
         return;

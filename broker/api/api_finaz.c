@@ -52,6 +52,7 @@ static bool finaz_allowed(http_req *r, const integration *in, const char *chave)
     const json_t *nets = json_object_get(f, "allowed_networks");
     char buf[512];
     const char *t = http_token(r, NULL, buf, sizeof buf);
+    snprintf(r->integration, sizeof r->integration, "%s", in->name);
     if (t && integrations_by_token(t) == in)
         return true;
     if (!want && !json_array_size(nets)) {
@@ -70,7 +71,6 @@ static bool finaz_allowed(http_req *r, const integration *in, const char *chave)
         http_reply_error(r, 401, RC_UNAUTHORIZED, "chave", "chave %s", chave ? "wrong" : "missing");
         return false;
     }
-    snprintf(r->integration, sizeof r->integration, "%s", in->name);
     return true;
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct record_req {
     char integration[NAME_MAX_LEN + 1];
@@ -24,6 +25,14 @@ typedef struct record_req {
 
 static const char *const wav_types[] = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave",
                                         NULL};
+/* A PBX may answer an error with a 200 (Mango's {"result":3320}): only a file is passed on. */
+static const char *const file_types[] = {"audio/*", "application/octet-stream", NULL};
+
+static bool is_audio(const char *type)
+{
+    return type && (strncasecmp(type, "audio/", 6) == 0 ||
+                    strncasecmp(type, "application/octet-stream", 24) == 0);
+}
 
 static void record_free(record_req *q)
 {
@@ -64,7 +73,7 @@ static void on_fail(void *ud, http_req *r, const adapter_reply *reply)
     const char *type = reply->content_type ? reply->content_type : "no type";
     if (reply->status == 0 || reply->status >= 300)
         METRIC_ADD(pbx_failures, 1);
-    if (reply->status >= 200 && reply->status < 300)
+    if (reply->status >= 200 && reply->status < 300 && is_audio(reply->content_type))
         http_reply_error(r, 406, RC_RECORDING_FORMAT, NULL,
                          "the PBX has this recording only as %s, not as WAV", type);
     else if (reply->timed_out)
@@ -102,7 +111,7 @@ static void start(http_req *r, json_t *command, bool wav_only)
     long ms = in ? commands_timeout_ms(in->settings) : COMMAND_TIMEOUT_MS;
     relay_opts opts = {.connect_timeout_ms = ms,
                        .idle_timeout_ms = ms,
-                       .accept_types = wav_only ? wav_types : NULL};
+                       .accept_types = wav_only ? wav_types : file_types};
     if (!rq.stream)
         http_reply_error(r, 500, RC_INTERNAL, NULL,
                          "the adapter's recording request is not a file");

@@ -43,7 +43,7 @@ static void relay_end(relay *rl)
     relay_free(rl);
 }
 
-/* "audio/wav; codecs=1" matches "audio/wav". */
+/* "audio/wav; codecs=1" matches "audio/wav"; a type ending in "/" "*" matches its family. */
 static bool type_accepted(const relay *rl, const char *type)
 {
     if (rl->any_type)
@@ -51,9 +51,13 @@ static bool type_accepted(const relay *rl, const char *type)
     size_t n = strcspn(type, ";");
     while (n && isspace((unsigned char)type[n - 1]))
         n--;
-    for (int i = 0; rl->types[i]; i++)
-        if (strlen(rl->types[i]) == n && strncasecmp(rl->types[i], type, n) == 0)
+    for (int i = 0; rl->types[i]; i++) {
+        size_t k = strlen(rl->types[i]);
+        bool family = k > 2 && strcmp(rl->types[i] + k - 2, "/*") == 0;
+        if (family ? n > k - 1 && strncasecmp(rl->types[i], type, k - 1) == 0
+                   : k == n && strncasecmp(rl->types[i], type, n) == 0)
             return true;
+    }
     return false;
 }
 

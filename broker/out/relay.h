@@ -7,11 +7,13 @@
 #include "http_client.h"
 
 typedef struct relay_opts {
-    long connect_timeout_ms;         /* 0: 5000 */
-    long idle_timeout_ms;            /* no byte from the PBX for this long: give up; 0: 30000 */
-    const char *const *accept_types; /* NULL: any; else a 2xx whose Content-Type (without
-                                        parameters, case-insensitive) is none of these is not
-                                        streamed: fail gets it (status 2xx, its content_type) */
+    long connect_timeout_ms; /* 0: 5000 */
+    long idle_timeout_ms;    /* no byte from the PBX for this long: give up; 0: 30000 */
+    const char *const
+        *accept_types; /* NULL: any; else a 2xx whose Content-Type (without
+                          parameters, case-insensitive; "audio/" + "*" for a family) is
+                          none of these is not streamed: fail gets it (status
+                          2xx, its content_type) */
 } relay_opts;
 /* Called when the relay did not answer r itself: the PBX answered other than a 2xx file of an
  * accepted type, or not at all (reply->status 0, timed_out). reply->body holds up to 64 KiB. */

@@ -347,9 +347,6 @@ def test_ari_record(ari):
     assert_result(get_record(ari, "rec-404"), 404, 3320)
 
 
-@pytest.mark.xfail(strict=True, reason="GET /v1/record streams any 2xx (relay accept_types NULL): "
-                   "Mango's 200 {\"result\": 3320} reaches the client as a 200 file instead of "
-                   "going to parse_command_answer; for the lead (api_record.c / relay)")
 def test_mango_record_error_in_a_200(mango):
     """Newer Mango clients see errors as 200 {"result": N}: not a file to pass on."""
     mango.fake.recording_error_shape = "result"
