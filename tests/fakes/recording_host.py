@@ -12,7 +12,8 @@ Paths:
     GET /hang/ID.wav           reads the request and never answers (until the client closes)
     GET /nolength/ID.wav       the file without Content-Length, ended by closing the connection
     GET /cut/ID.wav            announces the whole size, sends half, closes the connection
-    GET /2010-04-01/Accounts/SID/Recordings/ID.wav (or .mp3)
+    GET /2010-04-01/Accounts/SID/Recordings/ID.wav (or .mp3); an ID starting "nolength-" or
+                               "cut-" is answered as those paths answer
                                Twilio's recording media URL: HTTP Basic SID:TOKEN required
                                (401 with Twilio's JSON error otherwise), 404 with its JSON error
                                for unknown ids; with twilio_redirect set, a 302 to
@@ -146,11 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        kind = rid.split("-", 1)[0] if rid.startswith(("nolength-", "cut-")) else "recordings"
         self._file(rid, ext, lambda: self._json(404, {
             "code": 20404,
             "message": "The requested resource /2010-04-01/Accounts/%s/Recordings/%s.%s was "
                        "not found" % (sid, rid, ext),
-            "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}))
+            "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}), kind)
 
     def _file(self, rid, ext, not_found, kind="recordings"):
         host = self.server.owner

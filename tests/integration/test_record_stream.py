@@ -4,13 +4,11 @@ broker's peak memory (VmHWM in /proc/PID/status) grows by less than 32 MiB, a sl
 it bounded too, an unknown recording is a 404 with code 3320, a PBX that never answers a 504
 with code 5004 within the idle timeout, and a client that goes away cancels the PBX request.
 
-Every test runs twice:
-  v1_record   GET /v1/record?recording_id=... for a twilio integration whose
-              settings.twilio.api_base_url is the fake (Twilio's media URL, HTTP Basic);
-              skipped when the binary does not serve /v1/record or twilio has no record command;
-  test_route  GET /test/relay?url=..., a route only a `make BUILD=build-test TEST_ROUTES=1`
-              binary has (CALLRELAY_BIN=$PWD/build-test/callrelay); skipped otherwise.
-Run with -s to see the memory figures."""
+Every test goes through GET /v1/record?recording_id=... for a twilio integration whose
+settings.twilio.api_base_url is the fake (Twilio's media URL, HTTP Basic); recording ids
+starting "nolength-" or "cut-" make the fake answer without a length or cut the answer short.
+Another format is refused in test_finaz.py (gravacao wants WAV). Run with -s to see the memory
+figures."""
 import hashlib
 import http.client
 import os
@@ -32,9 +30,8 @@ BIG = 200 * 1000 * 1000
 SLOW = 40 << 20
 GROWTH_LIMIT = 32 << 20
 SID, TOKEN = "AC0123456789abcdef0123456789abcdef", "tw-token"
-# relay.h's default idle timeout: /v1/record's unless it takes the integration's
-# command_timeout_ms (set to 2 s below), which would make the 504 come sooner
-RELAY_IDLE_S = 30
+# /v1/record's idle timeout is the integration's command_timeout_ms (set to 2 s below)
+RELAY_IDLE_S = 2
 # ASan keeps freed memory in quarantine (256 MiB): the peak then says nothing about the relay
 SANITIZED = "asan" in BIN or bool(os.environ.get("ASAN_OPTIONS"))
 
@@ -63,17 +60,17 @@ def expected_sha256(size):
 @pytest.fixture
 def pbx():
     host = RecordingHost({"small": 100000, "big": BIG, "slow": SLOW, "leave": BIG,
-                          "silent": HANG}, twilio=(SID, TOKEN)).start()
+                          "silent": HANG, "nolength-small": 100000, "cut-big": BIG},
+                         twilio=(SID, TOKEN)).start()
     yield host
     host.stop()
 
 
-def _v1_record(env, pbx):
+def make_route(env, pbx, idle_s=RELAY_IDLE_S):
     integ = env.provision("acme", {"twilio": {
         "auth_token": TOKEN, "account_sid": SID, "api_base_url": pbx.url,
         "public_url": env.broker.base + "/v1/hooks/acme/twilio"},
-        "command_timeout_ms": 2000}, adapter="twilio")
-
+        "command_timeout_ms": idle_s * 1000}, adapter="twilio")
     headers = {"Authorization": "Bearer " + integ.token}
 
     def path(rid):
@@ -82,36 +79,13 @@ def _v1_record(env, pbx):
     def get(rid, stream=False, timeout=30):
         return requests.get(env.broker.base + path(rid), headers=headers, stream=stream,
                             timeout=timeout)
-    probe = get("small")
-    if probe.status_code == 404 and '"code":3104' in probe.text:
-        pytest.skip("this binary does not serve GET /v1/record")
-    if probe.status_code == 501:
-        pytest.skip("twilio has no record command in this binary: %s" % probe.text)
-    return types.SimpleNamespace(get=get, idle_s=RELAY_IDLE_S, redirect=None, path=path,
-                                 headers=headers)
+    return types.SimpleNamespace(get=get, idle_s=idle_s, path=path, headers=headers,
+                                 name="v1_record")
 
 
-def _test_route(env, pbx):
-    def relay_path(rid, path="recordings", ext="wav", accept="audio/wav", idle_ms=1000):
-        return "/test/relay?url=%s&idle_ms=%d&accept=%s" % (
-            quote(pbx.url + "/%s/%s.%s" % (path, rid, ext), safe=""), idle_ms,
-            quote(accept, safe=""))
-
-    def get(rid, stream=False, timeout=30, **kw):
-        return requests.get(env.broker.base + relay_path(rid, **kw), stream=stream,
-                            timeout=timeout)
-    probe = get("small")
-    if probe.status_code == 404 and '"code":3104' in probe.text:
-        pytest.skip("this binary has no test routes (make BUILD=build-test TEST_ROUTES=1)")
-    return types.SimpleNamespace(get=get, idle_s=1, redirect=lambda rid: get(rid, path="redirect"),
-                                 path=relay_path, headers={})
-
-
-@pytest.fixture(params=["v1_record", "test_route"])
-def route(request, env, pbx):
-    r = (_v1_record if request.param == "v1_record" else _test_route)(env, pbx)
-    r.name = request.param
-    return r
+@pytest.fixture
+def route(env, pbx):
+    return make_route(env, pbx)
 
 
 def download(resp, delay=0.0, piece=65536):
@@ -209,34 +183,20 @@ def test_client_leaving_cancels_pbx_request(env, route, pbx):
 
 
 def test_redirect_followed_without_credentials_elsewhere(route, pbx):
-    if route.redirect:
-        r = route.redirect("small")
-    else:
-        pbx.twilio_redirect = True  # Twilio's media comes from a storage host
-        r = route.get("small")
+    pbx.twilio_redirect = True  # Twilio's media comes from a storage host
+    r = route.get("small")
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"] == "audio/wav"
     assert hashlib.sha256(r.content).hexdigest() == expected_sha256(100000)
     seen = pbx.stats()["auth"]
-    if not route.redirect:
-        twilio = [a for p, a in seen if p.startswith("/2010-04-01/")]
-        moved = [a for p, a in seen if p == "/recordings/small.wav"]
-        assert twilio and all(a and a.startswith("Basic ") for a in twilio), seen
-        assert moved == [None], seen  # localhost is another host: no credentials there
-
-
-def test_other_format_not_streamed(route):
-    if route.name != "test_route":
-        pytest.skip("twilio asks for .wav only; the format check is the caller's accept list")
-    r = route.get("small", ext="mp3")
-    body = assert_result(r, 502, 3321)
-    assert "audio/mpeg" in body["result"]["message"]
+    twilio = [a for p, a in seen if p.startswith("/2010-04-01/")]
+    moved = [a for p, a in seen if p == "/recordings/small.wav"]
+    assert twilio and all(a and a.startswith("Basic ") for a in twilio), seen
+    assert moved == [None], seen  # localhost is another host: no credentials there
 
 
 def test_pbx_without_length_ends_by_close(route):
-    if route.name != "test_route":
-        pytest.skip("the fake's Twilio URL always sends Content-Length")
-    r = route.get("small", path="nolength")
+    r = route.get("nolength-small")
     assert r.status_code == 200, r.text
     assert "Content-Length" not in r.headers
     assert r.headers.get("Connection", "").lower() == "close"
@@ -244,9 +204,7 @@ def test_pbx_without_length_ends_by_close(route):
 
 
 def test_pbx_cut_midway_cuts_the_client(route):
-    if route.name != "test_route":
-        pytest.skip("the fake's Twilio URL never cuts an answer")
-    r = route.get("big", path="cut", stream=True)
+    r = route.get("cut-big", stream=True)
     assert r.status_code == 200, r.text
     assert r.headers["Content-Length"] == str(BIG)
     got = 0
@@ -272,12 +230,12 @@ def test_connection_serves_the_next_request(env, route):
         conn.close()
 
 
-def test_client_leaving_before_the_head_cancels(route, pbx):
+def test_client_leaving_before_the_head_cancels(env, pbx):
     """The PBX has not answered yet when the client gives up: its request ends at once, not
-    when the idle timeout would have ended it."""
-    kw = {"idle_ms": 20000} if route.name == "test_route" else {}
+    when the idle timeout (20 s here) would have ended it."""
+    route = make_route(env, pbx, idle_s=20)
     t0 = time.monotonic()
     with pytest.raises(requests.exceptions.ReadTimeout):
-        route.get("silent", timeout=1, **kw)
+        route.get("silent", timeout=1)
     wait_until(lambda: pbx.stats()["hung_closed"] == 1, 5, what="the fake sees the close")
     assert time.monotonic() - t0 < 8
