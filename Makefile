@@ -25,11 +25,6 @@ SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store
             broker/hub/hub.c broker/main.c \
             broker/out/http_client.c broker/commands.c broker/store/store_commands.c broker/api/api_commands.c \
             broker/api/api_record.c broker/api/api_finaz.c broker/poller.c broker/out/relay.c
-# `make BUILD=build-test TEST_ROUTES=1`: a binary with routes for tests only (api_test_relay.c).
-ifdef TEST_ROUTES
-override CFLAGS += -DCALLRELAY_TEST_ROUTES
-SERVER_SRC += broker/api/api_test_relay.c
-endif
 LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 
@@ -72,12 +67,6 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJ)
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(abspath $(UNIT_TESTS)); do echo "== $$t"; (cd tests/unit && $$t); done
 
-# The relay's test route (api_test_relay.c) in a binary of its own, and the recording tests
-# through it (the same tests also run through GET /v1/record in test-integration).
-test-record-routes:
-	$(MAKE) BUILD=$(BUILD)-test TEST_ROUTES=1 $(BUILD)-test/callrelay
-	CALLRELAY_BIN=$(abspath $(BUILD)-test/callrelay) $(PYTHON) -m pytest -q tests/integration/test_record_stream.py
-
 # The browser client's unit tests (client/callrelay.js), under node's built-in test runner.
 .PHONY: test-client
 test-client:
@@ -88,7 +77,7 @@ test-integration: $(BUILD)/callrelay
 
 # The whole suite: formatting, unit, browser client, integration, then C unit and integration
 # again under ASan+UBSan, and every fuzz target briefly from its seeds.
-test: format-check test-unit test-client test-integration test-record-routes test-asan fuzz-smoke
+test: format-check test-unit test-client test-integration test-asan fuzz-smoke
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5)
@@ -143,7 +132,7 @@ format-check:
 	clang-format --dry-run --Werror $(C_FILES) tests/unit/*.c tests/fuzz/*.c
 
 clean:
-	rm -rf build build-asan build-test build-asan-test
+	rm -rf build build-asan
 
-.PHONY: all test test-unit test-integration test-asan fuzz fuzz-smoke run format format-check clean test-record-routes
+.PHONY: all test test-unit test-integration test-asan fuzz fuzz-smoke run format format-check clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

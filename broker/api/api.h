@@ -41,9 +41,6 @@ void api_notification_get(http_req *r);
 void api_notifications_retry(http_req *r);
 
 void api_healthz(http_req *r);
-#ifdef CALLRELAY_TEST_ROUTES
-void api_test_relay(http_req *r); /* api_test_relay.c, in `make TEST_ROUTES=1` builds only */
-#endif
 void api_readyz(http_req *r);
 void api_metrics(http_req *r);
 

@@ -30,9 +30,6 @@ static const http_route routes[] = {
     {HTTP_GET, "/client/callrelay.d.ts", false, api_client_dts},
     {HTTP_GET, "/demo", false, api_demo_page},
     {HTTP_GET, "/demo/", true, api_demo_asset},
-#ifdef CALLRELAY_TEST_ROUTES
-    {HTTP_GET, "/test/relay", false, api_test_relay},
-#endif
     {HTTP_OTHER, NULL, false, NULL},
 };
 
