@@ -72,20 +72,51 @@ test-unit: $(UNIT_TESTS)
 test-client:
 	node --test tests/client/
 
+# The integration suite runs in INTEGRATION_JOBS pytest-xdist workers (each test starts its own
+# redis-server and broker), then the tests marked serial (they time or measure memory) alone.
+# A suite running beside another takes its ports from another TEST_PORT_BASE (conftest.py).
+INTEGRATION_JOBS ?= 4
+TEST_PORT_BASE ?= 10000
+INTEGRATION = CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) CALLRELAY_TEST_PORT_BASE=$(TEST_PORT_BASE) \
+  $(PYTHON) -m pytest -q tests/integration
 test-integration: $(BUILD)/callrelay
-	CALLRELAY_BIN=$(abspath $(BUILD)/callrelay) $(PYTHON) -m pytest -q tests/integration
+	$(INTEGRATION) -n $(INTEGRATION_JOBS) -m "not serial"
+	$(INTEGRATION) -m serial
+test-integration-parallel: $(BUILD)/callrelay
+	$(INTEGRATION) -n $(INTEGRATION_JOBS) -m "not serial"
+test-integration-serial: $(BUILD)/callrelay
+	$(INTEGRATION) -m serial
+
+ASAN_MAKE = $(MAKE) BUILD=build-asan CC=gcc TEST_PORT_BASE=21000 \
+  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+  LDFLAGS="-fsanitize=address,undefined"
 
 # The whole suite: formatting, unit, browser client, integration, then C unit and integration
-# again under ASan+UBSan, and every fuzz target briefly from its seeds.
-test: format-check test-unit test-client test-integration test-asan fuzz-smoke
+# again under ASan+UBSan, and every fuzz target briefly from its seeds. The same steps as
+# format-check test-unit test-client test-integration test-asan fuzz-smoke, overlapped on two
+# cores: every build first, then the parallel part of both integration suites and the fuzz
+# targets at once, then the serial tests of each suite alone.
+test: format-check
+	$(MAKE) -j2 -Otarget test-build test-build-asan
+	$(MAKE) test-unit test-client
+	$(ASAN_MAKE) test-unit
+	$(MAKE) -j3 -Otarget test-integration-parallel test-asan-integration-parallel fuzz-smoke
+	$(MAKE) test-integration-serial
+	$(ASAN_MAKE) test-integration-serial
+
+test-build:  # a recipe: FUZZ_TARGETS is defined below
+	$(MAKE) $(BUILD)/callrelay $(UNIT_TESTS) $(FUZZ_TARGETS)
+test-build-asan:
+	$(ASAN_MAKE) build-asan/callrelay test-unit-build
+test-unit-build: $(UNIT_TESTS)
+test-asan-integration-parallel:
+	$(ASAN_MAKE) test-integration-parallel
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),5)
 
 test-asan:
-	$(MAKE) BUILD=build-asan CC=gcc \
-	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" test-unit test-integration
+	$(ASAN_MAKE) test-unit test-integration
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 30
@@ -134,5 +165,5 @@ format-check:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test test-unit test-integration test-asan fuzz fuzz-smoke run format format-check clean
+.PHONY: all test test-unit test-integration test-integration-parallel test-integration-serial test-asan test-build test-build-asan test-unit-build test-asan-integration-parallel fuzz fuzz-smoke run format format-check clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

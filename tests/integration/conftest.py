@@ -11,6 +11,7 @@ import hmac
 import json
 import os
 import queue
+import random
 import re
 import shutil
 import signal
@@ -141,10 +142,41 @@ def assert_increasing(ids):
 
 # --------------------------------------------------------------------------- processes
 
+# Ports come from a block of this process's own below the kernel's ephemeral range (32768 and
+# up): a port the kernel handed out by bind(0) could be handed out again, to another pytest-xdist
+# worker or to an outgoing connection, before the server we start binds it. Two suites run at
+# once (make test runs the ASan one beside the plain one) take blocks from different bases.
+_PORT_BLOCK = 1000
+_PORT_BASE = int(os.environ.get("CALLRELAY_TEST_PORT_BASE") or 10000)
+
+
+def _worker_index():
+    w = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under pytest -n
+    return int(w[2:]) + 1 if w.startswith("gw") and w[2:].isdigit() else 0
+
+
+_PORT_LOW = _PORT_BASE + (_worker_index() % 11) * _PORT_BLOCK
+_port_next = [random.randrange(_PORT_BLOCK)]
+
+
+def _bindable(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP and UDP port nothing holds now, from this worker's block, not given out twice in a row."""
+    for _ in range(_PORT_BLOCK):
+        port = _PORT_LOW + _port_next[0] % _PORT_BLOCK
+        _port_next[0] += 1
+        if _bindable(port):
+            return port
+    raise AssertionError("no free port in %d..%d" % (_PORT_LOW, _PORT_LOW + _PORT_BLOCK - 1))
 
 
 def wait_until(pred, timeout, interval=0.05, what="condition"):
@@ -766,6 +798,12 @@ class Env:
             self.redis_server.stop()
         if failures:
             pytest.fail("\n\n".join(failures), pytrace=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "serial: measures time or memory, so make test runs it alone after the tests "
+        "it runs in parallel (pytest -n, pytest-xdist)")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -5,8 +5,12 @@ import json
 import socket
 import time
 
+import pytest
+
 from conftest import SCALE, call_event
 from test_http_limits import assert_refused, read_answer
+
+pytestmark = pytest.mark.serial  # measures the broker's RSS and a body deadline
 
 
 def rss_kib(pid):

@@ -15,6 +15,8 @@ import pytest
 
 from conftest import BIN, SCALE, TESTS, call_event, metric, wait_until
 
+pytestmark = pytest.mark.serial  # chromium is heavy, and the page's waits are timed
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DRIVER = TESTS / "browser" / "driver.mjs"
 ARTIFACTS = Path(os.environ.get("CALLRELAY_ARTIFACTS") or Path(BIN).resolve().parent / "artifacts")

@@ -7,6 +7,8 @@ that document describes them, so that they test the read side on its own."""
 import json
 import time
 
+import pytest
+
 from conftest import Tab, assert_result, call_event, error_field, schema_errors, validator
 
 CALL_VALIDATOR = validator("call-state.schema.json")
@@ -116,6 +118,7 @@ def test_first_register_lists_open_calls(env, acme):
     assert t103.register()["calls"] == []
 
 
+@pytest.mark.serial  # a retention window of 2 s
 def test_gap_when_retention_removed_what_the_cursor_had_not_reached(world):
     # Retention 3 s. The stream must live on (an event within each retention) for Redis to
     # remember what it trimmed: a stream that expired whole starts counting again.
@@ -150,6 +153,7 @@ def test_gap_when_retention_removed_what_the_cursor_had_not_reached(world):
     assert [e["call_id"] for e in ans["events"]] == ["e4"] and "gap" not in ans
 
 
+@pytest.mark.serial  # a retention window of 2 s
 def test_no_gap_when_what_was_trimmed_was_already_acknowledged(world):
     world.start_broker(env={"CALLRELAY_RETENTION": "3"})
     acme = world.provision("acme")

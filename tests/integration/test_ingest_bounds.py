@@ -84,6 +84,8 @@ def pubsub_ids(r):
     return {c["id"] for c in r.client_list(_type="pubsub")}
 
 
+@pytest.mark.serial  # logs every Redis command while 10 000 appends run: under load the
+# broker's 5 s PING to Redis goes unanswered (seen with both suites and the fuzzers at once)
 def test_at_the_limit_is_split_and_delivered_in_order(wide):
     env = wide.env
     r = env.redis

@@ -361,6 +361,7 @@ def test_dead_after_max_attempts_then_replayed(env, rx):
     assert notifications(integ, "dead") == []
 
 
+@pytest.mark.serial  # a max_age_s of 1 s
 def test_dead_after_max_age_even_while_held(env, rx):
     rule = finaz_rule(rx, retry={"max_attempts": 100, "max_age_s": 1, "base_ms": 100, "max_delay_ms": 200})
     integ = provision(env, {"company_id": "e1", "notify": [rule]})
@@ -395,6 +396,7 @@ def test_two_brokers_send_each_notification_once(world, rx):
 
 # --------------------------------------------------------------------------- (f) circuit breaker
 
+@pytest.mark.serial  # times the breaker
 def test_circuit_breaker_opens_then_a_probe_closes_it(env, rx):
     rule = finaz_rule(rx, retry={"max_attempts": 100, "base_ms": 100, "max_delay_ms": 200})
     integ = provision(env, {"company_id": "e1", "notify": [rule]})
@@ -542,6 +544,7 @@ def test_bad_rules_are_refused_at_save_naming_the_field(env, rx):
 
 # --------------------------------------------------------------------------- (j) rate
 
+@pytest.mark.serial  # times the sends
 def test_rate_per_s_spaces_sends_and_drops_none(env, rx):
     integ = provision(env, {"company_id": "e1", "notify": [finaz_rule(rx, rate_per_s=5)]})
     evs = [dialer_call("101", call_id="rate-%d" % i) for i in range(10)]

@@ -4,6 +4,8 @@ CALLRELAY_PRESENCE_TTL."""
 import signal
 import time
 
+import pytest
+
 from conftest import assert_result, wait_until
 
 TTL = 3  # seconds; instances refresh every second
@@ -58,6 +60,7 @@ def test_a_connected_but_unregistered_tab_is_not_online(world):
     assert online(acme, b) == []
 
 
+@pytest.mark.serial  # a refresh every second against a TTL of 3 s
 def test_live_instance_refreshes_past_the_ttl(world):
     a, b, acme = two(world)
     acme.tab("101", broker=a)
@@ -65,6 +68,7 @@ def test_live_instance_refreshes_past_the_ttl(world):
     assert online(acme, b) == ["101"]
 
 
+@pytest.mark.serial  # a TTL of 3 s
 def test_killed_instance_member_expires(world):
     a, b, acme = two(world)
     acme.tab("101", broker=a)

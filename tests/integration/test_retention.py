@@ -1,7 +1,11 @@
 """Retention (MINID trimming, key expiry) and the dedupe window."""
 import time
 
+import pytest
+
 from conftest import Tab, call_event
+
+pytestmark = pytest.mark.serial  # retention windows of 1-2 s
 
 
 def test_old_events_are_trimmed(world):

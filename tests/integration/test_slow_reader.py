@@ -6,7 +6,11 @@ import socket
 import time
 from urllib.parse import urlparse
 
+import pytest
+
 from conftest import Tab, call_event, metric, wait_until
+
+pytestmark = pytest.mark.serial  # a tab must keep up with a flood within a bound
 
 
 def stalled_tab(url):
