@@ -26,6 +26,9 @@ from conftest import BIN, assert_result, wait_until
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
 from recording_host import HANG, RecordingHost, wav_stream  # noqa: E402
 
+# memory is measured here, and 200 MB pass through: alone, not beside other tests
+pytestmark = pytest.mark.serial
+
 BIG = 200 * 1000 * 1000
 SLOW = 40 << 20
 GROWTH_LIMIT = 32 << 20
