@@ -366,16 +366,48 @@ static bool any_text(const char *s) { return *s != 0; }
 
 static bool says_no_endpoint(const char *s) { return strstr(s, "NO_ENDPOINT_REGISTERED") != 0; }
 
-/* What an expired or refused token looks like in a 200: an error text about the token. */
+/* What an expired or refused token looks like: an error text about the token ("Token invalido
+ * ou expirado", "token expired"), or a refusal ("Unauthorized", "não autorizado"). A success
+ * that mentions authorisation ("Chamada autorizada") is not one. */
 static bool says_bad_token(const char *s)
 {
-    return strcasestr(s, "token") || strcasestr(s, "unauthori") || strcasestr(s, "autoriza");
+    bool token = strcasestr(s, "token") != NULL;
+    return (token && (strcasestr(s, "invalid") || strcasestr(s, "inválid") ||
+                      strcasestr(s, "expir") || strcasestr(s, "venc"))) ||
+           strcasestr(s, "unauthorized") || strcasestr(s, "não autorizado") ||
+           strcasestr(s, "nao autorizado");
 }
 
+/* The fields a ZaaS error is said in; other strings (names, passwords of Call/Server) are not
+ * read as errors nor echoed. */
+static const char *const ERROR_KEYS[] = {"error", "erro", "message", "mensagem", "msg", "detail",
+                                         "status", NULL};
+
+static const char *error_text(const json_t *v, bool (*pred)(const char *), int depth)
+{
+    const char *k, *hit;
+    size_t i;
+    json_t *x;
+    if (depth > 4)
+        return NULL;
+    json_array_foreach((json_t *)v, i, x) if ((hit = error_text(x, pred, depth + 1))) return hit;
+    for (int j = 0; ERROR_KEYS[j]; j++) {
+        const char *t = json_string_value(json_object_get(v, ERROR_KEYS[j]));
+        if (t && pred(t))
+            return t;
+    }
+    json_object_foreach((json_t *)v, k, x) if (json_is_object(x) || json_is_array(x)) if (
+        (hit = error_text(x, pred, depth + 1))) return hit;
+    return NULL;
+}
+
+/* NO_ENDPOINT_REGISTERED may come in any string field (ADAPTERS.md); other errors are read
+ * from the error fields only. */
 static bool body_says(const zaas_answer *a, bool (*pred)(const char *))
 {
     if (a->body)
-        return find_string(a->body, pred, 0) != NULL;
+        return (pred == says_no_endpoint ? find_string(a->body, pred, 0)
+                                         : error_text(a->body, pred, 0)) != NULL;
     return a->reply->body && pred(a->reply->body);
 }
 
@@ -404,7 +436,7 @@ static int suggest_retry(zaas_answer *a)
 /* 502 RC_PBX_ERROR naming the request and what ZaaS said. */
 static int pbx_failed(zaas_answer *a, const char *method, const char *what)
 {
-    const char *said = a->body ? find_string(a->body, any_text, 0) : NULL;
+    const char *said = a->body ? error_text(a->body, any_text, 0) : NULL;
     char msg[512], text[ZAAS_TEXT_MAX + 1];
     snprintf(text, sizeof text, "%s", said ? said : "");
     if (a->reply->status == 0)
@@ -464,9 +496,21 @@ static int on_server(zaas_answer *a)
     return pbx_failed(a, "Call/Server", "answered without an api_key");
 }
 
+/* The call's _id, a string or (numbers may come as either) an integer, into buf. */
+static const char *call_id_of(const json_t *obj, char buf[32])
+{
+    const json_t *v = json_object_get(obj, "_id");
+    if (json_is_integer(v)) {
+        snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return obj_str(obj, "_id");
+}
+
 static int on_create(zaas_answer *a)
 {
-    const char *id = obj_str(a->obj, "_id");
+    char buf[32];
+    const char *id = call_id_of(a->obj, buf);
     if (ok_status(a) && call_id_ok(id)) {
         json_t *poll =
             json_pack("{ss ss ss}", "call_id", id, "user",

@@ -1,6 +1,7 @@
 /* commands.c — the command engine: requests built and read by the adapter, sent here. */
 #include "commands.h"
 #include "common.h"
+#include "digest.h"
 #include "event_check.h"
 #include "ingest.h"
 #include "integrations.h"
@@ -18,11 +19,18 @@
 #define MAX_ANSWER_BODY 65536
 #define MAX_HEADERS 16
 
-/* An adapter's session for one integration, kept while its settings stay the same object. */
+/* An adapter's session for one integration, kept while its settings stay the same. */
 typedef struct session {
-    const json_t *settings;
+    char settings[DIGEST_HEX_LEN + 1]; /* SHA-256 of the settings it was made with */
     json_t *value;
 } session;
+
+static void settings_digest(const json_t *settings, char out[DIGEST_HEX_LEN + 1])
+{
+    char *text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
+    digest_sha256_hex(text ? text : "", text ? strlen(text) : 0, out);
+    free(text);
+}
 
 static struct {
     uv_loop_t *loop;
@@ -57,7 +65,10 @@ static void session_free(session *s)
 static json_t *session_get(const integration *in)
 {
     session *s = strmap_get(&E.sessions, in->name);
-    if (s && s->settings != in->settings) { /* the integration was changed: log in again */
+    char now[DIGEST_HEX_LEN + 1];
+    if (s)
+        settings_digest(in->settings, now);
+    if (s && strcmp(s->settings, now) != 0) { /* the integration was changed: log in again */
         session_free(strmap_del(&E.sessions, in->name));
         s = NULL;
     }
@@ -69,7 +80,7 @@ static void session_put(const integration *in, json_t *value)
     session *s = calloc(1, sizeof *s);
     if (!s)
         return;
-    s->settings = in->settings;
+    settings_digest(in->settings, s->settings);
     s->value = json_deep_copy(value);
     session_free(strmap_del(&E.sessions, in->name));
     if (!s->value || strmap_put(&E.sessions, in->name, s) != 0)
@@ -355,11 +366,12 @@ static void act_on_result(run *x, const integration *in)
         return step(x);
     }
     outcome_of_result(x);
+    x->waiting++; /* a store that answers at once must not finish x before the poll is added */
     store_events(x, in, json_object_get(x->result, "events"));
     const json_t *poll = json_object_get(x->result, "poll");
     if (json_is_object(poll))
         add_poll(x, poll);
-    if (x->waiting == 0)
+    if (--x->waiting == 0)
         finish(x);
 }
 
@@ -428,8 +440,10 @@ void commands_read(const char *name, const json_t *command, const adapter_reply 
                    command_cb cb, void *ud)
 {
     run *x = run_new(name, json_deep_copy(command), cb, ud);
-    if (!x)
+    if (!x) {
+        cb(ud, &(command_outcome){.status = 500, .code = RC_INTERNAL, .message = "out of memory"});
         return;
+    }
     x->reached = true;
     const integration *in = integrations_by_name(name);
     if (!in) {

@@ -19,8 +19,9 @@
 #define CLAIM_MS 500
 #define STORE_DOWN_MS 1000
 #define CLAIM_FIELDS 8
-/* A status poll is at most three requests (a refused token, the login, the poll again). */
-#define LEASE_REQUESTS 3
+/* A status poll is at most four requests: a login for a stale token, Status refused, a login
+ * again, Status. */
+#define LEASE_REQUESTS 4
 #define LEASE_MARGIN_MS 2000
 
 static struct {

@@ -125,6 +125,7 @@ static void wait_for_first(cmd_req *c, long long ms_left)
         }
         c->recheck->data = c;
     }
+    http_req_wait(c->r, (unsigned)(ms_left / 1000) + 5);
     uv_timer_start(c->recheck, on_recheck, PENDING_RECHECK_MS, 0);
 }
 
@@ -205,6 +206,7 @@ void api_command_start(http_req *r, json_t *command, api_command_done done, void
     snprintf(c->id, sizeof c->id, "%s", json_string_value(json_object_get(command, "command_id")));
     command_fingerprint(command, c->fp);
     c->lease_ms = commands_timeout_ms(in->settings) * COMMAND_MAX_REQUESTS + EXTRA_LEASE_MS;
+    http_req_wait(r, (unsigned)(c->lease_ms / 1000) + 5); /* the lease, then its answer */
     begin(c);
 }
 

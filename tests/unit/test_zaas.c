@@ -436,6 +436,25 @@ static void create_and_server_failures(void **state)
     assert_int_equal(res_int(res, "status"), 502);
     json_decref(res);
     run_free(&r);
+    /* a placed call is never taken for a refused token: a second Call/Create would dial twice */
+    run_init(&r, NULL,
+             "{\"op\":\"callback\",\"command_id\":\"c1\",\"extension\":\"101\","
+             "\"to_number\":\"100\"," SESSION "}");
+    build(&r, "Call/Create");
+    res = answer(&r, 200, "[{\"_id\":123456,\"message\":\"Chamada autorizada, token ok\"}]");
+    assert_null(json_object_get(res, "next"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "answer"), "call_id")), "123456");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "poll"), "call_id")), "123456");
+    json_decref(res);
+    /* only the error fields are read, and echoed */
+    res = answer(&r, 200, "[{\"rtcUAPassword\":\"secret token invalid\",\"x\":1}]");
+    assert_null(json_object_get(res, "next"));
+    assert_int_equal(res_int(res, "status"), 502);
+    assert_null(strstr(json_string_value(json_object_get(res, "message")), "secret"));
+    json_decref(res);
+    run_free(&r);
     run_init(&r, NULL,
              "{\"op\":\"callback\",\"command_id\":\"c1\",\"extension\":\"101\","
              "\"to_number\":\"100\",\"session\":{\"token\":\"t\",\"token_at\":1795449000}}");
