@@ -123,11 +123,13 @@ char *adapter_url_escape(const char *s)
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
     char *out = malloc(3 * n + 1), *o = out;
+    /* "." and ".." alone would be dot segments that the URL's path loses */
+    bool dots = strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
     if (!out)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            *p == '-' || (*p == '.' && !dots) || *p == '_' || *p == '~') {
             *o++ = (char)*p;
         } else {
             *o++ = '%';

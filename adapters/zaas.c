@@ -380,8 +380,8 @@ static bool says_bad_token(const char *s)
 
 /* The fields a ZaaS error is said in; other strings (names, passwords of Call/Server) are not
  * read as errors nor echoed. */
-static const char *const ERROR_KEYS[] = {"error", "erro", "message", "mensagem", "msg", "detail",
-                                         "status", NULL};
+static const char *const ERROR_KEYS[] = {"error", "erro",   "message", "mensagem",
+                                         "msg",   "detail", "status",  NULL};
 
 static const char *error_text(const json_t *v, bool (*pred)(const char *), int depth)
 {
@@ -396,8 +396,10 @@ static const char *error_text(const json_t *v, bool (*pred)(const char *), int d
         if (t && pred(t))
             return t;
     }
-    json_object_foreach((json_t *)v, k, x) if (json_is_object(x) || json_is_array(x)) if (
-        (hit = error_text(x, pred, depth + 1))) return hit;
+    json_object_foreach(
+        (json_t *)v, k,
+        x) if (json_is_object(x) ||
+               json_is_array(x)) if ((hit = error_text(x, pred, depth + 1))) return hit;
     return NULL;
 }
 

@@ -59,9 +59,10 @@ static void on_read(void *ud, const command_outcome *o)
     http_req *r = ud;
     const record_req *q = r->state;
     command_outcome out = *o;
-    if (out.status < 300) { /* a refusal the adapter read as success: still no file */
-        out.status = 502;
-        out.code = RC_PBX_ERROR;
+    if (out.status < 300) { /* an answer the adapter read as success: still no file */
+        out = (command_outcome){.status = 502,
+                                .code = RC_PBX_ERROR,
+                                .message = "the PBX answered without the recording"};
     }
     reply_outcome(r, q->command, &out);
     http_req_release(r);

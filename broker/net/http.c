@@ -360,6 +360,8 @@ static int on_http_writeable(struct lws *wsi, pss *s)
         return 0;
     bool failed = streamed < 0 || (!r->streaming && write_response(wsi, r) != 0);
     bool close = r->close_after || failed;
+    if (streamed < 0) /* the producer must stop: nothing more can be written */
+        http_stream_gone(r);
     s->req = NULL;
     r->wsi = NULL;
     http_req_release(r);

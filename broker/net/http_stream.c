@@ -22,6 +22,7 @@ struct http_out {
     size_t cap, head, len; /* the queued bytes: buf + LWS_PRE + head, len of them */
     long long length;      /* announced; -1 when unknown */
     unsigned long long sent;
+    unsigned long long queued; /* every byte taken for the body so far */
     char type[128];
     bool head_written, ended, complete, refused, final_written, gone_told;
 };
@@ -162,12 +163,18 @@ bool http_reply_stream_write(http_req *r, const void *data, size_t len)
     http_out *o = r->out;
     if (!o || !r->streaming || o->ended || !r->wsi)
         return false;
+    if (o->length >= 0 && o->queued + len > (unsigned long long)o->length) {
+        /* more than announced: the client would read it as the next answer */
+        http_reply_stream_end(r, false);
+        return false;
+    }
     if (!make_room(o, len)) {
         o->refused = true;
         return false;
     }
     memcpy(o->buf + LWS_PRE + o->head + o->len, data, len);
     o->len += len;
+    o->queued += len;
     if (o->head_written)
         lws_callback_on_writable(r->wsi);
     return true;

@@ -39,6 +39,7 @@ typedef struct http_job {
     char *body;
     size_t body_len, body_cap, max_body;
     bool truncated;
+    bool collected; /* a collected stream reached max_body: stopped there, not failed */
     char *head;
     size_t head_len, head_cap;
     char errbuf[CURL_ERROR_SIZE];
@@ -203,6 +204,8 @@ static void job_finish(http_job *j, const char *error, CURLcode rc, bool timed_o
         .truncated = j->truncated,
         .total_ms = (double)(uv_hrtime() - j->started_ns) / 1e6,
     };
+    if (rc == CURLE_WRITE_ERROR && j->collected)
+        rc = CURLE_OK;
     if (!error && rc != CURLE_OK) {
         describe(line, sizeof line, rc, j->errbuf);
         error = line;
@@ -674,8 +677,9 @@ static void stream_head_end(http_job *j)
         location[0] = '\0';
     if (!http_response_header(&res, "Content-Type", type, sizeof type))
         type[0] = '\0';
-    long long content_length = -1;
-    if (http_response_header(&res, "Content-Length", length, sizeof length))
+    long long content_length = -1; /* curl de-chunks and ignores a length beside chunking */
+    if (http_response_header(&res, "Content-Length", length, sizeof length) &&
+        !http_response_header(&res, "Transfer-Encoding", NULL, 0))
         content_length = length_value(length);
     http_stream_head h = {status, type, content_length, location, res.headers, res.headers_len};
     j->head_sent = true;
@@ -692,8 +696,11 @@ static size_t on_stream_body(char *data, size_t size, size_t n, void *ud)
     j->last_ns = uv_hrtime();
     if (!j->head_sent || j->skip_body)
         return len;
-    if (j->mode == HTTP_STREAM_COLLECT)
-        return on_body(data, size, n, ud);
+    if (j->mode == HTTP_STREAM_COLLECT) { /* what is kept is all the consumer reads: stop */
+        size_t taken = on_body(data, size, n, ud);
+        j->collected = j->truncated;
+        return j->truncated ? 0 : taken;
+    }
     bool taken = j->scbs.chunk(j->ud, data, len);
     if (j->cancelled)
         return 0;

@@ -61,14 +61,25 @@ static bool type_accepted(const relay *rl, const char *type)
     return false;
 }
 
+/* The PBX's Content-Type goes into the client's head: only a plain media type does (a CR in
+ * it would start a header of the PBX's choosing). */
+static const char *plain_type(const char *type)
+{
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                             "!#$&^_.+-/;= \"";
+    if (!*type)
+        return "application/octet-stream";
+    return strspn(type, ok) == strlen(type) ? type : "application/octet-stream";
+}
+
 static enum http_stream_mode on_head(void *ud, const http_stream_head *h)
 {
     relay *rl = ud;
-    snprintf(rl->type, sizeof rl->type, "%s", h->content_type);
+    snprintf(rl->type, sizeof rl->type, "%s", plain_type(h->content_type));
     snprintf(rl->location, sizeof rl->location, "%s", h->location);
-    if (h->status < 200 || h->status > 299 || !type_accepted(rl, h->content_type))
+    if (h->status < 200 || h->status > 299 || !type_accepted(rl, rl->type))
         return HTTP_STREAM_COLLECT;
-    if (http_reply_stream_begin(rl->r, (int)h->status, h->content_type, h->content_length) != 0) {
+    if (http_reply_stream_begin(rl->r, (int)h->status, rl->type, h->content_length) != 0) {
         http_stream_cancel(rl->s); /* the client is gone: no callback comes after this */
         relay_end(rl);
         return HTTP_STREAM_COLLECT;

@@ -88,6 +88,9 @@ static void redirect_hangup_record(void **state)
          false},
         {"{\"op\":\"hangup\",\"command_id\":\"c\",\"call_id\":\"17.4\"}", "DELETE",
          "http://127.0.0.1:9/ari/channels/17.4", false},
+        /* a dot segment alone is escaped: the path keeps it */
+        {"{\"op\":\"hangup\",\"command_id\":\"c\",\"call_id\":\"..\"}", "DELETE",
+         "http://127.0.0.1:9/ari/channels/%2E%2E", false},
         {"{\"op\":\"record\",\"command_id\":\"c\",\"recording_id\":\"rec 1\"}", "GET",
          "http://127.0.0.1:9/ari/recordings/stored/rec%201/file", true},
     };

@@ -445,8 +445,8 @@ static void create_and_server_failures(void **state)
     assert_null(json_object_get(res, "next"));
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(res, "answer"), "call_id")), "123456");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(res, "poll"), "call_id")), "123456");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "poll"), "call_id")),
+                        "123456");
     json_decref(res);
     /* only the error fields are read, and echoed */
     res = answer(&r, 200, "[{\"rtcUAPassword\":\"secret token invalid\",\"x\":1}]");
