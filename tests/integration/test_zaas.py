@@ -78,6 +78,9 @@ def test_callback_then_the_whole_sequence(world, zaas):
     tab.expect_silence(1.0)
     # what ZaaS was sent: login, server, create with the token first, then polls of that call
     paths = [r["path"] for r in zaas.records()]
+    print("\nZaaS was sent: %s" % paths)
+    print("operator 101 received: %s" % [(e["call"]["state"], e["call"].get("disconnect"))
+                                         for e in got])
     assert paths[:3] == ["/Voice/Login", "/Voice/Call/Server", "/Voice/Call/Create"], paths
     create = zaas.records("/Call/Create")[0]["body"]
     assert list(create)[0] == "token"
@@ -145,11 +148,14 @@ def test_killed_broker_restarted_mid_call(world, zaas):
     a.stop(signal.SIGKILL)
     polls = len(zaas.records("/Call/Status"))
     b = world.start_broker("b")
-    # the dead instance's lease (3 x command_timeout_ms + 2 s) ends, then b polls the call on
+    # the dead instance's lease (4 x command_timeout_ms + 2 s) ends, then b polls the call on
     wait_until(lambda: len(stream_events(world, integ)) >= 3, 20, what="the whole sequence")
     assert len(zaas.records("/Call/Status")) > polls
     wait_until(lambda: not world.redis.exists(poll_key(world, call_id)), 5, what="call forgotten")
     check_sequence(stream_events(world, integ), call_id)
+    print("\nkilled mid-call, restarted: stored %s; Call/Status polls %d before the kill, %d in "
+          "all" % ([e["call"]["state"] for e in stream_events(world, integ)], polls,
+                   len(zaas.records("/Call/Status"))))
     tab = integ.tab("101", broker=b)
     page = [e for e in tab.first_page.get("events", [])]
     assert states(page) == [(call_id, s) for s in ("appeared", "connected", "disconnected")]
