@@ -256,6 +256,9 @@ def main(argv):
     port, recs, twilio = 0, {}, None
     args = iter(argv)
     for a in args:
+        if a in ("-h", "--help"):
+            print("usage: recording_host.py [PORT] [ID=SIZE|ID=hang ...] [--twilio SID:TOKEN]")
+            return
         if a == "--twilio":
             twilio = tuple(next(args).split(":", 1))
         elif "=" in a:
