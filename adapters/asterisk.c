@@ -310,37 +310,6 @@ static int emit_channel(const ast_msg *x, const ast_channel *c, const char *stat
 /* ---- Q.850 and the Dial status table (a guess: tests/fixtures/README.md) ---- */
 
 static const struct {
-    int code;
-    const char *name;
-} q850[] = {
-    {1, "unallocated (unassigned) number"},
-    {3, "no route to destination"},
-    {16, "normal call clearing"},
-    {17, "user busy"},
-    {18, "no user responding"},
-    {19, "no answer from user (user alerted)"},
-    {20, "subscriber absent"},
-    {21, "call rejected"},
-    {26, "non-selected user clearing"},
-    {27, "destination out of order"},
-    {28, "invalid number format"},
-    {31, "normal, unspecified"},
-    {34, "no circuit/channel available"},
-    {38, "network out of order"},
-    {41, "temporary failure"},
-    {42, "switching equipment congestion"},
-    {127, "interworking, unspecified"},
-};
-
-static const char *q850_name(int code)
-{
-    for (size_t i = 0; i < sizeof q850 / sizeof q850[0]; i++)
-        if (q850[i].code == code)
-            return q850[i].name;
-    return "unspecified cause";
-}
-
-static const struct {
     const char *status, *state;
     int code; /* Q.850, or -1 */
 } dial_map[] = {
@@ -411,7 +380,7 @@ static int on_destroyed(const ast_msg *x)
         get_str(x->m, "cause_txt", x->path, &text, x->e) < 0)
         return -1;
     if (!*text || strlen(text) > EVENT_MAX_STR)
-        text = q850_name(code);
+        text = adapter_q850_name(code);
     if (emit_channel(x, &c, "disconnected", code, text) < 0)
         return -1;
     return emit_call_end(x, c.id, code, text);
@@ -435,7 +404,7 @@ static int on_dial(const ast_msg *x)
         if (strcmp(status, dial_map[i].status) != 0)
             continue;
         int code = dial_map[i].code;
-        const char *text = code >= 0 ? q850_name(code) : NULL;
+        const char *text = code >= 0 ? adapter_q850_name(code) : NULL;
         if (!has_caller)
             return emit_channel(x, &peer, dial_map[i].state, code, text);
         ast_parties pt = channel_parties(&caller);
@@ -806,27 +775,6 @@ static enum adapter_status asterisk_build_command(const adapter_ctx *ctx, const 
     return ADAPTER_UNSUPPORTED;
 }
 
-static int ari_success(const json_t *command, const adapter_reply *reply, json_t *result,
-                       adapter_error *err)
-{
-    const char *op = json_string_value(json_object_get(command, "op"));
-    if (strcmp(op, "callback") == 0) {
-        json_t *doc = adapter_reply_json(reply);
-        const char *id = json_string_value(json_object_get(doc, "id"));
-        int rc = id && *id
-                     ? json_object_set_new(result, "answer", json_pack("{s:s}", "call_id", id))
-                     : adapter_fail(err, "", "ARI's answer has no channel id");
-        json_decref(doc);
-        return rc;
-    }
-    if (strcmp(op, "route") != 0)
-        return 0;
-    const char *id = json_string_value(json_object_get(command, "command_id"));
-    const char *to = json_string_value(json_object_get(command, "to_extension"));
-    return json_object_set_new(result, "events",
-                               json_pack("[o]", adapter_route_result(id, 0, to, "asterisk")));
-}
-
 static int asterisk_parse_command_answer(const adapter_ctx *ctx, const json_t *command,
                                          const adapter_reply *reply, json_t *result,
                                          adapter_error *err)
@@ -840,7 +788,7 @@ static int asterisk_parse_command_answer(const adapter_ctx *ctx, const json_t *c
     if (st == 0)
         return adapter_command_fail(result, 502, RC_PBX_ERROR, NULL, "ARI did not answer");
     if (st / 100 == 2)
-        return ari_success(command, reply, result, err);
+        return adapter_call_placed_or_routed(command, reply, "id", "asterisk", result, err);
     json_t *doc = adapter_reply_json(reply);
     const char *msg = json_string_value(json_object_get(doc, "message"));
     char what[300];

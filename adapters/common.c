@@ -277,3 +277,60 @@ json_t *adapter_reply_json(const adapter_reply *reply)
     }
     return doc;
 }
+
+/* ITU-T Q.850 cause names, for the causes PBXs commonly end calls with. */
+static const struct {
+    int code;
+    const char *name;
+} q850[] = {
+    {1, "unallocated (unassigned) number"},
+    {2, "no route to specified transit network"},
+    {3, "no route to destination"},
+    {16, "normal call clearing"},
+    {17, "user busy"},
+    {18, "no user responding"},
+    {19, "no answer from user (user alerted)"},
+    {20, "subscriber absent"},
+    {21, "call rejected"},
+    {22, "number changed"},
+    {26, "non-selected user clearing"},
+    {27, "destination out of order"},
+    {28, "invalid number format (address incomplete)"},
+    {31, "normal, unspecified"},
+    {34, "no circuit/channel available"},
+    {38, "network out of order"},
+    {41, "temporary failure"},
+    {42, "switching equipment congestion"},
+    {102, "recovery on timer expiry"},
+    {127, "interworking, unspecified"},
+};
+
+const char *adapter_q850_name(int code)
+{
+    for (size_t i = 0; i < sizeof q850 / sizeof q850[0]; i++)
+        if (q850[i].code == code)
+            return q850[i].name;
+    return "unspecified cause";
+}
+
+int adapter_call_placed_or_routed(const json_t *command, const adapter_reply *reply,
+                                  const char *id_key, const char *source, json_t *result,
+                                  adapter_error *err)
+{
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (op && strcmp(op, "callback") == 0) {
+        json_t *doc = adapter_reply_json(reply);
+        const char *id = json_string_value(json_object_get(doc, id_key));
+        int rc = id && *id
+                     ? json_object_set_new(result, "answer", json_pack("{s:s}", "call_id", id))
+                     : adapter_fail(err, "", "the answer has no call %s", id_key);
+        json_decref(doc);
+        return rc;
+    }
+    if (!op || strcmp(op, "route") != 0)
+        return 0;
+    const char *id = json_string_value(json_object_get(command, "command_id"));
+    const char *to = json_string_value(json_object_get(command, "to_extension"));
+    return json_object_set_new(result, "events",
+                               json_pack("[o]", adapter_route_result(id, 0, to, source)));
+}

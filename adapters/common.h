@@ -15,6 +15,14 @@ const char *adapter_header(const adapter_request *req, const char *name);
 /* 200, application/json: {"result":{"code":0,"message":"ok"},"accepted":N,"duplicates":N,
  * "ignored":N,"stale":N}. */
 int adapter_answer_summary(const adapter_counts *c, adapter_answer *out);
+/* The success of a PBX that names the call it placed in its JSON answer (id_key) and knows a
+ * route's outcome at once (Twilio, ARI): "answer" {"call_id"} for a callback, a route_result
+ * event for a route, nothing else for the other ops. */
+int adapter_call_placed_or_routed(const json_t *command, const adapter_reply *reply,
+                                  const char *id_key, const char *source, json_t *result,
+                                  adapter_error *err);
+/* The name of a Q.850 cause ("normal call clearing"); "unspecified cause" for one not known. */
+const char *adapter_q850_name(int code);
 /* Frees what an adapter_http holds and zeroes it. */
 void adapter_http_clear(adapter_http *h);
 

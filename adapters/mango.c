@@ -351,33 +351,11 @@ static int q850_of(int64_t mango)
     return 31;
 }
 
-static const char *q850_name(int code)
-{
-    switch (code) {
-    case 1:
-        return "unallocated (unassigned) number";
-    case 16:
-        return "normal call clearing";
-    case 17:
-        return "user busy";
-    case 19:
-        return "no answer from user (user alerted)";
-    case 20:
-        return "subscriber absent";
-    case 21:
-        return "call rejected";
-    case 41:
-        return "temporary failure";
-    default:
-        return "normal, unspecified";
-    }
-}
-
 static json_t *disconnect_json(int64_t mango)
 {
     char text[96];
     int code = q850_of(mango);
-    snprintf(text, sizeof text, "%s (mango %lld)", q850_name(code), (long long)mango);
+    snprintf(text, sizeof text, "%s (mango %lld)", adapter_q850_name(code), (long long)mango);
     return json_pack("{s:i,s:s}", "code", code, "text", text);
 }
 

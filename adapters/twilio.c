@@ -558,26 +558,6 @@ static const tw_status statuses[] = {
     {"failed", "disconnected", 41},
 };
 
-static const struct {
-    int code;
-    const char *text;
-} q850_names[] = {
-    {1, "unallocated (unassigned) number"},
-    {16, "normal call clearing"},
-    {17, "user busy"},
-    {18, "no user responding"},
-    {19, "no answer from user (user alerted)"},
-    {21, "call rejected"},
-    {22, "number changed"},
-    {27, "destination out of order"},
-    {28, "invalid number format (address incomplete)"},
-    {34, "no circuit/channel available"},
-    {38, "network out of order"},
-    {41, "temporary failure"},
-    {102, "recovery on timer expiry"},
-    {127, "interworking, unspecified"},
-};
-
 /* RFC 3398 §8.2.6.1, the SIP answers a failed call commonly ends with. */
 static const struct {
     int sip, q850;
@@ -585,14 +565,6 @@ static const struct {
     {404, 1},  {403, 21}, {408, 102}, {410, 22},  {480, 18}, {484, 28}, {486, 17},
     {500, 41}, {502, 27}, {503, 34},  {504, 102}, {600, 17}, {603, 21}, {604, 1},
 };
-
-static const char *q850_text(int code)
-{
-    for (size_t i = 0; i < sizeof q850_names / sizeof *q850_names; i++)
-        if (q850_names[i].code == code)
-            return q850_names[i].text;
-    return "interworking, unspecified";
-}
 
 static int failed_cause(long long sip)
 {
@@ -727,7 +699,7 @@ static json_t *call_object(const tw_call *c)
     if (call && c->status->code) {
         int code = c->status->code == 41 && c->has_sip ? failed_cause(c->sip) : c->status->code;
         json_object_set_new(call, "disconnect",
-                            json_pack("{si,ss}", "code", code, "text", q850_text(code)));
+                            json_pack("{si,ss}", "code", code, "text", adapter_q850_name(code)));
     }
     return call;
 }
@@ -1045,27 +1017,6 @@ static enum adapter_status tw_build_command(const adapter_ctx *ctx, const json_t
     return ADAPTER_UNSUPPORTED;
 }
 
-static int tw_success(const json_t *command, const adapter_reply *reply, json_t *result,
-                      adapter_error *err)
-{
-    const char *op = json_string_value(json_object_get(command, "op"));
-    if (strcmp(op, "callback") == 0) {
-        json_t *doc = adapter_reply_json(reply);
-        const char *sid = json_string_value(json_object_get(doc, "sid"));
-        int rc = sid && *sid
-                     ? json_object_set_new(result, "answer", json_pack("{s:s}", "call_id", sid))
-                     : adapter_fail(err, "", "Twilio's answer has no call sid");
-        json_decref(doc);
-        return rc;
-    }
-    if (strcmp(op, "route") != 0)
-        return 0;
-    const char *id = json_string_value(json_object_get(command, "command_id"));
-    const char *to = json_string_value(json_object_get(command, "to_extension"));
-    return json_object_set_new(result, "events",
-                               json_pack("[o]", adapter_route_result(id, 0, to, "twilio")));
-}
-
 static int tw_parse_command_answer(const adapter_ctx *ctx, const json_t *command,
                                    const adapter_reply *reply, json_t *result, adapter_error *err)
 {
@@ -1077,7 +1028,7 @@ static int tw_parse_command_answer(const adapter_ctx *ctx, const json_t *command
     if (reply->status == 0)
         return adapter_command_fail(result, 502, RC_PBX_ERROR, NULL, "Twilio did not answer");
     if (reply->status / 100 == 2)
-        return tw_success(command, reply, result, err);
+        return adapter_call_placed_or_routed(command, reply, "sid", "twilio", result, err);
     json_t *doc = adapter_reply_json(reply);
     const json_t *jc = json_object_get(doc, "code");
     const char *msg = json_string_value(json_object_get(doc, "message"));

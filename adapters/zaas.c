@@ -568,37 +568,6 @@ static int isdn_code(const json_t *v)
     return n >= 0 && n <= 127 ? (int)n : -1;
 }
 
-static const struct {
-    int code;
-    const char *name;
-} q850[] = {
-    {1, "unallocated (unassigned) number"},
-    {2, "no route to specified transit network"},
-    {3, "no route to destination"},
-    {16, "normal call clearing"},
-    {17, "user busy"},
-    {18, "no user responding"},
-    {19, "no answer from user (user alerted)"},
-    {20, "subscriber absent"},
-    {21, "call rejected"},
-    {27, "destination out of order"},
-    {28, "invalid number format"},
-    {31, "normal, unspecified"},
-    {34, "no circuit/channel available"},
-    {38, "network out of order"},
-    {41, "temporary failure"},
-    {42, "switching equipment congestion"},
-    {127, "interworking, unspecified"},
-};
-
-static const char *q850_name(int code)
-{
-    for (size_t i = 0; i < sizeof q850 / sizeof q850[0]; i++)
-        if (q850[i].code == code)
-            return q850[i].name;
-    return "unspecified cause";
-}
-
 /* {code, text} from isdn_code/isdn_reason or voice_code_result/voice_text_result; NULL when
  * ZaaS gave neither a cause nor a text. */
 static json_t *disconnect_of(const json_t *o)
@@ -613,7 +582,7 @@ static json_t *disconnect_of(const json_t *o)
     if (text && strlen(text) > ZAAS_TEXT_MAX)
         text = NULL;
     if (!text && code >= 0)
-        text = q850_name(code);
+        text = adapter_q850_name(code);
     if (code < 0 && !text)
         return NULL;
     json_t *d = json_pack("{ss}", "text", text);

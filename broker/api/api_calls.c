@@ -2,6 +2,7 @@
  * POST /v1/session/ping. */
 #include "api.h"
 #include "call_state.h"
+#include "command_check.h"
 #include "presence.h"
 #include "result.h"
 #include "store_calls.h"
@@ -10,19 +11,6 @@
 
 #define CALLS_PREFIX "/v1/calls/"
 #define CALL_ID_MAX 200 /* as event.schema.json's call_id */
-
-static bool call_id_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (!n || n > CALL_ID_MAX)
-        return false;
-    for (const char *c = s; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '/')
-            return false;
-    json_t *utf8 = json_string(s); /* NULL unless valid UTF-8 */
-    json_decref(utf8);
-    return utf8 != NULL;
-}
 
 static void on_call(store_outcome o, const call_fields *call, void *ud)
 {
@@ -44,7 +32,7 @@ void api_call_get(http_req *r)
     if (!api_require_integration(r, NULL) || !api_require_store(r))
         return;
     const char *id = r->path + strlen(CALLS_PREFIX);
-    if (!call_id_valid(id)) {
+    if (!command_id_valid(id)) {
         http_reply_error(r, 400, RC_INVALID_FIELD, "call_id",
                          "call_id: 1-%d UTF-8 characters after " CALLS_PREFIX
                          ", no '/' or controls",
