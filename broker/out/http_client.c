@@ -46,6 +46,8 @@ typedef struct http_job {
     /* a stream (http_client_stream) */
     bool streaming, head_sent, skip_body, paused, resume_wanted, cancelled;
     bool follow;
+    bool sends_body;           /* the request has a body */
+    bool kept_body_moved;      /* a 307/308 would send that body on: not followed */
     uint64_t idle_ns, last_ns; /* the idle timeout; the last byte (or send, or resume) */
     enum http_stream_mode mode;
     http_stream_cbs scbs;
@@ -172,7 +174,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     if (j->streaming && !j->head_sent && (len == 2 || len == 1) && data[len - 1] == '\n' &&
         (len == 1 || data[0] == '\r'))
         stream_head_end(j);
-    return j->cancelled ? 0 : len;
+    return j->cancelled || j->kept_body_moved ? 0 : len;
 }
 
 /* ---- the end of a request ---- */
@@ -206,6 +208,8 @@ static void job_finish(http_job *j, const char *error, CURLcode rc, bool timed_o
     };
     if (rc == CURLE_WRITE_ERROR && j->collected)
         rc = CURLE_OK;
+    if (!error && j->kept_body_moved)
+        error = "the server redirected the request with its body (307/308): not followed";
     if (!error && rc != CURLE_OK) {
         describe(line, sizeof line, rc, j->errbuf);
         error = line;
@@ -470,6 +474,7 @@ static bool job_method(http_job *j, const http_request *rq)
     bool body = rq->body || post || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
     CURL *e = j->easy;
     if (body) {
+        j->sends_body = true;
         if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len) ||
             curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, rq->body ? rq->body : ""))
             return false;
@@ -670,6 +675,10 @@ static void stream_head_end(http_job *j)
         return;
     bool has_location = http_response_header(&res, "Location", location, sizeof location);
     if (j->follow && has_location && redirect_status(status)) {
+        /* a 307 or 308 resends the body (Mango's signed form) wherever it points: refused;
+         * 301, 302 and 303 turn into a GET without it */
+        if (j->sends_body && (status == 307 || status == 308))
+            j->kept_body_moved = true;
         j->skip_body = true;
         return;
     }

@@ -33,6 +33,9 @@ class Pbx:
 
             def do_GET(self):
                 handler(self)
+
+            def do_POST(self):
+                handler(self)
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
@@ -153,6 +156,41 @@ def test_an_error_page_is_not_downloaded_whole(env):
         assert sent["n"] < 20 << 20, sent  # socket buffers, not the whole page
     finally:
         pbx.stop()
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_signed_form_is_not_resent_where_a_redirect_points(env, status):
+    """Mango's recording query is a signed POST; a 307/308 would make curl send the form (key
+    and sign) on to the Location. It is not followed."""
+    seen = []
+
+    def elsewhere(h):
+        seen.append((h.command, h.path))
+        h.send_response(200)
+        h.send_header("Content-Type", "audio/wav")
+        h.send_header("Content-Length", "4")
+        h.end_headers()
+        h.wfile.write(b"RIFF")
+    thief = Pbx(elsewhere)
+
+    def mango(h):
+        h.rfile.read(int(h.headers.get("Content-Length", "0")))
+        h.send_response(status)
+        h.send_header("Location", thief.url + "/steal")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    pbx = Pbx(mango)
+    try:
+        integ = env.provision("acme", {"mango": {"api_key": "k", "api_salt": "s",
+                                                 "base_url": pbx.url + "/vpbx/"},
+                                       "command_timeout_ms": 2000}, adapter="mango")
+        r = requests.get(env.broker.base + "/v1/record?recording_id=rec-1",
+                         headers={"Authorization": "Bearer " + integ.token}, timeout=10)
+        assert_result(r, 502, 5002)
+        assert seen == []
+    finally:
+        pbx.stop()
+        thief.stop()
 
 
 @pytest.mark.parametrize("call_id", ["..", "."])
