@@ -91,8 +91,9 @@ typedef struct http_stream_opts {
     long idle_timeout_ms; /* no byte from the server for this long (counted from sending, so it
                              bounds the wait for the head too; paused time is not counted):
                              give up; 0: 30000; checked every 100 ms */
-    int max_redirects;    /* redirects followed (credentials never sent to another host); 0: 5;
-                             negative: none */
+    int max_redirects;    /* redirects followed (credentials never sent to another host; a
+                             request with a body is not followed on 307/308, which would send
+                             the body on); 0: 5; negative: none */
 } http_stream_opts;
 
 /* Sends rq (its timeout_ms is ignored: a stream has no total deadline, only the idle one) and
