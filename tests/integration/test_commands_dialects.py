@@ -9,6 +9,7 @@ import sys
 import time
 import types
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -185,6 +186,32 @@ def test_mango_repeated_command_id_reaches_the_pbx_once(mango):
 
 def twilio_calls(fake):
     return [r for r in fake.records("/2010-04-01/")]
+
+
+def test_repeat_while_the_first_runs_waits_for_its_answer(twilio):
+    """A client that retries before the first attempt's answer: the repeat waits for it (the
+    PBX never answers here, so both get its 504) and the PBX is asked once."""
+    twilio.fake.hang()
+    body = {"call_id": "CA1", "command_id": cid()}
+    with ThreadPoolExecutor(2) as ex:
+        first = ex.submit(twilio.post, "/v1/hangup", body)
+        time.sleep(0.2)
+        second = ex.submit(twilio.post, "/v1/hangup", body)
+        r1, r2 = first.result(), second.result()
+    assert_result(r1, 504, 5004)
+    assert r2.status_code == 504 and r2.json() == r1.json()
+    assert len(twilio_calls(twilio.fake)) == 1
+
+
+def test_command_id_reused_for_another_command_is_409(twilio):
+    c = cid()
+    twilio.fake.add_call("CA1")
+    assert_result(twilio.post("/v1/hangup", {"call_id": "CA1", "command_id": c}), 200, 0)
+    r = twilio.post("/v1/hangup", {"call_id": "CA2", "command_id": c})
+    assert error_field(assert_result(r, 409, 3111)) == "command_id"
+    r = twilio.post("/v1/transfer", {"call_id": "CA1", "to_number": "5511", "command_id": c})
+    assert_result(r, 409, 3111)
+    assert len(twilio_calls(twilio.fake)) == 1
 
 
 def test_twilio_callback_places_a_call(twilio):
