@@ -852,6 +852,19 @@ static void lws_log(int level, const char *line)
     log_write(level == LLL_ERR ? "error" : "warn", "libwebsockets", "{s:s}", "detail", msg);
 }
 
+/* lws turns TLS on for a vhost given a certificate, even without a listening port of its own
+ * (NO_LISTEN_SERVER), and lws_adopt_socket_vhost adopts with LWS_ADOPT_ALLOW_SSL, so every
+ * accepted connection starts with a handshake. ALPN offers HTTP/1.1 only: the handlers and
+ * the websockets are written and tested for it, not for HTTP/2. */
+static void tls_setup(struct lws_context_creation_info *info, const cr_config *cfg)
+{
+    if (!cfg->tls_cert)
+        return;
+    info->ssl_cert_filepath = cfg->tls_cert;
+    info->ssl_private_key_filepath = cfg->tls_key;
+    info->alpn = "http/1.1";
+}
+
 int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_api *api)
 {
     H.api = api;
@@ -862,6 +875,8 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (cfg->tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = H.loops;
     info.count_threads = 1;
     info.max_http_header_data = LWS_HEADER_DATA;
@@ -874,13 +889,14 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_
     info.vhost_name = "callrelay";
     info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = HTTP_WAIT_SECS;
+    tls_setup(&info, cfg);
     H.vhost = lws_create_vhost(H.ctx, &info);
     if (!H.vhost)
         return -1;
     H.loop = loop;
     uv_timer_init(loop, &H.deadlines);
     connguard_init(loop, hub_on_unmasked);
-    return listener_start(loop, listen_fd, H.vhost);
+    return listener_start(loop, listen_fd, H.vhost, !cfg->tls_cert);
 }
 
 void http_drain(void)
