@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "result.h"
 #include <ctype.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,23 @@ static void copy_query(struct lws *wsi, http_req *r)
     }
 }
 
+/* A sane X-Request-Id is kept; anything else (absent, too long, odd characters) is replaced,
+ * never refused: the id is for the logs, and a bad one is no reason to fail a request. */
+static void set_request_id(http_req *r)
+{
+    static const char name[] = "x-request-id:";
+    int n = lws_hdr_custom_length(r->wsi, name, (int)sizeof name - 1);
+    if (n > 0 && n <= REQUEST_ID_MAX &&
+        lws_hdr_custom_copy(r->wsi, r->request_id, sizeof r->request_id, name,
+                            (int)sizeof name - 1) == n &&
+        request_id_valid(r->request_id, (size_t)n))
+        return;
+    unsigned char random[REQUEST_ID_RANDOM];
+    if (RAND_bytes(random, sizeof random) != 1)
+        memset(random, 0, sizeof random);
+    request_id_format(random, r->request_id);
+}
+
 static http_req *req_new(struct lws *wsi, const char *path)
 {
     http_req *r = n_spare ? spare[--n_spare] : malloc(sizeof *r);
@@ -174,6 +192,8 @@ static http_req *req_new(struct lws *wsi, const char *path)
     r->magic = HTTP_REQ_MAGIC;
     r->refs = 1;
     r->wsi = wsi;
+    r->started_ms = uv_now(H.loop);
+    set_request_id(r);
     snprintf(r->path, sizeof r->path, "%s", path);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
         r->method = HTTP_POST;
@@ -218,6 +238,21 @@ static bool answer_now(http_req *r)
     return true;
 }
 
+static const char *const method_names[] = {"GET", "POST", "OTHER"};
+
+/* One line per answer: refusals at info, faults at error, the rest at debug (a busy broker
+ * answers thousands of webhooks a second). */
+void http_log_answer(http_req *r)
+{
+    int level = r->status >= 500 ? CR_LOG_ERROR : r->status >= 400 ? CR_LOG_INFO : CR_LOG_DEBUG;
+    if (!log_enabled(level))
+        return;
+    log_write(log_level_name(level), "http", "{s:s,s:s,s:s,s:i,s:I,s:s,s:s*}", "request_id",
+              r->request_id, "method", method_names[r->method], "path", r->path, "status",
+              r->status, "ms", (json_int_t)(uv_now(H.loop) - r->started_ms), "client",
+              http_client_address(r), "error", r->message[0] ? r->message : NULL);
+}
+
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len)
 {
     if (r->magic != HTTP_REQ_MAGIC || r->responded) {
@@ -230,6 +265,7 @@ void http_reply_raw(http_req *r, int status, const char *content_type, char *bod
     r->resp_len = len;
     r->resp_type = content_type;
     metrics_http_status(status);
+    http_log_answer(r);
     if (r->wsi && !(r->waited && answer_now(r))) {
         lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
         lws_callback_on_writable(r->wsi);
@@ -263,6 +299,10 @@ void http_reply_error(http_req *r, int status, int code, const char *field, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!r->responded) { /* cut where it may split a character: repaired */
+        snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1, msg);
+        utf8_repair(r->message);
+    }
     json_t *body = json_pack("{s:{s:i,s:s}}", "result", "code", code, "message", utf8_repair(msg));
     if (field && *field) {
         char f[256];
@@ -321,6 +361,13 @@ static int add_content_headers(struct lws *wsi, const http_req *r, unsigned char
                                         (const unsigned char *)len, n, p, end);
 }
 
+int http_add_request_id(struct lws *wsi, const http_req *r, unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(
+        wsi, (const unsigned char *)"x-request-id:", (const unsigned char *)r->request_id,
+        (int)strlen(r->request_id), p, end);
+}
+
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 1024 + r->resp_len;
@@ -333,6 +380,7 @@ static int write_response(struct lws *wsi, http_req *r)
     int bad =
         lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) ||
         add_content_headers(wsi, r, &p, end) || add_extra_headers(wsi, r, &p, end) ||
+        http_add_request_id(wsi, r, &p, end) ||
         (r->status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
                                                          (const unsigned char *)"1", 1, &p, end)) ||
         (r->status == 401 && add_challenge(wsi, &p, end)) ||
