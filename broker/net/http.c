@@ -299,9 +299,10 @@ void http_reply_error(http_req *r, int status, int code, const char *field, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!r->responded) { /* cut where it may split a character: repaired */
+    if (!r->responded) { /* for the log line: cut where it may split a character, repaired */
         snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1, msg);
         utf8_repair(r->message);
+        redact_secrets(r->message);
     }
     json_t *body = json_pack("{s:{s:i,s:s}}", "result", "code", code, "message", utf8_repair(msg));
     if (field && *field) {
