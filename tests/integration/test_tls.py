@@ -49,14 +49,7 @@ def start_tls_broker(world, cert, key):
     b = world.start_broker(env={"CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key)},
                            wait_ready=False)
     base = "https://127.0.0.1:%d" % b.port
-
-    def ready():
-        assert b.proc.poll() is None, "broker exited: %s" % b.stderr()
-        try:
-            return requests.get(base + "/readyz", verify=str(cert), timeout=1).status_code == 200
-        except requests.exceptions.ConnectionError:
-            return False
-    wait_until(ready, 10 * SCALE, what="GET /readyz over HTTPS")
+    wait_until(lambda: _ready(b, base, cert), 10 * SCALE, what="GET /readyz over HTTPS")
     return b, base
 
 
@@ -129,3 +122,27 @@ def test_bad_tls_settings_refused_at_start(world, certs, case):
         assert "does not match" in lines[0], lines[0]
     if case == "unreadable_key":
         assert "absent.pem" in lines[0], lines[0]
+
+
+def test_head_too_large_over_tls_closes_and_workers_share_the_pair(world, certs):
+    """Under TLS connguard does not see the bytes: lws's own limit closes a head that does not
+    fit, and the broker goes on. With two workers each loads the pair itself."""
+    (cert, key), _ = certs
+    b = world.start_broker(env={"CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key),
+                                "CALLRELAY_WORKERS": "2"}, wait_ready=False)
+    base = "https://127.0.0.1:%d" % b.port
+    wait_until(lambda: _ready(b, base, cert), 10 * SCALE, what="GET /readyz over HTTPS")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(base + "/healthz", verify=str(cert), timeout=HTTP_TIMEOUT,
+                     headers={"X-Big": "a" * 20000})
+    for _ in range(6):  # both workers answer over TLS
+        assert_result(requests.get(base + "/healthz", verify=str(cert), timeout=HTTP_TIMEOUT),
+                      200, 0)
+
+
+def _ready(b, base, cert):
+    assert b.proc.poll() is None, "broker exited: %s" % b.stderr()
+    try:
+        return requests.get(base + "/readyz", verify=str(cert), timeout=1).status_code == 200
+    except requests.exceptions.ConnectionError:
+        return False
