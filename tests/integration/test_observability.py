@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-import requests
 
-from conftest import HTTP_TIMEOUT, assert_result, call_event, wait_until
+from conftest import assert_result, call_event, wait_until
 from test_config import run_bad
 
 ROOT = Path(__file__).resolve().parents[2]
