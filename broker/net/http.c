@@ -168,19 +168,18 @@ static void copy_query(struct lws *wsi, http_req *r)
 
 /* A sane X-Request-Id is kept; anything else (absent, too long, odd characters) is replaced,
  * never refused: the id is for the logs, and a bad one is no reason to fail a request. */
-static void set_request_id(http_req *r)
+static void request_id_of(struct lws *wsi, char out[REQUEST_ID_MAX + 1])
 {
     static const char name[] = "x-request-id:";
-    int n = lws_hdr_custom_length(r->wsi, name, (int)sizeof name - 1);
+    int n = lws_hdr_custom_length(wsi, name, (int)sizeof name - 1);
     if (n > 0 && n <= REQUEST_ID_MAX &&
-        lws_hdr_custom_copy(r->wsi, r->request_id, sizeof r->request_id, name,
-                            (int)sizeof name - 1) == n &&
-        request_id_valid(r->request_id, (size_t)n))
+        lws_hdr_custom_copy(wsi, out, REQUEST_ID_MAX + 1, name, (int)sizeof name - 1) == n &&
+        request_id_valid(out, (size_t)n))
         return;
     unsigned char random[REQUEST_ID_RANDOM];
     if (RAND_bytes(random, sizeof random) != 1)
         memset(random, 0, sizeof random);
-    request_id_format(random, r->request_id);
+    request_id_format(random, out);
 }
 
 static http_req *req_new(struct lws *wsi, const char *path)
@@ -193,7 +192,7 @@ static http_req *req_new(struct lws *wsi, const char *path)
     r->refs = 1;
     r->wsi = wsi;
     r->started_ms = uv_now(H.loop);
-    set_request_id(r);
+    request_id_of(wsi, r->request_id);
     snprintf(r->path, sizeof r->path, "%s", path);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
         r->method = HTTP_POST;
@@ -415,6 +414,35 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     r->wsi = NULL;
     http_req_release(r);
     return close || lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* A websocket upgrade never becomes an http_req: its refusal is written here, as lws's own
+ * lws_return_http_status writes one (head and body in one write on HTTP/1), with a JSON body,
+ * the request id and a log line like every other answer. */
+int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message)
+{
+    http_req r = {.wsi = wsi, .method = HTTP_GET, .status = status};
+    request_id_of(wsi, r.request_id);
+    r.started_ms = uv_now(H.loop);
+    if (lws_hdr_copy(wsi, r.path, sizeof r.path, WSI_TOKEN_GET_URI) <= 0)
+        snprintf(r.path, sizeof r.path, "?");
+    snprintf(r.message, sizeof r.message, "%s", message);
+    metrics_http_status(status);
+    http_log_answer(&r);
+    char body[256];
+    r.resp_len = (size_t)snprintf(body, sizeof body,
+                                  "{\"result\":{\"code\":%d,\"message\":\"%s\"}}", code, message);
+    r.resp_type = "application/json";
+    unsigned char buf[LWS_PRE + 1024];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+    if (r.resp_len >= sizeof body || lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
+        add_content_headers(wsi, &r, &p, end) || http_add_request_id(wsi, &r, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r.resp_len)
+        return -1;
+    memcpy(p, body, r.resp_len);
+    p += r.resp_len;
+    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP);
+    return -1;
 }
 
 /* ---- helpers for handlers ---- */

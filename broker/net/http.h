@@ -94,6 +94,10 @@ uv_loop_t *http_loop(void);
 
 /* The answer's log line (status set): with its request id, method, path, status and time. */
 void http_log_answer(http_req *r);
+/* Refuses a websocket upgrade from LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION with status and a
+ * JSON body {"result":{"code","message"}} (message: plain ASCII without quotes); returns -1,
+ * what the filter callback returns. */
+int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message);
 /* Adds the request's X-Request-Id header to an answer's head. */
 int http_add_request_id(struct lws *wsi, const http_req *r, unsigned char **p, unsigned char *end);
 

@@ -78,6 +78,29 @@ def test_refusals_logged_with_the_request_id(env):
     assert http_lines(env.broker, "quiet-ok") == []
 
 
+def test_websocket_refusals_carry_the_request_id(env):
+    """An upgrade refused before it is a websocket: JSON body, X-Request-Id, a log line."""
+    import socket
+    req = ("GET /v1/ws?ticket=forged HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\nX-Request-Id: ws-refused-1\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", env.broker.port), timeout=5) as s:
+        s.sendall(req.encode())
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b" 401 " in head.split(b"\r\n")[0], data
+    assert b"x-request-id: ws-refused-1" in head.lower(), data
+    assert json.loads(body)["result"]["code"] == 3103, data
+    wait_until(lambda: http_lines(env.broker, "ws-refused-1"), 3, what="log line of the refusal")
+    (line,) = http_lines(env.broker, "ws-refused-1")
+    assert line["status"] == 401 and line["path"] == "/v1/ws" and "forged" not in json.dumps(line)
+
+
 def test_handler_log_lines_carry_the_request_id(env):
     r = env.broker.admin("/v1/integration/create", {"name": "acme", "adapter": "native",
                                                     "settings": {}})
