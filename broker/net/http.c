@@ -429,6 +429,7 @@ int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *messa
     snprintf(r.message, sizeof r.message, "%s", message);
     metrics_http_status(status);
     http_log_answer(&r);
+    headers_free(&r); /* X-Forwarded-For, looked up for the client's address */
     char body[256];
     r.resp_len = (size_t)snprintf(body, sizeof body,
                                   "{\"result\":{\"code\":%d,\"message\":\"%s\"}}", code, message);
