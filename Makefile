@@ -13,7 +13,7 @@ PURE_SRC := broker/lib/digest.c broker/lib/strmap.c broker/lib/cidr.c broker/lib
             broker/stdwebhooks.c broker/event.c broker/ingest_plan.c broker/lib/redact.c broker/hub/wakeup.c \
             broker/hub/wsproto.c broker/net/wsscan.c broker/hub/frame.c broker/hub/held.c broker/net/http_head.c \
             broker/net/connscan.c broker/lib/form.c broker/event_check.c broker/store/store_reply.c broker/lib/credentials.c broker/lib/forwarded.c broker/api/settings_check.c broker/lib/utf8.c \
-            broker/store/call_state.c broker/store/online.c broker/lib/rfc3339.c broker/out/notify_rule.c broker/command_check.c \
+            broker/store/call_state.c broker/store/online.c broker/lib/rfc3339.c broker/out/notify_rule.c broker/command_check.c broker/log_level.c broker/lib/request_id.c \
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store/store.c broker/store/store_users.c broker/store/store_integrations.c \
@@ -24,7 +24,7 @@ SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store
             broker/store/store_notifications.c broker/api/api_notifications.c broker/notifier.c \
             broker/hub/hub.c broker/main.c \
             broker/out/http_client.c broker/commands.c broker/store/store_commands.c broker/api/api_commands.c \
-            broker/api/api_record.c broker/api/api_finaz.c broker/poller.c broker/out/relay.c
+            broker/api/api_record.c broker/api/api_finaz.c broker/poller.c broker/out/relay.c broker/net/tls.c
 LUA      := $(wildcard broker/store/redis/*.lua)
 C_FILES  := $(shell find broker adapters -name '*.[ch]' | sort)
 

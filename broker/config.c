@@ -2,6 +2,7 @@
  * here so that a bad configuration stops the process with one line naming the setting. */
 #include "config.h"
 #include "cidr.h"
+#include "log_level.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -486,6 +487,29 @@ static int set_trusted_proxies(cr_config *c, const char *env, const char *v, cha
     return 0;
 }
 
+/* ---- TLS and logging: files are checked at start (tls.c), names here ---- */
+
+static int set_tls_cert(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    (void)env;
+    return replace_str(&c->tls_cert, v, err, errlen);
+}
+
+static int set_tls_key(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    (void)env;
+    return replace_str(&c->tls_key, v, err, errlen);
+}
+
+static int set_log_level(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    int level = log_level_parse(v);
+    if (level < 0)
+        return cfg_fail(err, errlen, "%s: must be debug, info, warn or error, got \"%s\"", env, v);
+    c->log_level = level;
+    return 0;
+}
+
 static const struct setting settings[] = {
     {"listen", set_listen},
     {"redis_url", set_redis_url},
@@ -503,6 +527,9 @@ static const struct setting settings[] = {
     {"trusted_proxies", set_trusted_proxies},
     {"presence_ttl", set_presence_ttl},
     {"demo", set_demo},
+    {"tls_cert", set_tls_cert},
+    {"tls_key", set_tls_key},
+    {"log_level", set_log_level},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -542,6 +569,7 @@ int config_init(cr_config *c)
     c->max_deliveries = 10000;
     c->workers = 1;
     c->presence_ttl_s = 30;
+    c->log_level = CR_LOG_INFO;
     c->ticket_secret_len = 32;
     c->ticket_secret_random = 1;
     if (!c->listen_host || !c->key_prefix ||
@@ -643,5 +671,7 @@ void config_free(cr_config *c)
     free(c->public_url);
     free(c->key_prefix);
     free_list(c->trusted_proxies, c->n_trusted_proxies);
+    free(c->tls_cert);
+    free(c->tls_key);
     memset(c, 0, sizeof *c);
 }

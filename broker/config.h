@@ -34,6 +34,9 @@ typedef struct cr_config {
     size_t n_trusted_proxies;
     int presence_ttl_s; /* a tab counts as online this long past a refresh, default 30 */
     int demo;           /* 1: the demo CRM page is served at /demo; default 0 */
+    char *tls_cert;     /* PEM certificate (chain) file: HTTPS and WSS; NULL: plain */
+    char *tls_key;      /* PEM private key file of tls_cert */
+    int log_level;      /* CR_LOG_DEBUG..CR_LOG_ERROR (log_level.h), default CR_LOG_INFO */
 } cr_config;
 
 /* Defaults everywhere; a random ticket secret. Returns 0 or -1 (RNG failure). */
@@ -42,7 +45,7 @@ int config_init(cr_config *c);
  * ignored; names are the variable names with or without the CALLRELAY_ prefix, any case
  * (listen, redis_url, admin_token, ticket_secret, public_url, retention, key_prefix,
  * max_body, max_buffered, body_timeout, dedupe_window, max_deliveries, workers,
- * trusted_proxies, presence_ttl, demo). On error
+ * trusted_proxies, presence_ttl, demo, tls_cert, tls_key, log_level). On error
  * writes one line (no newline) into err and returns -1.
  */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);

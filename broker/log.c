@@ -1,4 +1,5 @@
-/* log.c — one JSON object per line on stdout, flushed per line so that a supervisor sees it. */
+/* log.c — one JSON object per line on stdout, flushed per line so that a supervisor sees it;
+ * lines below the configured level are dropped before anything is formatted. */
 #include "log.h"
 #include "event.h"
 #include <jansson.h>
@@ -7,12 +8,21 @@
 #include <time.h>
 #include <unistd.h>
 
+static int threshold = CR_LOG_INFO;
+
+void log_set_level(int level) { threshold = level; }
+
+bool log_enabled(int level) { return level >= threshold; }
+
 void log_write(const char *level, const char *msg, const char *fields, ...)
 {
     struct timespec now;
     char ts[40];
     json_t *line = NULL;
 
+    int rank = log_level_parse(level);
+    if (!log_enabled(rank < 0 ? CR_LOG_ERROR : rank))
+        return;
     clock_gettime(CLOCK_REALTIME, &now);
     event_format_ts((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
     if (fields) {

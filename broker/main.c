@@ -16,6 +16,7 @@
 #include "poller.h"
 #include "presence.h"
 #include "store.h"
+#include "tls.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -68,6 +69,10 @@ static void usage(FILE *f)
         "  CALLRELAY_PRESENCE_TTL   seconds a killed instance's tabs still count as online (30)\n",
         f);
     fputs("  CALLRELAY_DEMO           1: serve the demo CRM page at /demo (0)\n", f);
+    fputs("  CALLRELAY_TLS_CERT       PEM certificate (chain) file: serve HTTPS and WSS (none)\n"
+          "  CALLRELAY_TLS_KEY        PEM private key of that certificate (none)\n"
+          "  CALLRELAY_LOG_LEVEL      debug, info, warn or error (info)\n",
+          f);
 }
 
 static void stop_outbound(void)
@@ -147,8 +152,9 @@ static int parse_args(int argc, char **argv)
             return -1;
         }
     }
-    if (config_load_env(&M.cfg, err, sizeof err) != 0)
+    if (config_load_env(&M.cfg, err, sizeof err) != 0 || tls_check(&M.cfg, err, sizeof err) != 0)
         return config_error(err);
+    log_set_level(M.cfg.log_level);
     return 0;
 }
 
@@ -185,9 +191,9 @@ static int start(void)
     char redis[512];
     snprintf(redis, sizeof redis, "%s", M.cfg.redis_url);
     redact_secrets(redis); /* its password */
-    log_info("listening", "{s:s,s:i,s:s,s:s,s:s}", "host", M.cfg.listen_host, "port",
+    log_info("listening", "{s:s,s:i,s:s,s:s,s:s,s:b}", "host", M.cfg.listen_host, "port",
              M.cfg.listen_port, "redis", redis, "version", CALLRELAY_VERSION, "instance",
-             presence_instance());
+             presence_instance(), "tls", M.cfg.tls_cert != NULL);
     return 0;
 }
 

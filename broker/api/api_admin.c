@@ -79,8 +79,8 @@ static void on_put(store_outcome o, bool done, void *ud)
         json_t *extra = json_pack("{s:s}", "integration", op->name);
         if (op->token[0])
             json_object_set_new(extra, "token", json_string(op->token));
-        log_info(create ? "integration created" : "integration updated", "{s:s}", "integration",
-                 op->name);
+        log_info(create ? "integration created" : "integration updated", "{s:s,s:s}", "integration",
+                 op->name, "request_id", r->request_id);
         http_reply_ok(r, extra);
     }
     http_req_release(r);
@@ -181,7 +181,8 @@ static void on_deleted(store_outcome o, bool found, void *ud)
         http_reply_error(r, 404, RC_NOT_FOUND, "name", "no integration %s", name);
     } else {
         integrations_apply(name, NULL);
-        log_info("integration deleted", "{s:s}", "integration", name);
+        log_info("integration deleted", "{s:s,s:s}", "integration", name, "request_id",
+                 r->request_id);
         http_reply_ok(r, json_pack("{s:s}", "integration", name));
     }
     http_req_release(r);

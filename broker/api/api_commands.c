@@ -70,8 +70,9 @@ static void on_end(store_outcome so, void *ud)
 {
     ended *e = ud;
     if (so.status != STORE_OK)
-        log_warn("command answer not recorded", "{s:s,s:s,s:s}", "integration", e->c->integration,
-                 "command_id", e->c->id, "error", so.error ? so.error : "unavailable");
+        log_warn("command answer not recorded", "{s:s,s:s,s:s,s:s}", "integration",
+                 e->c->integration, "command_id", e->c->id, "error",
+                 so.error ? so.error : "unavailable", "request_id", e->c->r->request_id);
     reply_text(e->c, e->status, e->text);
     free(e->text);
     free(e);

@@ -154,9 +154,9 @@ static bool contract_kept(http_req *r, const integration *in, const json_t *even
     adapter_error err;
     if (event_check_all(events, &err) == 0)
         return true;
-    log_error("adapter output breaks the event contract", "{s:s,s:s,s:s,s:s}", "adapter",
-              in->adapter->name, "integration", in->name, "field", err.field, "detail",
-              err.message);
+    log_error("adapter output breaks the event contract", "{s:s,s:s,s:s,s:s,s:s}", "adapter",
+              in->adapter->name, "integration", in->name, "field", err.field, "detail", err.message,
+              "request_id", r->request_id);
     http_reply_error(r, 500, RC_INTERNAL, NULL,
                      "adapter %s produced an invalid event (%s: %s); nothing was stored",
                      in->adapter->name, err.field, err.message);

@@ -99,7 +99,8 @@ static void channel_url(http_req *r, const char *ticket, char *out, size_t size)
 {
     const char *base = http_config()->public_url;
     if (!base) {
-        snprintf(out, size, "ws://%s/v1/ws?ticket=%s", r->host[0] ? r->host : "127.0.0.1", ticket);
+        snprintf(out, size, "%s://%s/v1/ws?ticket=%s", http_config()->tls_cert ? "wss" : "ws",
+                 r->host[0] ? r->host : "127.0.0.1", ticket);
         return;
     }
     const char *scheme = "ws";

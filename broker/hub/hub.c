@@ -7,6 +7,7 @@
 #include "hub.h"
 #include "frame.h"
 #include "held.h"
+#include "http.h"
 #include "integrations.h"
 #include "log.h"
 #include "metrics.h"
@@ -688,11 +689,13 @@ int hub_filter(struct lws *wsi, void **slot)
     ws_auth a;
     (void)slot;
     int status = authenticate(wsi, &a);
-    if (status) {
-        metrics_http_status(status);
-        lws_return_http_status(wsi, (unsigned)status, NULL);
-        return -1;
-    }
+    if (status == 404)
+        return http_refuse_upgrade(wsi, 404, RC_NOT_FOUND, "no websocket here: use /v1/ws");
+    if (status == 503)
+        return http_refuse_upgrade(wsi, 503, RC_UNAVAILABLE, "draining: connect again");
+    if (status)
+        return http_refuse_upgrade(wsi, status, RC_UNAUTHORIZED,
+                                   "ticket, or token and extension, missing or wrong");
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "result.h"
 #include <ctype.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,22 @@ static void copy_query(struct lws *wsi, http_req *r)
     }
 }
 
+/* A sane X-Request-Id is kept; anything else (absent, too long, odd characters) is replaced,
+ * never refused: the id is for the logs, and a bad one is no reason to fail a request. */
+static void request_id_of(struct lws *wsi, char out[REQUEST_ID_MAX + 1])
+{
+    static const char name[] = "x-request-id:";
+    int n = lws_hdr_custom_length(wsi, name, (int)sizeof name - 1);
+    if (n > 0 && n <= REQUEST_ID_MAX &&
+        lws_hdr_custom_copy(wsi, out, REQUEST_ID_MAX + 1, name, (int)sizeof name - 1) == n &&
+        request_id_valid(out, (size_t)n))
+        return;
+    unsigned char random[REQUEST_ID_RANDOM];
+    if (RAND_bytes(random, sizeof random) != 1)
+        memset(random, 0, sizeof random);
+    request_id_format(random, out);
+}
+
 static http_req *req_new(struct lws *wsi, const char *path)
 {
     http_req *r = n_spare ? spare[--n_spare] : malloc(sizeof *r);
@@ -174,6 +191,8 @@ static http_req *req_new(struct lws *wsi, const char *path)
     r->magic = HTTP_REQ_MAGIC;
     r->refs = 1;
     r->wsi = wsi;
+    r->started_ms = uv_now(H.loop);
+    request_id_of(wsi, r->request_id);
     snprintf(r->path, sizeof r->path, "%s", path);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
         r->method = HTTP_POST;
@@ -218,6 +237,21 @@ static bool answer_now(http_req *r)
     return true;
 }
 
+static const char *const method_names[] = {"GET", "POST", "OTHER"};
+
+/* One line per answer: refusals at info, faults at error, the rest at debug (a busy broker
+ * answers thousands of webhooks a second). */
+void http_log_answer(http_req *r)
+{
+    int level = r->status >= 500 ? CR_LOG_ERROR : r->status >= 400 ? CR_LOG_INFO : CR_LOG_DEBUG;
+    if (!log_enabled(level))
+        return;
+    log_write(log_level_name(level), "http", "{s:s,s:s,s:s,s:i,s:I,s:s,s:s*}", "request_id",
+              r->request_id, "method", method_names[r->method], "path", r->path, "status",
+              r->status, "ms", (json_int_t)(uv_now(H.loop) - r->started_ms), "client",
+              http_client_address(r), "error", r->message[0] ? r->message : NULL);
+}
+
 void http_reply_raw(http_req *r, int status, const char *content_type, char *body, size_t len)
 {
     if (r->magic != HTTP_REQ_MAGIC || r->responded) {
@@ -230,6 +264,7 @@ void http_reply_raw(http_req *r, int status, const char *content_type, char *bod
     r->resp_len = len;
     r->resp_type = content_type;
     metrics_http_status(status);
+    http_log_answer(r);
     if (r->wsi && !(r->waited && answer_now(r))) {
         lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
         lws_callback_on_writable(r->wsi);
@@ -263,6 +298,11 @@ void http_reply_error(http_req *r, int status, int code, const char *field, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!r->responded) { /* for the log line: cut where it may split a character, repaired */
+        snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1, msg);
+        utf8_repair(r->message);
+        redact_secrets(r->message);
+    }
     json_t *body = json_pack("{s:{s:i,s:s}}", "result", "code", code, "message", utf8_repair(msg));
     if (field && *field) {
         char f[256];
@@ -321,6 +361,13 @@ static int add_content_headers(struct lws *wsi, const http_req *r, unsigned char
                                         (const unsigned char *)len, n, p, end);
 }
 
+int http_add_request_id(struct lws *wsi, const http_req *r, unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(
+        wsi, (const unsigned char *)"x-request-id:", (const unsigned char *)r->request_id,
+        (int)strlen(r->request_id), p, end);
+}
+
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 1024 + r->resp_len;
@@ -333,6 +380,7 @@ static int write_response(struct lws *wsi, http_req *r)
     int bad =
         lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end) ||
         add_content_headers(wsi, r, &p, end) || add_extra_headers(wsi, r, &p, end) ||
+        http_add_request_id(wsi, r, &p, end) ||
         (r->status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
                                                          (const unsigned char *)"1", 1, &p, end)) ||
         (r->status == 401 && add_challenge(wsi, &p, end)) ||
@@ -366,6 +414,36 @@ static int on_http_writeable(struct lws *wsi, pss *s)
     r->wsi = NULL;
     http_req_release(r);
     return close || lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* A websocket upgrade never becomes an http_req: its refusal is written here, as lws's own
+ * lws_return_http_status writes one (head and body in one write on HTTP/1), with a JSON body,
+ * the request id and a log line like every other answer. */
+int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message)
+{
+    http_req r = {.wsi = wsi, .method = HTTP_GET, .status = status};
+    request_id_of(wsi, r.request_id);
+    r.started_ms = uv_now(H.loop);
+    if (lws_hdr_copy(wsi, r.path, sizeof r.path, WSI_TOKEN_GET_URI) <= 0)
+        snprintf(r.path, sizeof r.path, "?");
+    snprintf(r.message, sizeof r.message, "%s", message);
+    metrics_http_status(status);
+    http_log_answer(&r);
+    headers_free(&r); /* X-Forwarded-For, looked up for the client's address */
+    char body[256];
+    r.resp_len = (size_t)snprintf(body, sizeof body,
+                                  "{\"result\":{\"code\":%d,\"message\":\"%s\"}}", code, message);
+    r.resp_type = "application/json";
+    unsigned char buf[LWS_PRE + 1024];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+    if (r.resp_len >= sizeof body || lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
+        add_content_headers(wsi, &r, &p, end) || http_add_request_id(wsi, &r, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r.resp_len)
+        return -1;
+    memcpy(p, body, r.resp_len);
+    p += r.resp_len;
+    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP);
+    return -1;
 }
 
 /* ---- helpers for handlers ---- */
@@ -852,6 +930,19 @@ static void lws_log(int level, const char *line)
     log_write(level == LLL_ERR ? "error" : "warn", "libwebsockets", "{s:s}", "detail", msg);
 }
 
+/* lws turns TLS on for a vhost given a certificate, even without a listening port of its own
+ * (NO_LISTEN_SERVER), and lws_adopt_socket_vhost adopts with LWS_ADOPT_ALLOW_SSL, so every
+ * accepted connection starts with a handshake. ALPN offers HTTP/1.1 only: the handlers and
+ * the websockets are written and tested for it, not for HTTP/2. */
+static void tls_setup(struct lws_context_creation_info *info, const cr_config *cfg)
+{
+    if (!cfg->tls_cert)
+        return;
+    info->ssl_cert_filepath = cfg->tls_cert;
+    info->ssl_private_key_filepath = cfg->tls_key;
+    info->alpn = "http/1.1";
+}
+
 int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_api *api)
 {
     H.api = api;
@@ -862,6 +953,8 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (cfg->tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = H.loops;
     info.count_threads = 1;
     info.max_http_header_data = LWS_HEADER_DATA;
@@ -874,13 +967,14 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_
     info.vhost_name = "callrelay";
     info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = HTTP_WAIT_SECS;
+    tls_setup(&info, cfg);
     H.vhost = lws_create_vhost(H.ctx, &info);
     if (!H.vhost)
         return -1;
     H.loop = loop;
     uv_timer_init(loop, &H.deadlines);
     connguard_init(loop, hub_on_unmasked);
-    return listener_start(loop, listen_fd, H.vhost);
+    return listener_start(loop, listen_fd, H.vhost, !cfg->tls_cert);
 }
 
 void http_drain(void)

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "http_head.h"
 #include "names.h"
+#include "request_id.h"
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -29,6 +30,9 @@ typedef struct http_req {
     int refs;
     struct lws *wsi; /* NULL once the connection is gone: answers are then dropped */
     enum http_method method;
+    char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id: the client's when sane, else made */
+    uint64_t started_ms;                 /* uv_now when the head arrived */
+    char message[160];                   /* an error answer's message, for its log line */
     char path[256];
     char query[1024];
     char peer[64];
@@ -87,6 +91,15 @@ void http_stop(void);
 bool http_draining(void);
 const cr_config *http_config(void);
 uv_loop_t *http_loop(void);
+
+/* The answer's log line (status set): with its request id, method, path, status and time. */
+void http_log_answer(http_req *r);
+/* Refuses a websocket upgrade from LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION with status and a
+ * JSON body {"result":{"code","message"}} (message: plain ASCII without quotes); returns -1,
+ * what the filter callback returns. */
+int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message);
+/* Adds the request's X-Request-Id header to an answer's head. */
+int http_add_request_id(struct lws *wsi, const http_req *r, unsigned char **p, unsigned char *end);
 
 void http_req_hold(http_req *r);
 void http_req_release(http_req *r);

@@ -131,6 +131,7 @@ int http_reply_stream_begin(http_req *r, int status, const char *content_type,
     r->streaming = true;
     r->status = status;
     metrics_http_status(status);
+    http_log_answer(r);
     lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
     lws_callback_on_writable(r->wsi);
     return 0;
@@ -202,6 +203,7 @@ static int write_head(struct lws *wsi, http_req *r, http_out *o)
     if (connguard_answered(lws_get_socket_fd(wsi)))
         r->close_after = true;
     if (lws_add_http_common_headers(wsi, (unsigned)r->status, o->type, len, &p, end) ||
+        http_add_request_id(wsi, r, &p, end) ||
         (r->close_after && o->length >= 0 &&
          lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
                                       &p, end)) ||

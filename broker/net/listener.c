@@ -23,6 +23,7 @@ static struct {
     uv_timer_t pause;
     bool polling;
     struct lws_vhost *vhost;
+    bool guard; /* connguard sees the bytes: plain connections only */
 } L = {.fd = -1};
 
 static void on_readable(uv_poll_t *h, int status, int events);
@@ -64,7 +65,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
         /* small answers must not wait for the peer's delayed ACK (Nagle) */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connguard_watch(fd) != 0 || !lws_adopt_socket_vhost(L.vhost, fd)) {
+        if ((L.guard && connguard_watch(fd) != 0) || !lws_adopt_socket_vhost(L.vhost, fd)) {
             connguard_forget(fd);
             close(fd); /* lws logs why */
         }
@@ -116,9 +117,10 @@ int listener_open(const char *host, int port, int n, int *fds)
     return -1;
 }
 
-int listener_start(uv_loop_t *loop, int fd, struct lws_vhost *vhost)
+int listener_start(uv_loop_t *loop, int fd, struct lws_vhost *vhost, bool guard)
 {
     L.vhost = vhost;
+    L.guard = guard;
     L.fd = fd;
     if (uv_poll_init(loop, &L.poll, L.fd) != 0) {
         close(L.fd);

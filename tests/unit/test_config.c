@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "log_level.h"
 #include <unistd.h>
 
 #include "../../broker/config.c"
@@ -212,6 +214,8 @@ static void every_bad_value(void **state)
          "CALLRELAY_REDIS_URL: unknown query parameter \"tls=1\" (db or password)"},
         {"demo", "yes", "CALLRELAY_DEMO: must be 0 or 1, got \"yes\""},
         {"demo", "2", "CALLRELAY_DEMO: must be 0 or 1, got \"2\""},
+        {"log_level", "loud",
+         "CALLRELAY_LOG_LEVEL: must be debug, info, warn or error, got \"loud\""},
         {"nope", "1", "unknown setting \"nope\""},
     };
     cr_config c;
@@ -255,6 +259,15 @@ static void good_values(void **state)
     assert_int_equal(c.demo, 1);
     assert_int_equal(config_set(&c, "CALLRELAY_DEMO", "0", err, sizeof err), 0);
     assert_int_equal(c.demo, 0);
+    assert_int_equal(c.log_level, CR_LOG_INFO);
+    assert_int_equal(config_set(&c, "log_level", "DEBUG", err, sizeof err), 0);
+    assert_int_equal(c.log_level, CR_LOG_DEBUG);
+    assert_int_equal(config_set(&c, "log_level", "error", err, sizeof err), 0);
+    assert_int_equal(c.log_level, CR_LOG_ERROR);
+    assert_int_equal(config_set(&c, "tls_cert", "/etc/c.pem", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "tls_key", "/etc/k.pem", err, sizeof err), 0);
+    assert_string_equal(c.tls_cert, "/etc/c.pem");
+    assert_string_equal(c.tls_key, "/etc/k.pem");
     config_free(&c);
 }
 
