@@ -776,9 +776,10 @@ int config_load_env(cr_config *c, char *err, size_t errlen)
 int config_check(const cr_config *c, char *err, size_t errlen)
 {
     if (c->ws_ping_interval_s >= c->ws_idle_timeout_s)
-        return cfg_fail(err, errlen,
-                        "CALLRELAY_WS_PING_INTERVAL (%d) must be below CALLRELAY_WS_IDLE_TIMEOUT (%d)",
-                        c->ws_ping_interval_s, c->ws_idle_timeout_s);
+        return cfg_fail(
+            err, errlen,
+            "CALLRELAY_WS_PING_INTERVAL (%d) must be below CALLRELAY_WS_IDLE_TIMEOUT (%d)",
+            c->ws_ping_interval_s, c->ws_idle_timeout_s);
     if (c->ws_queue_soft > c->ws_queue_hard)
         return cfg_fail(err, errlen,
                         "CALLRELAY_WS_QUEUE_SOFT_BYTES (%zu) must not be above "

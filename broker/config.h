@@ -37,15 +37,16 @@ typedef struct cr_config {
     /* limits (docs/decisions.md "Limits per tenant and per tab") */
     int64_t max_websockets;          /* per instance, every worker together, default 20000 */
     int64_t max_websockets_per_user; /* per process, default 100 */
-    double rate_limit, rate_burst;   /* requests per second per integration, default 1000; burst, 2x */
-    int rate_burst_set;              /* rate_burst was given: rate_limit no longer sets it */
-    char **allowed_origins;          /* Origin of browser websockets; none: any */
+    double rate_limit,
+        rate_burst;         /* requests per second per integration, default 1000; burst, 2x */
+    int rate_burst_set;     /* rate_burst was given: rate_limit no longer sets it */
+    char **allowed_origins; /* Origin of browser websockets; none: any */
     size_t n_allowed_origins;
-    int ws_ping_interval_s;   /* ping a tab this long after it last sent anything, default 30 */
-    int ws_idle_timeout_s;    /* close a tab that sent nothing (not even a pong), default 75 */
-    size_t ws_queue_hard;     /* bytes queued for a tab: over it, closed at once, 64 MiB */
-    size_t ws_queue_soft;     /* over it for ws_queue_soft_s, closed, 16 MiB */
-    int ws_queue_soft_s;      /* default 30 */
+    int ws_ping_interval_s; /* ping a tab this long after it last sent anything, default 30 */
+    int ws_idle_timeout_s;  /* close a tab that sent nothing (not even a pong), default 75 */
+    size_t ws_queue_hard;   /* bytes queued for a tab: over it, closed at once, 64 MiB */
+    size_t ws_queue_soft;   /* over it for ws_queue_soft_s, closed, 16 MiB */
+    int ws_queue_soft_s;    /* default 30 */
 } cr_config;
 
 /* Defaults everywhere; a random ticket secret. Returns 0 or -1 (RNG failure). */

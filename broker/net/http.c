@@ -818,6 +818,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return s ? on_established(wsi, s) : -1;
     case LWS_CALLBACK_RECEIVE:
         return s ? hub_receive(wsi, &s->session, in, len) : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (s)
+            hub_pong(wsi, &s->session);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return s ? hub_writeable(wsi, &s->session) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -836,10 +840,10 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static const lws_retry_bo_t idle_policy = {
-    .secs_since_valid_ping = 30,
-    .secs_since_valid_hangup = 75,
-};
+/* lws pings a websocket that has not answered a ping for CALLRELAY_WS_PING_INTERVAL; the hub
+ * closes one silent for CALLRELAY_WS_IDLE_TIMEOUT with 1008 and a reason. lws's own hang-up,
+ * without a close frame, only comes after that. */
+static lws_retry_bo_t idle_policy;
 
 static void lws_log(int level, const char *line)
 {
@@ -872,6 +876,9 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listener.c accepts and hands over */
     info.protocols = protocols;
     info.vhost_name = "callrelay";
+    idle_policy.secs_since_valid_ping = (uint16_t)cfg->ws_ping_interval_s;
+    idle_policy.secs_since_valid_hangup =
+        (uint16_t)(cfg->ws_idle_timeout_s + 30 > 65535 ? 65535 : cfg->ws_idle_timeout_s + 30);
     info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = HTTP_WAIT_SECS;
     H.vhost = lws_create_vhost(H.ctx, &info);

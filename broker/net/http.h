@@ -42,6 +42,8 @@ typedef struct http_req {
     const char *too_long;               /* a header longer than its copy allows: 431 */
     char integration[NAME_MAX_LEN + 1]; /* set by authentication */
     char token_of[NAME_MAX_LEN + 1];    /* whose token the head carried, once checked */
+    bool rate_counted;                  /* charged to its integration's CALLRELAY_RATE_LIMIT */
+    char retry_after[24];               /* the Retry-After of a 429 */
     char *body;
     size_t body_len, body_cap, content_length;
     size_t reserved;      /* counted against CALLRELAY_MAX_BUFFERED until released */
