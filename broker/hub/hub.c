@@ -66,6 +66,7 @@ typedef struct session {
     size_t q_bytes;       /* what q holds, for CALLRELAY_WS_QUEUE_*_BYTES */
     int64_t q_over_since; /* when q went over the soft bound (loop ms), 0: it is not over */
     uint64_t last_rx_ms;  /* the last frame or pong from the client (loop ms) */
+    uint64_t last_ping_ms;
     char *rx;
     size_t rx_len;
     char *early[EARLY_MAX];
@@ -855,11 +856,26 @@ static void session_open(session *s)
 
 /* ---- the sweep: tabs silent for CALLRELAY_WS_IDLE_TIMEOUT, queues over the soft bound ---- */
 
+/* lws 4.1 hands the protocol a pong only when it carries a payload, and a client echoes the
+ * ping's: lws's own pings are empty, so the hub sends its own. A tab behind on its writes is
+ * not pinged: what it owes is in the way, and it is idle or not by what it sends. */
+static void ping(session *s, uint64_t now)
+{
+    static const char payload[] = "callrelay";
+    unsigned char buf[LWS_PRE + sizeof payload];
+    s->last_ping_ms = now;
+    if (s->q_len || lws_partial_buffered(s->wsi))
+        return;
+    memcpy(buf + LWS_PRE, payload, sizeof payload - 1);
+    lws_write(s->wsi, buf + LWS_PRE, sizeof payload - 1, LWS_WRITE_PING);
+}
+
 static void sweep_user(const char *key, void *value, void *ud)
 {
     (void)key;
     (void)ud;
     uint64_t now = uv_now(hub.loop), idle_ms = (uint64_t)hub.cfg->ws_idle_timeout_s * 1000;
+    uint64_t ping_ms = (uint64_t)hub.cfg->ws_ping_interval_s * 1000;
     for (session *s = ((hub_user *)value)->sessions, *next; s; s = next) {
         next = s->next; /* closing only marks it: hub_closed unlinks it later */
         if (!s->wsi || s->close_code)
@@ -868,6 +884,8 @@ static void sweep_user(const char *key, void *value, void *ud)
             limit_close(s, LIMIT_IDLE, IDLE_REASON);
         else if (s->q_over_since)
             queue_within(s, s->q_bytes);
+        else if (now - s->last_rx_ms >= ping_ms && now - s->last_ping_ms >= ping_ms)
+            ping(s, now);
     }
 }
 

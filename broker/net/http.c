@@ -840,9 +840,9 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* lws pings a websocket that has not answered a ping for CALLRELAY_WS_PING_INTERVAL; the hub
- * closes one silent for CALLRELAY_WS_IDLE_TIMEOUT with 1008 and a reason. lws's own hang-up,
- * without a close frame, only comes after that. */
+/* The hub pings a tab silent for CALLRELAY_WS_PING_INTERVAL and closes one silent for
+ * CALLRELAY_WS_IDLE_TIMEOUT with 1008 and a reason (hub.c, ping: lws's own pings are empty,
+ * and lws 4.1 does not report empty pongs). lws's validity timer stays only as a backstop. */
 static lws_retry_bo_t idle_policy;
 
 static void lws_log(int level, const char *line)
@@ -876,9 +876,8 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listener.c accepts and hands over */
     info.protocols = protocols;
     info.vhost_name = "callrelay";
-    idle_policy.secs_since_valid_ping = (uint16_t)cfg->ws_ping_interval_s;
-    idle_policy.secs_since_valid_hangup =
-        (uint16_t)(cfg->ws_idle_timeout_s + 30 > 65535 ? 65535 : cfg->ws_idle_timeout_s + 30);
+    idle_policy.secs_since_valid_ping = 65000;
+    idle_policy.secs_since_valid_hangup = 65535;
     info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = HTTP_WAIT_SECS;
     H.vhost = lws_create_vhost(H.ctx, &info);
