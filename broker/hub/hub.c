@@ -729,12 +729,13 @@ static int authenticate(struct lws *wsi, ws_auth *a)
     return 0;
 }
 
-/* A refusal at the upgrade, as JSON naming the limit; the connection closes after it. */
-static int refuse_upgrade(struct lws *wsi, unsigned status, int code, const char *limit,
-                          const char *msg)
+/* A refusal at the upgrade, as JSON naming the limit ({name, max, requested} as the other
+ * limits' answers, without the numbers for the Origin); the connection closes after it. */
+static int refuse_upgrade(struct lws *wsi, unsigned status, int code, const char *msg,
+                          json_t *limit)
 {
     json_t *j =
-        json_pack("{s:{s:i,s:s},s:s}", "result", "code", code, "message", msg, "limit", limit);
+        json_pack("{s:{s:i,s:s},s:o}", "result", "code", code, "message", msg, "limit", limit);
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     size_t n = body ? strlen(body) : 0;
@@ -783,10 +784,13 @@ static int64_t user_sessions(const ws_auth *a)
 }
 
 static int limits_refuse(struct lws *wsi, enum metric_limit why, unsigned status, int code,
-                         const char *limit, const char *msg)
+                         const char *msg, const char *name, int64_t max, int64_t now)
 {
     METRIC_ADD(limited[why], 1);
-    return refuse_upgrade(wsi, status, code, limit, msg);
+    json_t *limit = max > 0 ? json_pack("{s:s,s:I,s:I}", "name", name, "max", (json_int_t)max,
+                                        "requested", (json_int_t)now + 1)
+                            : json_pack("{s:s}", "name", name);
+    return refuse_upgrade(wsi, status, code, msg, limit);
 }
 
 int hub_filter(struct lws *wsi, void **slot)
@@ -800,18 +804,22 @@ int hub_filter(struct lws *wsi, void **slot)
         return -1;
     }
     const cr_config *c = hub.cfg;
+    int64_t open = __atomic_load_n(&metrics->sessions_open, __ATOMIC_RELAXED),
+            mine = user_sessions(&a);
     if (!origin_ok(wsi))
-        return limits_refuse(wsi, LIMIT_ORIGIN, 403, RC_FORBIDDEN, "CALLRELAY_ALLOWED_ORIGINS",
-                             "the page's Origin is not in CALLRELAY_ALLOWED_ORIGINS");
-    if (__atomic_load_n(&metrics->sessions_open, __ATOMIC_RELAXED) >= c->max_websockets)
-        return limits_refuse(wsi, LIMIT_WS_TOTAL, 503, RC_UNAVAILABLE, "CALLRELAY_MAX_WEBSOCKETS",
+        return limits_refuse(wsi, LIMIT_ORIGIN, 403, RC_FORBIDDEN,
+                             "the page's Origin is not in CALLRELAY_ALLOWED_ORIGINS",
+                             "CALLRELAY_ALLOWED_ORIGINS", 0, 0);
+    if (open >= c->max_websockets)
+        return limits_refuse(wsi, LIMIT_WS_TOTAL, 503, RC_UNAVAILABLE,
                              "this instance has CALLRELAY_MAX_WEBSOCKETS websockets open: "
-                             "try again later or another instance");
-    if (user_sessions(&a) >= c->max_websockets_per_user)
+                             "try again later or another instance",
+                             "CALLRELAY_MAX_WEBSOCKETS", c->max_websockets, open);
+    if (mine >= c->max_websockets_per_user)
         return limits_refuse(wsi, LIMIT_WS_USER, 429, RC_TOO_MANY_REQUESTS,
-                             "CALLRELAY_MAX_WEBSOCKETS_PER_USER",
                              "this user has CALLRELAY_MAX_WEBSOCKETS_PER_USER websockets open "
-                             "here: close one first");
+                             "here: close one first",
+                             "CALLRELAY_MAX_WEBSOCKETS_PER_USER", c->max_websockets_per_user, mine);
     return 0;
 }
 

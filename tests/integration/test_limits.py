@@ -102,7 +102,7 @@ def refusal(status, hdrs, body, want_status, want_code, want_limit):
     assert hdrs.get("content-type") == "application/json", hdrs
     b = json.loads(body)
     assert b["result"]["code"] == want_code, b
-    assert b["limit"] == want_limit, b
+    assert b["limit"]["name"] == want_limit, b  # as CALLRELAY_MAX_DELIVERIES's answers
     assert want_limit in b["result"]["message"], b
     return b
 
@@ -115,10 +115,12 @@ def test_websockets_per_user_and_in_total(world):
         acme.add_user(ext)
     t1, t2 = acme.tab("101"), acme.tab("101")
     status, hdrs, body, _ = upgrade(acme.channel_url("101"))
-    refusal(status, hdrs, body, 429, 3112, "CALLRELAY_MAX_WEBSOCKETS_PER_USER")
+    b429 = refusal(status, hdrs, body, 429, 3112, "CALLRELAY_MAX_WEBSOCKETS_PER_USER")
+    assert b429["limit"]["max"] == 2 and b429["limit"]["requested"] == 3, b429
     acme.tab("102")  # another user of the same integration is not held back
     status, hdrs, body, _ = upgrade(acme.channel_url("103"))
-    refusal(status, hdrs, body, 503, 5003, "CALLRELAY_MAX_WEBSOCKETS")
+    b503 = refusal(status, hdrs, body, 503, 5003, "CALLRELAY_MAX_WEBSOCKETS")
+    assert b503["limit"]["max"] == 3 and b503["limit"]["requested"] == 4, b503
     assert hdrs.get("retry-after") == "1", hdrs
     t1.close()
     wait_until(lambda: metric(b.metrics(), "callrelay_sessions_open") == 2, 5,
