@@ -267,3 +267,19 @@ def test_queue_over_its_soft_bound_for_its_seconds_is_closed(world):
     assert closed - started >= 3, "closed before the soft bound's seconds were over"
     assert closed - posted <= 3 + 2, "the queue stayed over the soft bound too long"
     assert limited(b, "queue_hard") == 0
+
+
+@pytest.mark.serial  # a token bucket refills with time
+def test_requests_that_fail_authentication_spend_nothing(world):
+    b = world.start_broker(env={"CALLRELAY_RATE_LIMIT": "1", "CALLRELAY_RATE_BURST": "3"})
+    acme = world.provision("acme")
+    time.sleep(3.5)  # provisioning is not charged; the bucket is full in any case
+    for _ in range(10):  # a stranger posting to acme's hook URL
+        r = b.post("/v1/hooks/acme/native", [call_event("101")], token="not-the-token")
+        assert_result(r, 401)
+        r = b.post("/v1/users/create", {"extension": "1"}, token="not-the-token")
+        assert_result(r, 401)
+    got = [acme.post([call_event("101")]).status_code for _ in range(6)]
+    assert got[:3] == [200, 200, 200], got  # the burst is still whole
+    assert 429 in got[3:], got
+    assert limited(b, "rate") == got.count(429)
