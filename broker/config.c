@@ -510,6 +510,126 @@ static int set_log_level(cr_config *c, const char *env, const char *v, char *err
     return 0;
 }
 
+static int set_max_websockets(cr_config *c, const char *env, const char *v, char *err,
+                              size_t errlen)
+{
+    return set_positive(env, v, INT32_MAX, &c->max_websockets, err, errlen);
+}
+
+static int set_max_websockets_per_user(cr_config *c, const char *env, const char *v, char *err,
+                                       size_t errlen)
+{
+    return set_positive(env, v, INT32_MAX, &c->max_websockets_per_user, err, errlen);
+}
+
+/* Whole requests per second: a fraction would be a Retry-After longer than anyone waits. */
+static int set_rate(double *slot, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (set_positive(env, v, 100000000, &n, err, errlen) < 0)
+        return -1;
+    *slot = (double)n;
+    return 0;
+}
+
+static int set_rate_limit(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    if (set_rate(&c->rate_limit, env, v, err, errlen) < 0)
+        return -1;
+    if (!c->rate_burst_set)
+        c->rate_burst = 2 * c->rate_limit;
+    return 0;
+}
+
+static int set_rate_burst(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    c->rate_burst_set = 1;
+    return set_rate(&c->rate_burst, env, v, err, errlen);
+}
+
+static int set_seconds(int *slot, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (set_positive(env, v, 86400, &n, err, errlen) < 0)
+        return -1;
+    *slot = (int)n;
+    return 0;
+}
+
+static int set_ws_ping(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    return set_seconds(&c->ws_ping_interval_s, env, v, err, errlen);
+}
+
+static int set_ws_idle(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    return set_seconds(&c->ws_idle_timeout_s, env, v, err, errlen);
+}
+
+static int set_ws_soft_s(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    return set_seconds(&c->ws_queue_soft_s, env, v, err, errlen);
+}
+
+static int set_bytes(size_t *slot, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (set_positive(env, v, INT64_MAX / 2, &n, err, errlen) < 0)
+        return -1;
+    *slot = (size_t)n;
+    return 0;
+}
+
+static int set_ws_hard(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    return set_bytes(&c->ws_queue_hard, env, v, err, errlen);
+}
+
+static int set_ws_soft(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    return set_bytes(&c->ws_queue_soft, env, v, err, errlen);
+}
+
+/* scheme://host[:port], as browsers send Origin: no path, no user, nothing after. */
+static int origin_valid(const char *o)
+{
+    const char *host = strncasecmp(o, "https://", 8) == 0  ? o + 8
+                       : strncasecmp(o, "http://", 7) == 0 ? o + 7
+                                                           : NULL;
+    return host && *host && !strpbrk(host, "/?#@") && !has_space_or_ctl(o);
+}
+
+/* Origins separated by commas or spaces. */
+static int set_allowed_origins(cr_config *c, const char *env, const char *v, char *err,
+                               size_t errlen)
+{
+    char **list = NULL, item[512];
+    size_t n = 0;
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, ", \t");
+        if (len) {
+            snprintf(item, sizeof item, "%.*s", (int)len, p);
+            char **grown = realloc(list, (n + 1) * sizeof *list);
+            if (len >= sizeof item || !origin_valid(item) || !grown) {
+                free_list(grown ? grown : list, n);
+                return cfg_fail(err, errlen,
+                                "%s: \"%.*s\" is not an origin such as https://crm.example.com",
+                                env, (int)len, p);
+            }
+            list = grown;
+            if (!(list[n++] = strdup(item))) {
+                free_list(list, n - 1);
+                return cfg_fail(err, errlen, "out of memory");
+            }
+        }
+        p += len + (p[len] != '\0');
+    }
+    free_list(c->allowed_origins, c->n_allowed_origins);
+    c->allowed_origins = list;
+    c->n_allowed_origins = n;
+    return 0;
+}
+
 static const struct setting settings[] = {
     {"listen", set_listen},
     {"redis_url", set_redis_url},
@@ -530,6 +650,16 @@ static const struct setting settings[] = {
     {"tls_cert", set_tls_cert},
     {"tls_key", set_tls_key},
     {"log_level", set_log_level},
+    {"max_websockets", set_max_websockets},
+    {"max_websockets_per_user", set_max_websockets_per_user},
+    {"rate_limit", set_rate_limit},
+    {"rate_burst", set_rate_burst},
+    {"allowed_origins", set_allowed_origins},
+    {"ws_ping_interval", set_ws_ping},
+    {"ws_idle_timeout", set_ws_idle},
+    {"ws_queue_hard_bytes", set_ws_hard},
+    {"ws_queue_soft_bytes", set_ws_soft},
+    {"ws_queue_soft_seconds", set_ws_soft_s},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -570,6 +700,15 @@ int config_init(cr_config *c)
     c->workers = 1;
     c->presence_ttl_s = 30;
     c->log_level = CR_LOG_INFO;
+    c->max_websockets = 20000;
+    c->max_websockets_per_user = 100;
+    c->rate_limit = 1000;
+    c->rate_burst = 2000;
+    c->ws_ping_interval_s = 30;
+    c->ws_idle_timeout_s = 75;
+    c->ws_queue_hard = 64u << 20;
+    c->ws_queue_soft = 16u << 20;
+    c->ws_queue_soft_s = 30;
     c->ticket_secret_len = 32;
     c->ticket_secret_random = 1;
     if (!c->listen_host || !c->key_prefix ||
@@ -662,6 +801,21 @@ int config_load_env(cr_config *c, char *err, size_t errlen)
     return 0;
 }
 
+int config_check(const cr_config *c, char *err, size_t errlen)
+{
+    if (c->ws_ping_interval_s >= c->ws_idle_timeout_s)
+        return cfg_fail(
+            err, errlen,
+            "CALLRELAY_WS_PING_INTERVAL (%d) must be below CALLRELAY_WS_IDLE_TIMEOUT (%d)",
+            c->ws_ping_interval_s, c->ws_idle_timeout_s);
+    if (c->ws_queue_soft > c->ws_queue_hard)
+        return cfg_fail(err, errlen,
+                        "CALLRELAY_WS_QUEUE_SOFT_BYTES (%zu) must not be above "
+                        "CALLRELAY_WS_QUEUE_HARD_BYTES (%zu)",
+                        c->ws_queue_soft, c->ws_queue_hard);
+    return 0;
+}
+
 void config_free(cr_config *c)
 {
     free(c->listen_host);
@@ -673,5 +827,6 @@ void config_free(cr_config *c)
     free_list(c->trusted_proxies, c->n_trusted_proxies);
     free(c->tls_cert);
     free(c->tls_key);
+    free_list(c->allowed_origins, c->n_allowed_origins);
     memset(c, 0, sizeof *c);
 }

@@ -37,6 +37,19 @@ typedef struct cr_config {
     char *tls_cert;     /* PEM certificate (chain) file: HTTPS and WSS; NULL: plain */
     char *tls_key;      /* PEM private key file of tls_cert */
     int log_level;      /* CR_LOG_DEBUG..CR_LOG_ERROR (log_level.h), default CR_LOG_INFO */
+    /* limits (docs/decisions.md "Limits per tenant and per tab") */
+    int64_t max_websockets;          /* per instance, every worker together, default 20000 */
+    int64_t max_websockets_per_user; /* per process, default 100 */
+    double rate_limit,
+        rate_burst;         /* requests per second per integration, default 1000; burst, 2x */
+    int rate_burst_set;     /* rate_burst was given: rate_limit no longer sets it */
+    char **allowed_origins; /* Origin of browser websockets; none: any */
+    size_t n_allowed_origins;
+    int ws_ping_interval_s; /* ping a tab this long after it last sent anything, default 30 */
+    int ws_idle_timeout_s;  /* close a tab that sent nothing (not even a pong), default 75 */
+    size_t ws_queue_hard;   /* bytes queued for a tab: over it, closed at once, 64 MiB */
+    size_t ws_queue_soft;   /* over it for ws_queue_soft_s, closed, 16 MiB */
+    int ws_queue_soft_s;    /* default 30 */
 } cr_config;
 
 /* Defaults everywhere; a random ticket secret. Returns 0 or -1 (RNG failure). */
@@ -45,7 +58,10 @@ int config_init(cr_config *c);
  * ignored; names are the variable names with or without the CALLRELAY_ prefix, any case
  * (listen, redis_url, admin_token, ticket_secret, public_url, retention, key_prefix,
  * max_body, max_buffered, body_timeout, dedupe_window, max_deliveries, workers,
- * trusted_proxies, presence_ttl, demo, tls_cert, tls_key, log_level). On error
+ * trusted_proxies, presence_ttl, demo, tls_cert, tls_key, log_level, max_websockets,
+ * max_websockets_per_user, rate_limit,
+ * rate_burst, allowed_origins, ws_ping_interval, ws_idle_timeout, ws_queue_hard_bytes,
+ * ws_queue_soft_bytes, ws_queue_soft_seconds). On error
  * writes one line (no newline) into err and returns -1.
  */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);
@@ -55,6 +71,9 @@ int config_load_env(cr_config *c, char *err, size_t errlen);
 int config_set(cr_config *c, const char *name, const char *value, char *err, size_t errlen);
 /* redis://[:password@]host:port[/db] or unix:///path[?db=N]; parsed with libcurl's URL API. */
 int config_parse_redis_url(const char *url, cr_redis_target *out, char *err, size_t errlen);
+/* What no single setting can check: the ping comes before the idle timeout, the soft queue
+ * bound below the hard one, the burst at least 1. After both loaders. */
+int config_check(const cr_config *c, char *err, size_t errlen);
 void config_free(cr_config *c);
 
 #endif

@@ -73,6 +73,18 @@ static void usage(FILE *f)
           "  CALLRELAY_TLS_KEY        PEM private key of that certificate (none)\n"
           "  CALLRELAY_LOG_LEVEL      debug, info, warn or error (info)\n",
           f);
+    fputs("Limits (429, 503 or 403 at the upgrade; a tab closed with 1008):\n"
+          "  CALLRELAY_MAX_WEBSOCKETS          websockets per instance, all workers (20000)\n"
+          "  CALLRELAY_MAX_WEBSOCKETS_PER_USER websockets per user per process (100)\n"
+          "  CALLRELAY_RATE_LIMIT      requests per second per integration per process (1000)\n"
+          "  CALLRELAY_RATE_BURST      requests an integration may send at once (2 x rate)\n"
+          "  CALLRELAY_ALLOWED_ORIGINS origins of browser websockets, comma-separated (any)\n"
+          "  CALLRELAY_WS_PING_INTERVAL     seconds of silence before a tab is pinged (30)\n"
+          "  CALLRELAY_WS_IDLE_TIMEOUT      seconds of silence, pongs too, that close it (75)\n"
+          "  CALLRELAY_WS_QUEUE_HARD_BYTES  bytes queued for a tab that close it (67108864)\n"
+          "  CALLRELAY_WS_QUEUE_SOFT_BYTES  bytes queued that close it if they last (16777216)\n"
+          "  CALLRELAY_WS_QUEUE_SOFT_SECONDS how long they may last (30)\n",
+          f);
 }
 
 static void stop_outbound(void)
@@ -152,7 +164,8 @@ static int parse_args(int argc, char **argv)
             return -1;
         }
     }
-    if (config_load_env(&M.cfg, err, sizeof err) != 0 || tls_check(&M.cfg, err, sizeof err) != 0)
+    if (config_load_env(&M.cfg, err, sizeof err) != 0 ||
+        config_check(&M.cfg, err, sizeof err) != 0 || tls_check(&M.cfg, err, sizeof err) != 0)
         return config_error(err);
     log_set_level(M.cfg.log_level);
     return 0;

@@ -137,6 +137,17 @@ char *metrics_render(size_t *len)
            all_up(m->pubsub_connected));
     latency_histogram(f, m);
     metric(f, "callrelay_workers", "Worker processes sharing the port.", "gauge", m->workers);
+    static const char *const limits[LIMIT_COUNT] = {
+        "websockets_total", "websockets_per_user", "origin", "rate", "idle",
+        "queue_hard",       "queue_soft",
+    };
+    fputs("# HELP callrelay_limited_total Requests and websocket upgrades refused, and websockets "
+          "closed, by the limit that did it.\n"
+          "# TYPE callrelay_limited_total counter\n",
+          f);
+    for (int i = 0; i < LIMIT_COUNT; i++)
+        fprintf(f, "callrelay_limited_total{limit=\"%s\"} %llu\n", limits[i],
+                (unsigned long long)m->limited[i]);
     fputs("# HELP callrelay_http_requests_total HTTP requests answered, by status.\n"
           "# TYPE callrelay_http_requests_total counter\n",
           f);

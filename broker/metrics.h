@@ -13,6 +13,18 @@
     }
 #define METRICS_LATENCY_BUCKETS 15
 
+/* What a limit refused or closed (callrelay_limited_total{limit=...}). */
+enum metric_limit {
+    LIMIT_WS_TOTAL,   /* upgrade over CALLRELAY_MAX_WEBSOCKETS: 503 */
+    LIMIT_WS_USER,    /* upgrade over CALLRELAY_MAX_WEBSOCKETS_PER_USER: 429 */
+    LIMIT_ORIGIN,     /* upgrade from an Origin not in CALLRELAY_ALLOWED_ORIGINS: 403 */
+    LIMIT_RATE,       /* request over CALLRELAY_RATE_LIMIT: 429 */
+    LIMIT_IDLE,       /* tab silent for CALLRELAY_WS_IDLE_TIMEOUT: 1008 */
+    LIMIT_QUEUE_HARD, /* tab's queue over CALLRELAY_WS_QUEUE_HARD_BYTES: 1008 */
+    LIMIT_QUEUE_SOFT, /* over CALLRELAY_WS_QUEUE_SOFT_BYTES for its seconds: 1008 */
+    LIMIT_COUNT
+};
+
 typedef struct cr_metrics {
     uint64_t events_accepted, events_ignored, events_duplicate, events_stale, events_delivered;
     int64_t sessions_open;
@@ -22,6 +34,7 @@ typedef struct cr_metrics {
     uint64_t notify_queued, notify_sent, notify_retried, notify_failed, notify_dead;
     uint64_t notify_latency[METRICS_LATENCY_BUCKETS + 1], notify_latency_sum_ms;
     uint64_t pbx_requests, pbx_failures, pbx_timeouts;
+    uint64_t limited[LIMIT_COUNT];
     int workers;
     int redis_connected[METRICS_MAX_WORKERS], pubsub_connected[METRICS_MAX_WORKERS];
 } cr_metrics;

@@ -4,12 +4,70 @@
 #include "api.h"
 #include "credentials.h"
 #include "cidr.h"
+#include "bounds.h"
 #include "integrations.h"
+#include "metrics.h"
 #include "result.h"
+#include "strmap.h"
 #include "token.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* ---- requests per second per integration, in this process ---- */
+
+static strmap buckets; /* integration name -> token_bucket; as many as integrations */
+static bool buckets_ready;
+
+/* 0: within CALLRELAY_RATE_LIMIT (or counted already); else the seconds to wait, with the
+ * request's Retry-After header set. Counted once per request, against its integration. */
+static int64_t rate_take(http_req *r, const char *name)
+{
+    if (r->rate_counted)
+        return 0;
+    r->rate_counted = true;
+    if (!buckets_ready && strmap_init(&buckets) == 0)
+        buckets_ready = true;
+    token_bucket *b = buckets_ready ? strmap_get(&buckets, name) : NULL;
+    if (!b && buckets_ready && (b = calloc(1, sizeof *b)) && strmap_put(&buckets, name, b)) {
+        free(b);
+        b = NULL;
+    }
+    if (!b)
+        return 0; /* out of memory: the limit is not worth a refusal */
+    const cr_config *c = http_config();
+    int64_t wait = bucket_take(b, c->rate_limit, c->rate_burst, (int64_t)uv_now(http_loop()));
+    if (!wait)
+        return 0;
+    METRIC_ADD(limited[LIMIT_RATE], 1);
+    snprintf(r->retry_after, sizeof r->retry_after, "%lld", (long long)wait);
+    http_reply_header(r, "retry-after:", r->retry_after);
+    return wait;
+}
+
+#define RATE_MESSAGE                                                                               \
+    "too many requests: over %.0f per second for integration %s (CALLRELAY_RATE_LIMIT)"
+
+static bool rate_ok(http_req *r, const char *name)
+{
+    if (!rate_take(r, name))
+        return true;
+    http_reply_error(r, 429, RC_TOO_MANY_REQUESTS, NULL, RATE_MESSAGE, http_config()->rate_limit,
+                     name);
+    return false;
+}
+
+/* A refusal at the head: the message must outlive the call. */
+static int rate_head(http_req *r, const char *name, head_refusal *why)
+{
+    static char msg[256];
+    if (!rate_take(r, name))
+        return 0;
+    snprintf(msg, sizeof msg, RATE_MESSAGE, http_config()->rate_limit, name);
+    *why = (head_refusal){429, RC_TOO_MANY_REQUESTS, msg};
+    return -1;
+}
 
 bool api_require_admin(http_req *r, const json_t *body)
 {
@@ -54,7 +112,7 @@ int api_integration_head_check(http_req *r, head_refusal *why)
     const integration *in = integrations_by_token(t);
     if (in) { /* the handler need not hash it again */
         snprintf(r->token_of, sizeof r->token_of, "%s", in->name);
-        return 0;
+        return rate_head(r, in->name, why);
     }
     if (!r->refreshed)
         return 1; /* created a moment ago on another instance? */
@@ -76,7 +134,7 @@ bool api_require_integration(http_req *r, const json_t *body)
         return false;
     }
     strcpy(r->integration, in->name);
-    return true;
+    return rate_ok(r, in->name);
 }
 
 bool api_authenticate_hook(http_req *r, const integration *in, const adapter_ctx *ctx,
@@ -84,15 +142,15 @@ bool api_authenticate_hook(http_req *r, const integration *in, const adapter_ctx
 {
     char buf[512];
     if (r->token_of[0] && strcmp(r->token_of, in->name) == 0)
-        return true;
+        return rate_ok(r, in->name);
     const char *t = r->token_of[0] ? NULL : http_token(r, NULL, buf, sizeof buf);
     if (t && integrations_by_token(t) == in)
-        return true;
+        return rate_ok(r, in->name);
     adapter_error err = {{0}, {0}};
     enum adapter_status s =
         in->adapter->verify ? in->adapter->verify(ctx, q, &err) : ADAPTER_NO_SIGNATURE;
     if (s == ADAPTER_OK)
-        return true;
+        return rate_ok(r, in->name);
     if (s == ADAPTER_NO_SIGNATURE)
         http_reply_error(r, 401, RC_UNAUTHORIZED, NULL,
                          "neither the integration token nor a webhook signature was given");
@@ -145,7 +203,9 @@ static int hook_head_check(http_req *r, head_refusal *why)
         .signature = r->webhook_signature,
         .now = (int64_t)time(NULL),
     };
-    return http_hook_head_ok(&h, why) ? 0 : -1;
+    if (!http_hook_head_ok(&h, why))
+        return -1;
+    return h.token_valid ? rate_head(r, in->name, why) : 0;
 }
 
 int api_head_check(http_req *r, head_refusal *why)

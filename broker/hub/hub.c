@@ -5,6 +5,7 @@
  * user's events in id order. An event is serialized once into a reference-counted frame and
  * that frame is queued on every session that sends it. */
 #include "hub.h"
+#include "bounds.h"
 #include "frame.h"
 #include "held.h"
 #include "http.h"
@@ -35,6 +36,7 @@
 #define RESYNC_BATCH 1000
 #define UNMASKED "client frames must be masked"
 #define CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry; not in lws 4.1's enum */
+#define SWEEP_MS 500               /* idle tabs and queues over the soft bound are found by then */
 
 typedef struct hub_user hub_user;
 
@@ -61,6 +63,10 @@ typedef struct session {
     held_list held;
     frame **q; /* ring of q_cap frames, grown on demand up to QUEUE_MAX: idle tabs stay small */
     unsigned q_head, q_len, q_cap;
+    size_t q_bytes;       /* what q holds, for CALLRELAY_WS_QUEUE_*_BYTES */
+    int64_t q_over_since; /* when q went over the soft bound (loop ms), 0: it is not over */
+    uint64_t last_rx_ms;  /* the last frame or pong from the client (loop ms) */
+    uint64_t last_ping_ms;
     char *rx;
     size_t rx_len;
     char *early[EARLY_MAX];
@@ -73,6 +79,7 @@ struct hub_user {
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
     int refs; /* sessions, plus a resync in flight */
     session *sessions;
+    int64_t n_sessions; /* for CALLRELAY_MAX_WEBSOCKETS_PER_USER */
     bool resyncing, rerange, resync_inflight;
     held_list held;
 };
@@ -81,6 +88,9 @@ static struct {
     const cr_config *cfg;
     strmap users;
     bool draining; /* shutting down: no new tabs, and each tab is closed with 1001 */
+    uv_loop_t *loop;
+    uv_timer_t sweep; /* idle tabs, queues over the soft bound; started with the first tab */
+    bool sweeping;
 } hub;
 
 /* ---- sessions ---- */
@@ -90,6 +100,8 @@ static void queue_drop(session *s)
     for (unsigned i = 0; i < s->q_len; i++)
         frame_unref(s->q[(s->q_head + i) % s->q_cap]);
     s->q_len = 0;
+    s->q_bytes = 0;
+    s->q_over_since = 0;
 }
 
 static void early_drop(session *s)
@@ -129,6 +141,36 @@ static void session_close(session *s, int code, const char *reason, bool drop_qu
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
     lws_callback_on_writable(s->wsi);
     lws_cancel_service(lws_get_context(s->wsi)); /* lws re-arms its timer only when serviced */
+}
+
+/* A limit closes the tab with 1008; its events stay in Redis for the next connection. */
+static void limit_close(session *s, enum metric_limit why, const char *reason)
+{
+    if (s->close_code || !s->wsi)
+        return;
+    METRIC_ADD(limited[why], 1);
+    log_warn("websocket closed by a limit", "{s:s,s:s,s:s,s:I}", "integration", s->integration,
+             "user", s->extension, "reason", reason, "queued_bytes", (json_int_t)s->q_bytes);
+    session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason, true);
+}
+
+#define QUEUE_HARD_REASON "outgoing queue over CALLRELAY_WS_QUEUE_HARD_BYTES: reconnect and resume"
+#define QUEUE_SOFT_REASON                                                                          \
+    "outgoing queue over CALLRELAY_WS_QUEUE_SOFT_BYTES for too long: reconnect and resume"
+#define IDLE_REASON "idle: nothing received, not even a pong, within CALLRELAY_WS_IDLE_TIMEOUT"
+
+/* bytes: what the queue would hold. False when the tab was closed for it. */
+static bool queue_within(session *s, size_t bytes)
+{
+    const cr_config *c = hub.cfg;
+    queue_verdict v =
+        queue_bound(bytes, (int64_t)uv_now(hub.loop), &s->q_over_since, c->ws_queue_hard,
+                    c->ws_queue_soft, (int64_t)c->ws_queue_soft_s * 1000);
+    if (v == QUEUE_HARD)
+        limit_close(s, LIMIT_QUEUE_HARD, QUEUE_HARD_REASON);
+    else if (v == QUEUE_SOFT)
+        limit_close(s, LIMIT_QUEUE_SOFT, QUEUE_SOFT_REASON);
+    return v == QUEUE_OK;
 }
 
 static void cull(session *s)
@@ -181,8 +223,11 @@ static void enqueue(session *s, frame *f)
         cull(s);
         return;
     }
+    if (!queue_within(s, s->q_bytes + f->len))
+        return;
     f->refs++;
     s->q[(s->q_head + s->q_len++) % s->q_cap] = f;
+    s->q_bytes += f->len;
     lws_callback_on_writable(s->wsi);
 }
 
@@ -684,18 +729,67 @@ static int authenticate(struct lws *wsi, ws_auth *a)
     return 0;
 }
 
+/* An Origin header is sent by browsers only: without it the client is not a page. */
+static bool origin_ok(struct lws *wsi)
+{
+    char origin[512];
+    const cr_config *c = hub.cfg;
+    if (!c->n_allowed_origins || lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+        return true;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof origin ||
+        lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+        return false;
+    return origin_allowed(c->allowed_origins, c->n_allowed_origins, origin);
+}
+
+static int64_t user_sessions(const ws_auth *a)
+{
+    char key[2 * NAME_MAX_LEN + 2];
+    user_key(key, a->integration, a->extension);
+    hub_user *u = strmap_get(&hub.users, key);
+    return u ? u->n_sessions : 0;
+}
+
+static int limits_refuse(struct lws *wsi, enum metric_limit why, unsigned status, int code,
+                         const char *msg, const char *name, int64_t max, int64_t now)
+{
+    METRIC_ADD(limited[why], 1);
+    json_t *limit = max > 0 ? json_pack("{s:s,s:I,s:I}", "name", name, "max", (json_int_t)max,
+                                        "requested", (json_int_t)now + 1)
+                            : json_pack("{s:s}", "name", name);
+    /* {name, max, requested} as the other limits' answers, without numbers for the Origin */
+    return http_refuse_upgrade(wsi, (int)status, code, msg, json_pack("{s:o}", "limit", limit));
+}
+
 int hub_filter(struct lws *wsi, void **slot)
 {
     ws_auth a;
     (void)slot;
     int status = authenticate(wsi, &a);
     if (status == 404)
-        return http_refuse_upgrade(wsi, 404, RC_NOT_FOUND, "no websocket here: use /v1/ws");
+        return http_refuse_upgrade(wsi, 404, RC_NOT_FOUND, "no websocket here: use /v1/ws", NULL);
     if (status == 503)
-        return http_refuse_upgrade(wsi, 503, RC_UNAVAILABLE, "draining: connect again");
+        return http_refuse_upgrade(wsi, 503, RC_UNAVAILABLE, "draining: connect again", NULL);
     if (status)
         return http_refuse_upgrade(wsi, status, RC_UNAUTHORIZED,
-                                   "ticket, or token and extension, missing or wrong");
+                                   "ticket, or token and extension, missing or wrong", NULL);
+    const cr_config *c = hub.cfg;
+    int64_t open = __atomic_load_n(&metrics->sessions_open, __ATOMIC_RELAXED),
+            mine = user_sessions(&a);
+    if (!origin_ok(wsi))
+        return limits_refuse(wsi, LIMIT_ORIGIN, 403, RC_FORBIDDEN,
+                             "the page's Origin is not in CALLRELAY_ALLOWED_ORIGINS",
+                             "CALLRELAY_ALLOWED_ORIGINS", 0, 0);
+    if (open >= c->max_websockets)
+        return limits_refuse(wsi, LIMIT_WS_TOTAL, 503, RC_UNAVAILABLE,
+                             "this instance has CALLRELAY_MAX_WEBSOCKETS websockets open: "
+                             "try again later or another instance",
+                             "CALLRELAY_MAX_WEBSOCKETS", c->max_websockets, open);
+    if (mine >= c->max_websockets_per_user)
+        return limits_refuse(wsi, LIMIT_WS_USER, 429, RC_TOO_MANY_REQUESTS,
+                             "this user has CALLRELAY_MAX_WEBSOCKETS_PER_USER websockets open "
+                             "here: close one first",
+                             "CALLRELAY_MAX_WEBSOCKETS_PER_USER", c->max_websockets_per_user, mine);
     return 0;
 }
 
@@ -738,9 +832,72 @@ static void session_open(session *s)
     }
 }
 
+/* ---- the sweep: tabs silent for CALLRELAY_WS_IDLE_TIMEOUT, queues over the soft bound ---- */
+
+/* lws 4.1 hands the protocol a pong only when it carries a payload, and a client echoes the
+ * ping's: lws's own pings are empty, so the hub sends its own. A tab behind on its writes is
+ * not pinged: what it owes is in the way, and it is idle or not by what it sends. */
+static void ping(session *s, uint64_t now)
+{
+    static const char payload[] = "callrelay";
+    unsigned char buf[LWS_PRE + sizeof payload];
+    s->last_ping_ms = now;
+    if (s->q_len || lws_partial_buffered(s->wsi))
+        return;
+    memcpy(buf + LWS_PRE, payload, sizeof payload - 1);
+    lws_write(s->wsi, buf + LWS_PRE, sizeof payload - 1, LWS_WRITE_PING);
+}
+
+static void sweep_user(const char *key, void *value, void *ud)
+{
+    (void)key;
+    (void)ud;
+    uint64_t now = uv_now(hub.loop), idle_ms = (uint64_t)hub.cfg->ws_idle_timeout_s * 1000;
+    uint64_t ping_ms = (uint64_t)hub.cfg->ws_ping_interval_s * 1000;
+    for (session *s = ((hub_user *)value)->sessions, *next; s; s = next) {
+        next = s->next; /* closing only marks it: hub_closed unlinks it later */
+        if (!s->wsi || s->close_code)
+            continue;
+        if (now - s->last_rx_ms >= idle_ms)
+            limit_close(s, LIMIT_IDLE, IDLE_REASON);
+        else if (s->q_over_since)
+            queue_within(s, s->q_bytes);
+        else if (now - s->last_rx_ms >= ping_ms && now - s->last_ping_ms >= ping_ms)
+            ping(s, now);
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    (void)t;
+    strmap_each(&hub.users, sweep_user, NULL);
+}
+
+/* The timer does not keep the loop alive; hub_close_all closes it. */
+static void sweep_start(void)
+{
+    if (hub.sweeping || hub.draining)
+        return;
+    hub.loop = http_loop();
+    if (!hub.loop || uv_timer_init(hub.loop, &hub.sweep) != 0)
+        return;
+    hub.sweeping = true;
+    uv_timer_start(&hub.sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&hub.sweep);
+}
+
+void hub_pong(struct lws *wsi, void **slot)
+{
+    session *s = *slot;
+    (void)wsi;
+    if (s && s->magic == SESSION_MAGIC)
+        s->last_rx_ms = uv_now(hub.loop);
+}
+
 int hub_established(struct lws *wsi, void **slot, bool unmasked)
 {
     ws_auth a;
+    sweep_start();
     session *s = authenticate(wsi, &a) == 0 ? calloc(1, sizeof *s) : NULL;
     hub_user *u = s ? user_get(a.integration, a.extension) : NULL;
     if (!u) {
@@ -756,6 +913,8 @@ int hub_established(struct lws *wsi, void **slot, bool unmasked)
     memcpy(s->ticket_sig, a.ticket_sig, sizeof s->ticket_sig);
     s->ticket_expires = a.expires;
     u->refs++;
+    u->n_sessions++;
+    s->last_rx_ms = uv_now(hub.loop);
     s->next = u->sessions;
     if (u->sessions)
         u->sessions->prev = s;
@@ -793,6 +952,7 @@ int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
     session *s = *slot;
     if (!s || s->magic != SESSION_MAGIC)
         return -1;
+    s->last_rx_ms = uv_now(hub.loop);
     if (s->close_code)
         return 0; /* closing: what the client sends no longer matters */
     if (lws_frame_is_binary(wsi)) {
@@ -847,6 +1007,7 @@ int hub_writeable(struct lws *wsi, void **slot)
         frame *f = s->q[s->q_head];
         s->q_head = (s->q_head + 1) % s->q_cap;
         s->q_len--;
+        s->q_bytes -= f->len;
         int n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
         bool failed = n < (int)f->len;
         METRIC_ADD(events_delivered, f->n_events);
@@ -897,6 +1058,7 @@ void hub_closed(struct lws *wsi, void **slot)
         u->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    u->n_sessions--;
     s->wsi = NULL;
     METRIC_SUB(sessions_open, 1);
     user_release(u);
@@ -916,6 +1078,11 @@ static void wake_each(const char *key, void *value, void *ud)
 void hub_close_all(void)
 {
     hub.draining = true;
+    if (hub.sweeping) {
+        hub.sweeping = false;
+        uv_timer_stop(&hub.sweep);
+        uv_close((uv_handle_t *)&hub.sweep, NULL);
+    }
     strmap_each(&hub.users, wake_each, NULL);
 }
 

@@ -18,6 +18,8 @@ int hub_established(struct lws *wsi, void **slot, bool unmasked);
 int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len);
 int hub_writeable(struct lws *wsi, void **slot);
 void hub_closed(struct lws *wsi, void **slot);
+/* A pong from the client: it is alive (CALLRELAY_WS_IDLE_TIMEOUT). */
+void hub_pong(struct lws *wsi, void **slot);
 /* connguard's on_unmasked: owner is the session of a connection that sent an unmasked frame. */
 bool hub_on_unmasked(void *owner);
 

@@ -17,6 +17,7 @@ enum cr_result_code {
     RC_UNKNOWN_OP = 3109,             /* websocket frame with an unknown op */
     RC_NOT_REGISTERED = 3110,         /* websocket op that needs register first */
     RC_COMMAND_CONFLICT = 3111,       /* a command_id reused for a different command */
+    RC_TOO_MANY_REQUESTS = 3112,      /* over a limit: CALLRELAY_RATE_LIMIT, websockets per user */
     RC_CALL_NOT_FOUND = 3310,         /* Mango: no such call */
     RC_RECORDING_NOT_FOUND = 3320,    /* Mango: no such recording */
     RC_RECORDING_FORMAT = 3321,       /* the recording exists only in another format */

@@ -419,7 +419,7 @@ static int on_http_writeable(struct lws *wsi, pss *s)
 /* A websocket upgrade never becomes an http_req: its refusal is written here, as lws's own
  * lws_return_http_status writes one (head and body in one write on HTTP/1), with a JSON body,
  * the request id and a log line like every other answer. */
-int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message)
+int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message, json_t *extra)
 {
     http_req r = {.wsi = wsi, .method = HTTP_GET, .status = status};
     request_id_of(wsi, r.request_id);
@@ -430,19 +430,26 @@ int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *messa
     metrics_http_status(status);
     http_log_answer(&r);
     headers_free(&r); /* X-Forwarded-For, looked up for the client's address */
-    char body[256];
-    r.resp_len = (size_t)snprintf(body, sizeof body,
-                                  "{\"result\":{\"code\":%d,\"message\":\"%s\"}}", code, message);
+    json_t *j = json_pack("{s:{s:i,s:s}}", "result", "code", code, "message", message);
+    if (j && extra)
+        json_object_update_missing(j, extra);
+    json_decref(extra);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    r.resp_len = body ? strlen(body) : 0;
     r.resp_type = "application/json";
-    unsigned char buf[LWS_PRE + 1024];
+    unsigned char buf[LWS_PRE + 2048];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
-    if (r.resp_len >= sizeof body || lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
-        add_content_headers(wsi, &r, &p, end) || http_add_request_id(wsi, &r, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < r.resp_len)
-        return -1;
-    memcpy(p, body, r.resp_len);
-    p += r.resp_len;
-    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP);
+    if (body && !lws_add_http_header_status(wsi, (unsigned)status, &p, end) &&
+        !add_content_headers(wsi, &r, &p, end) && !http_add_request_id(wsi, &r, &p, end) &&
+        !(status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                                       (const unsigned char *)"1", 1, &p, end)) &&
+        !lws_finalize_http_header(wsi, &p, end) && (size_t)(end - p) >= r.resp_len) {
+        memcpy(p, body, r.resp_len);
+        p += r.resp_len;
+        lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP);
+    }
+    free(body);
     return -1;
 }
 
@@ -896,6 +903,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return s ? on_established(wsi, s) : -1;
     case LWS_CALLBACK_RECEIVE:
         return s ? hub_receive(wsi, &s->session, in, len) : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (s)
+            hub_pong(wsi, &s->session);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return s ? hub_writeable(wsi, &s->session) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -914,10 +925,10 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static const lws_retry_bo_t idle_policy = {
-    .secs_since_valid_ping = 30,
-    .secs_since_valid_hangup = 75,
-};
+/* The hub pings a tab silent for CALLRELAY_WS_PING_INTERVAL and closes one silent for
+ * CALLRELAY_WS_IDLE_TIMEOUT with 1008 and a reason (hub.c, ping: lws's own pings are empty,
+ * and lws 4.1 does not report empty pongs). lws's validity timer stays only as a backstop. */
+static lws_retry_bo_t idle_policy;
 
 static void lws_log(int level, const char *line)
 {
@@ -965,6 +976,8 @@ int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listener.c accepts and hands over */
     info.protocols = protocols;
     info.vhost_name = "callrelay";
+    idle_policy.secs_since_valid_ping = 65000;
+    idle_policy.secs_since_valid_hangup = 65535;
     info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = HTTP_WAIT_SECS;
     tls_setup(&info, cfg);

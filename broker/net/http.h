@@ -46,6 +46,8 @@ typedef struct http_req {
     const char *too_long;               /* a header longer than its copy allows: 431 */
     char integration[NAME_MAX_LEN + 1]; /* set by authentication */
     char token_of[NAME_MAX_LEN + 1];    /* whose token the head carried, once checked */
+    bool rate_counted;                  /* charged to its integration's CALLRELAY_RATE_LIMIT */
+    char retry_after[24];               /* the Retry-After of a 429 */
     char *body;
     size_t body_len, body_cap, content_length;
     size_t reserved;      /* counted against CALLRELAY_MAX_BUFFERED until released */
@@ -97,7 +99,8 @@ void http_log_answer(http_req *r);
 /* Refuses a websocket upgrade from LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION with status and a
  * JSON body {"result":{"code","message"}} (message: plain ASCII without quotes); returns -1,
  * what the filter callback returns. */
-int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message);
+/* extra (stolen, may be NULL): fields added to the JSON body ({"limit": ...}). */
+int http_refuse_upgrade(struct lws *wsi, int status, int code, const char *message, json_t *extra);
 /* Adds the request's X-Request-Id header to an answer's head. */
 int http_add_request_id(struct lws *wsi, const http_req *r, unsigned char **p, unsigned char *end);
 

@@ -315,6 +315,46 @@ static void redis_url_forms(void **state)
     redis_target_free(&t);
 }
 
+static void limits(void **state)
+{
+    (void)state;
+    cr_config c;
+    assert_int_equal(config_init(&c), 0);
+    assert_int_equal(c.max_websockets, 20000);
+    assert_int_equal(c.max_websockets_per_user, 100);
+    assert_true(c.rate_limit == 1000 && c.rate_burst == 2000);
+    assert_int_equal(c.n_allowed_origins, 0);
+    assert_int_equal(config_check(&c, err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "rate_limit", "7", err, sizeof err), 0);
+    assert_true(c.rate_limit == 7 && c.rate_burst == 14); /* the burst follows the rate */
+    assert_int_equal(config_set(&c, "CALLRELAY_RATE_BURST", "3", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "rate_limit", "9", err, sizeof err), 0);
+    assert_true(c.rate_limit == 9 && c.rate_burst == 3); /* unless it was given */
+    assert_int_equal(config_set(&c, "allowed_origins",
+                                "https://crm.example.com, http://localhost:3000", err, sizeof err),
+                     0);
+    assert_int_equal(c.n_allowed_origins, 2);
+    assert_string_equal(c.allowed_origins[1], "http://localhost:3000");
+    static const char *const bad[] = {"https://crm.example.com/", "crm.example.com", "https://",
+                                      "https://u@crm.example.com", "ftp://x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(config_set(&c, "allowed_origins", bad[i], err, sizeof err), -1);
+        assert_non_null(strstr(err, "CALLRELAY_ALLOWED_ORIGINS"));
+    }
+    assert_int_equal(c.n_allowed_origins, 2); /* a bad value leaves the list as it was */
+    assert_int_equal(config_set(&c, "ws_idle_timeout", "30", err, sizeof err), 0);
+    assert_int_equal(config_check(&c, err, sizeof err), -1); /* the ping (30) must come first */
+    assert_non_null(strstr(err, "CALLRELAY_WS_PING_INTERVAL"));
+    assert_int_equal(config_set(&c, "ws_ping_interval", "10", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "ws_queue_soft_bytes", "70000000", err, sizeof err), 0);
+    assert_int_equal(config_check(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "CALLRELAY_WS_QUEUE_SOFT_BYTES"));
+    assert_int_equal(config_set(&c, "ws_queue_hard_bytes", "70000000", err, sizeof err), 0);
+    assert_int_equal(config_check(&c, err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "max_websockets_per_user", "0", err, sizeof err), -1);
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup(every_bad_value, clear_env),
         cmocka_unit_test_setup(good_values, clear_env),
         cmocka_unit_test_setup(redis_url_forms, clear_env),
+        cmocka_unit_test_setup(limits, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
