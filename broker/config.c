@@ -419,6 +419,15 @@ static int set_presence_ttl(cr_config *c, const char *env, const char *v, char *
     return 0;
 }
 
+static int set_drain_timeout(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    int64_t n;
+    if (set_positive(env, v, 3600, &n, err, errlen) < 0)
+        return -1;
+    c->drain_timeout_s = (int)n;
+    return 0;
+}
+
 static int set_demo(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
 {
     if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
@@ -660,6 +669,7 @@ static const struct setting settings[] = {
     {"ws_queue_hard_bytes", set_ws_hard},
     {"ws_queue_soft_bytes", set_ws_soft},
     {"ws_queue_soft_seconds", set_ws_soft_s},
+    {"drain_timeout", set_drain_timeout},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -709,6 +719,7 @@ int config_init(cr_config *c)
     c->ws_queue_hard = 64u << 20;
     c->ws_queue_soft = 16u << 20;
     c->ws_queue_soft_s = 30;
+    c->drain_timeout_s = 25;
     c->ticket_secret_len = 32;
     c->ticket_secret_random = 1;
     if (!c->listen_host || !c->key_prefix ||

@@ -50,6 +50,7 @@ typedef struct cr_config {
     size_t ws_queue_hard;   /* bytes queued for a tab: over it, closed at once, 64 MiB */
     size_t ws_queue_soft;   /* over it for ws_queue_soft_s, closed, 16 MiB */
     int ws_queue_soft_s;    /* default 30 */
+    int drain_timeout_s;    /* SIGTERM: requests in flight get this long to finish, default 25 */
 } cr_config;
 
 /* Defaults everywhere; a random ticket secret. Returns 0 or -1 (RNG failure). */
@@ -61,7 +62,7 @@ int config_init(cr_config *c);
  * trusted_proxies, presence_ttl, demo, tls_cert, tls_key, log_level, max_websockets,
  * max_websockets_per_user, rate_limit,
  * rate_burst, allowed_origins, ws_ping_interval, ws_idle_timeout, ws_queue_hard_bytes,
- * ws_queue_soft_bytes, ws_queue_soft_seconds). On error
+ * ws_queue_soft_bytes, ws_queue_soft_seconds, drain_timeout). On error
  * writes one line (no newline) into err and returns -1.
  */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);

@@ -30,7 +30,8 @@
 #include <uv.h>
 
 #define CALLRELAY_VERSION "0.1.0"
-#define DRAIN_MS 300
+#define DRAIN_MS 300 /* at least this long when tabs were open: their 1001 frames leave */
+#define DRAIN_TICK_MS 50
 
 static struct {
     uv_loop_t *loop;
@@ -38,6 +39,8 @@ static struct {
     uv_signal_t sigterm, sigint;
     uv_timer_t stop_timer;
     bool stopping;
+    uint64_t drain_from; /* uv_now at the signal */
+    uint64_t drain_min;  /* DRAIN_MS when tabs were open, else 0 */
     int listen_fd[METRICS_MAX_WORKERS];
     const sigset_t *blocked; /* a worker's signals, blocked by its parent until start() */
     http_client *http;       /* every outbound request: notifications, commands, polls */
@@ -69,10 +72,12 @@ static void usage(FILE *f)
         "  CALLRELAY_PRESENCE_TTL   seconds a killed instance's tabs still count as online (30)\n",
         f);
     fputs("  CALLRELAY_DEMO           1: serve the demo CRM page at /demo (0)\n", f);
-    fputs("  CALLRELAY_TLS_CERT       PEM certificate (chain) file: serve HTTPS and WSS (none)\n"
-          "  CALLRELAY_TLS_KEY        PEM private key of that certificate (none)\n"
-          "  CALLRELAY_LOG_LEVEL      debug, info, warn or error (info)\n",
-          f);
+    fputs(
+        "  CALLRELAY_TLS_CERT       PEM certificate (chain) file: serve HTTPS and WSS (none)\n"
+        "  CALLRELAY_TLS_KEY        PEM private key of that certificate (none)\n"
+        "  CALLRELAY_LOG_LEVEL      debug, info, warn or error (info)\n"
+        "  CALLRELAY_DRAIN_TIMEOUT  seconds requests in flight get to finish after SIGTERM (25)\n",
+        f);
     fputs("Limits (429, 503 or 403 at the upgrade; a tab closed with 1008):\n"
           "  CALLRELAY_MAX_WEBSOCKETS          websockets per instance, all workers (20000)\n"
           "  CALLRELAY_MAX_WEBSOCKETS_PER_USER websockets per user per process (100)\n"
@@ -97,9 +102,8 @@ static void stop_outbound(void)
     M.http = NULL;
 }
 
-static void on_final_stop(uv_timer_t *t)
+static void final_stop(void)
 {
-    (void)t;
     ingest_stop();
     stop_outbound();
     integrations_stop();
@@ -111,18 +115,44 @@ static void on_final_stop(uv_timer_t *t)
     uv_close((uv_handle_t *)&M.sigint, NULL);
 }
 
-/* Websockets get their 1001 first; Redis and lws are torn down a moment later, from a plain
- * uv timer callback as lws requires. */
+/* Every tick until the requests in flight are over (a webhook being stored, a command waiting
+ * on its PBX), or until CALLRELAY_DRAIN_TIMEOUT: what is still open then is cut, and logged,
+ * and the exit is still clean (the orchestrator's grace is what it is). */
+static void on_drain_tick(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t waited = uv_now(M.loop) - M.drain_from;
+    size_t left = http_in_flight();
+    if (waited < M.drain_min)
+        return;
+    if (left && waited < (uint64_t)M.cfg.drain_timeout_s * 1000)
+        return;
+    if (left)
+        log_warn("drain timeout: requests still in flight are closed", "{s:i,s:i}", "requests",
+                 (int)left, "seconds", M.cfg.drain_timeout_s);
+    else
+        log_info("drained", "{s:I}", "ms", (json_int_t)waited);
+    uv_timer_stop(&M.stop_timer);
+    final_stop();
+}
+
+/* SIGTERM: /readyz and new requests on kept-alive connections get 503, the listener stops,
+ * websockets get their 1001 at once; Redis and lws are torn down once the requests in flight
+ * are over, from a plain uv timer callback as lws requires. */
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     if (M.stopping)
         return;
     M.stopping = true;
-    log_info("stopping", "{s:i,s:i}", "signal", signum, "sessions", (int)metrics->sessions_open);
+    log_info("stopping", "{s:i,s:i,s:i,s:i}", "signal", signum, "sessions",
+             (int)metrics->sessions_open, "requests", (int)http_in_flight(), "drain_timeout",
+             M.cfg.drain_timeout_s);
     presence_drain(); /* before the tabs close: their ZREMs would follow one by one */
+    M.drain_from = uv_now(M.loop);
+    M.drain_min = metrics->sessions_open ? DRAIN_MS : 0;
     http_drain();
-    uv_timer_start(&M.stop_timer, on_final_stop, metrics->sessions_open ? DRAIN_MS : 0, 0);
+    uv_timer_start(&M.stop_timer, on_drain_tick, 0, DRAIN_TICK_MS);
 }
 
 static void on_connected(void)
@@ -240,7 +270,7 @@ static int run_worker(void)
 /* ---- several workers: one process each, each accepting from its own SO_REUSEPORT socket */
 
 #define STARTUP_GRACE_S 2
-#define STOP_DEADLINE_S 10
+#define STOP_MARGIN_S 5 /* past the workers' own drain timeout */
 
 static pid_t spawn(int slot, const sigset_t *blocked)
 {
@@ -358,8 +388,9 @@ static int run_master(int n)
             reap(&w);
         else if (sig > 0 && !w.stopping)
             stop_all(&w);
-        if (w.stopping && time(NULL) - w.stop_at > STOP_DEADLINE_S) {
-            log_error("workers did not stop in time: killed", "{s:i}", "seconds", STOP_DEADLINE_S);
+        int deadline = M.cfg.drain_timeout_s + STOP_MARGIN_S;
+        if (w.stopping && time(NULL) - w.stop_at > deadline) {
+            log_error("workers did not stop in time: killed", "{s:i}", "seconds", deadline);
             signal_all(&w, SIGKILL);
         }
     }

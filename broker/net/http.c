@@ -43,10 +43,12 @@ static struct {
     uv_timer_t deadlines; /* ticks while a body is being read */
     http_req *reading;    /* requests whose body is being read */
     size_t buffered;      /* bytes reserved for bodies, across every connection */
+    size_t live;          /* requests from their head to their release: what a drain waits for */
 } H;
 
 const cr_config *http_config(void) { return H.cfg; }
 bool http_draining(void) { return H.draining; }
+size_t http_in_flight(void) { return H.live; }
 uv_loop_t *http_loop(void) { return H.loop; }
 
 /* ---- request objects ---- */
@@ -98,6 +100,7 @@ void http_req_release(http_req *r)
         r->free_state(r->state);
     http_stream_free(r);
     r->magic = 0;
+    H.live--;
     reading_remove(r);
     H.buffered -= r->reserved;
     free(r->webhook_signature);
@@ -190,6 +193,7 @@ static http_req *req_new(struct lws *wsi, const char *path)
     memset(r, 0, sizeof *r);
     r->magic = HTTP_REQ_MAGIC;
     r->refs = 1;
+    H.live++;
     r->wsi = wsi;
     r->started_ms = uv_now(H.loop);
     request_id_of(wsi, r->request_id);
@@ -371,8 +375,8 @@ int http_add_request_id(struct lws *wsi, const http_req *r, unsigned char **p, u
 static int write_response(struct lws *wsi, http_req *r)
 {
     size_t cap = LWS_PRE + 1024 + r->resp_len;
-    if (connguard_answered(lws_get_socket_fd(wsi)))
-        r->close_after = true;
+    if (H.draining || connguard_answered(lws_get_socket_fd(wsi)))
+        r->close_after = true; /* draining: a kept-alive client goes to another instance */
     unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;

@@ -87,10 +87,13 @@ typedef struct http_api {
 } http_api;
 
 int http_start(uv_loop_t *loop, const cr_config *cfg, int listen_fd, const http_api *api);
-/* Stop accepting and close every connection (websockets with 1001). */
+/* Stop accepting and close every websocket (1001); requests in flight go on, and answers
+ * close their connection. */
 void http_drain(void);
 void http_stop(void);
 bool http_draining(void);
+/* Requests begun and not yet over (answer written or connection gone, handler done). */
+size_t http_in_flight(void);
 const cr_config *http_config(void);
 uv_loop_t *http_loop(void);
 

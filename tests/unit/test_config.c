@@ -216,6 +216,9 @@ static void every_bad_value(void **state)
         {"demo", "2", "CALLRELAY_DEMO: must be 0 or 1, got \"2\""},
         {"log_level", "loud",
          "CALLRELAY_LOG_LEVEL: must be debug, info, warn or error, got \"loud\""},
+        {"drain_timeout", "0", "CALLRELAY_DRAIN_TIMEOUT: must be a positive integer, got \"0\""},
+        {"drain_timeout", "3601",
+         "CALLRELAY_DRAIN_TIMEOUT: must be a positive integer, got \"3601\""},
         {"nope", "1", "unknown setting \"nope\""},
     };
     cr_config c;
@@ -268,6 +271,9 @@ static void good_values(void **state)
     assert_int_equal(config_set(&c, "tls_key", "/etc/k.pem", err, sizeof err), 0);
     assert_string_equal(c.tls_cert, "/etc/c.pem");
     assert_string_equal(c.tls_key, "/etc/k.pem");
+    assert_int_equal(c.drain_timeout_s, 25);
+    assert_int_equal(config_set(&c, "CALLRELAY_DRAIN_TIMEOUT", "2", err, sizeof err), 0);
+    assert_int_equal(c.drain_timeout_s, 2);
     config_free(&c);
 }
 
