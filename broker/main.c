@@ -312,10 +312,15 @@ static void signal_all(workers *w, int sig)
             kill(w->pid[i], sig);
 }
 
+/* The parent's copies of the listening sockets go too: new connections are refused, not
+ * left in a backlog nobody accepts from. */
 static void stop_all(workers *w)
 {
-    if (!w->stopping)
+    if (!w->stopping) {
         w->stop_at = time(NULL);
+        for (int i = 0; i < w->n; i++)
+            close(M.listen_fd[i]);
+    }
     w->stopping = true;
     signal_all(w, SIGTERM);
 }
