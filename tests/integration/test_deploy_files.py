@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 API_VARS = {"CALLRELAY_LISTEN", "CALLRELAY_REDIS_URL", "CALLRELAY_ADMIN_TOKEN",
             "CALLRELAY_TICKET_SECRET", "CALLRELAY_PUBLIC_URL", "CALLRELAY_RETENTION",
-            "CALLRELAY_KEY_PREFIX", "CALLRELAY_MAX_BODY", "CALLRELAY_DEDUPE_WINDOW"}
+            "CALLRELAY_KEY_PREFIX", "CALLRELAY_MAX_BODY", "CALLRELAY_DEDUPE_WINDOW",
+            "CALLRELAY_DRAIN_TIMEOUT"}
 
 
 def load_all(path):
@@ -71,6 +72,8 @@ def test_compose_replicas_share_one_ticket_secret():
         assert set(env) <= API_VARS, f"{name}: unknown variables {set(env) - API_VARS}"
         assert env["CALLRELAY_LISTEN"] == "0.0.0.0:8080"
         assert env["CALLRELAY_REDIS_URL"].startswith("redis://redis:")
+        grace = s["stop_grace_period"]
+        assert grace.endswith("s") and int(grace[:-1]) > int(env["CALLRELAY_DRAIN_TIMEOUT"]), s
         assert s["build"]["dockerfile"] == "deploy/Dockerfile"
         assert (DEPLOY / s["build"]["context"] / s["build"]["dockerfile"]).is_file()
     lb = services["haproxy"]
@@ -166,8 +169,12 @@ def test_k8s_deployment():
     pod = dep["spec"]["template"]["spec"]
     assert dep["spec"]["selector"]["matchLabels"].items() <= \
         dep["spec"]["template"]["metadata"]["labels"].items()
-    assert pod["terminationGracePeriodSeconds"] >= 10
     c = pod["containers"][0]
+    # the grace counts the preStop sleep, then the drain: both must fit, with time to spare
+    pre_stop = c["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep", pre_stop
+    drain = int({e["name"]: e.get("value") for e in c["env"]}["CALLRELAY_DRAIN_TIMEOUT"])
+    assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + drain, pod
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     ports = {p.get("name"): p["containerPort"] for p in c["ports"]}
