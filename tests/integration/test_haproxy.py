@@ -6,6 +6,7 @@ Everything goes through haproxy: provisioning, the channel URL, the websockets, 
 webhooks that land on both instances in turn. Every tab must receive every event, in id
 order, whichever instance ingested it."""
 
+import json
 import os
 import re
 import resource
@@ -13,12 +14,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
+import time
 
 import pytest
 import requests
 
-from conftest import (Broker, Tab, assert_increasing, call_event, free_port, wait_until,
-                      ws_upgrade_status)
+from conftest import (SCALE, Broker, Closed, Tab, assert_increasing, call_event, free_port,
+                      wait_until, ws_upgrade_status)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HAPROXY_CFG = os.path.join(ROOT, "deploy", "haproxy.cfg")
@@ -198,3 +201,157 @@ def test_secrets_in_query_strings_are_not_logged(world, lb):
         for s in secrets:
             assert s not in text, "%s logged a secret: %s" % (name, text[-2000:])
         assert "ticket=" not in text and "token=" not in text, "%s: %s" % (name, text[-2000:])
+
+
+# ---- the kill test (issue 11, part 2): one broker killed with -9 under load -----------------
+
+KILL_USERS = 20
+KILL_RATE = 100      # webhooks per second, through haproxy
+KILL_SECONDS = 10
+
+
+class Follower:
+    """One tab of one user, on its own thread: it takes every event, and when its connection
+    dies it reconnects through haproxy and resumes with since = the last id it received."""
+
+    def __init__(self, acme, lb, ext, deadline):
+        self.acme, self.lb, self.ext, self.deadline = acme, lb, ext, deadline
+        self.got = []  # (id, call_id) as received, duplicates included
+        self.last = None
+        self.reconnects = 0
+        self.tab = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def take(self, events):
+        for e in events:
+            self.got.append((e["id"], e["call_id"]))
+            self.last = e["id"]
+
+    def connect(self):
+        """A ticket and a websocket through haproxy, then the missed pages: until one works
+        (haproxy may still pick the dead broker until its health check marks it down)."""
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            tab = None
+            try:
+                tab = Tab(self.acme.channel_url(self.ext, broker=self.lb))
+                while True:
+                    ans = tab.register(limit=100, since=self.last)
+                    self.take(ans["events"])
+                    if ans["result"]["code"] == 109:
+                        break
+                self.tab = tab
+                return
+            except Exception:  # noqa: BLE001 - refused upgrade (503 via haproxy), reset, timeout
+                if tab is not None:
+                    tab.close()
+                time.sleep(0.2)
+
+    def run(self):
+        self.connect()
+        while not self.stop.is_set() and self.tab is not None:
+            try:
+                self.take([self.tab.next_event(timeout=0.3)])
+            except Closed:
+                self.reconnects += 1
+                self.tab = None
+                self.connect()
+            except AssertionError:  # nothing within the timeout
+                continue
+
+
+def post_steadily(lb, acme, exts, kill_at, acked, counts):
+    """KILL_RATE webhooks a second for KILL_SECONDS, each a new call of the next user; what
+    got a 2xx with accepted 1 is acknowledged. Sets kill_at halfway."""
+    session = requests.Session()
+    n = KILL_RATE * KILL_SECONDS
+    start = time.monotonic()
+    for i in range(n):
+        if i == n // 2:
+            kill_at.set()
+        wait = start + i / KILL_RATE - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        ext = exts[i % len(exts)]
+        body = call_event(user=ext, call_id="kill-%d" % i, key="kill-%d" % i)
+        try:
+            r = session.post(lb.base + "/v1/hooks/acme/native", json=body, timeout=5 * SCALE,
+                             headers={"Authorization": "Bearer " + acme.token})
+            ok = r.status_code // 100 == 2 and r.json().get("accepted") == 1
+        except (requests.RequestException, ValueError):
+            ok = False
+        if ok:
+            acked[ext].add(body["call_id"])
+        counts["sent"] += 1
+    counts["seconds"] = time.monotonic() - start
+
+
+@pytest.mark.serial
+def test_kill_one_broker_under_load(world, lb):
+    """Tabs through haproxy, webhooks through haproxy at a steady rate, one broker killed with
+    -9 halfway: every tab ends with every acknowledged event of its user exactly once after
+    de-duplication by id, in id order (pytest -s prints the counts)."""
+    acme = world.provision("acme", broker=lb)
+    exts = [str(201 + i) for i in range(KILL_USERS)]
+    for ext in exts:
+        acme.add_user(ext, broker=lb)
+    deadline = time.monotonic() + (KILL_SECONDS + 60) * SCALE
+    followers = [Follower(acme, lb, ext, deadline)
+                 for i, ext in enumerate(exts) for _ in range(1 + i % 2)]
+    for f in followers:
+        f.connect()
+        assert f.tab is not None, "tab of %s could not connect through haproxy" % f.ext
+    for f in followers:
+        f.thread.start()
+
+    acked = {ext: set() for ext in exts}
+    counts = {"sent": 0}
+    kill_at = threading.Event()
+    poster = threading.Thread(target=post_steadily, args=(lb, acme, exts, kill_at, acked, counts),
+                              daemon=True)
+    poster.start()
+    assert kill_at.wait(KILL_SECONDS * 2 * SCALE), "the poster did not get halfway"
+    victim = lb.brokers[0]
+    victim.stop(sig=signal.SIGKILL)
+    poster.join((KILL_SECONDS + 30) * SCALE)
+    assert not poster.is_alive(), "the poster did not finish"
+
+    def complete():
+        return all(acked[f.ext] <= {c for _, c in f.got} for f in followers)
+    try:
+        wait_until(complete, 30 * SCALE, interval=0.2,
+                   what="every tab holding every acknowledged event of its user")
+    finally:
+        for f in followers:
+            f.stop.set()
+        for f in followers:
+            f.thread.join(5)
+
+    n_acked = sum(len(a) for a in acked.values())
+    received = sum(len(f.got) for f in followers)
+    dups = missing = extra = 0
+    for f in followers:
+        seen, unique = set(), []
+        for id_, call_id in f.got:
+            if id_ not in seen:
+                seen.add(id_)
+                unique.append((id_, call_id))
+        dups += len(f.got) - len(unique)
+        assert_increasing([i for i, _ in unique])
+        calls = [c for _, c in unique]
+        assert len(calls) == len(set(calls)), "tab of %s: one call stored twice" % f.ext
+        missing += len(acked[f.ext] - set(calls))
+        extra += len(set(calls) - acked[f.ext])
+    reconnects = sum(f.reconnects for f in followers)
+    print("\nkill test: %d webhooks sent in %.1f s, %d acknowledged, %d tabs of %d users, "
+          "%d reconnects; received %d, duplicates before de-dup %d, missing %d, "
+          "stored but not acknowledged %d" % (
+              counts["sent"], counts["seconds"], n_acked, len(followers), KILL_USERS,
+              reconnects, received, dups, missing, extra))
+    assert missing == 0
+    assert reconnects >= 1, "no tab was on the killed broker"
+    assert n_acked >= counts["sent"] // 2, "too few webhooks acknowledged: %d" % n_acked
+    # Redis holds every acknowledged event, once
+    for ext in exts:
+        stored = [json.loads(f["e"])["call_id"] for _, f in world.redis.xrange(acme.stream_key(ext))]
+        assert len(stored) == len(set(stored)) and acked[ext] <= set(stored), ext
