@@ -9,12 +9,18 @@ once), so the broker's ingest script is in flight for that long."""
 import json
 import signal
 import socket
+import sys
 import threading
 import time
 
 import requests
 
-from conftest import call_event, wait_until
+from conftest import TESTS, assert_result, call_event, wait_until
+
+sys.path.insert(0, str(TESTS / "fakes"))
+from twilio_api import TwilioApi  # noqa: E402
+
+SID, TOKEN = "AC" + "d" * 32, "drain-token"
 
 
 def post_in_thread(acme, broker, body, out):
@@ -106,3 +112,37 @@ def test_drain_timeout_cuts_a_hanging_request(world):
     # never a 2xx for a webhook whose storing was cut
     assert "error" in out or out["resp"].status_code >= 500, out
     wait_until(lambda: world.redis.ping(), 10, what="Redis unpaused")
+
+
+def test_a_command_waiting_on_its_pbx_gets_its_timeout(world):
+    """The PBX never answers: the command's own timeout (1.5 s) answers it, during the drain,
+    and the process exits after that, not before."""
+    b = world.start_broker(env={"CALLRELAY_DRAIN_TIMEOUT": "10"})
+    fake = TwilioApi(SID, TOKEN).start()
+    try:
+        acme = world.provision("acme", {"twilio": {
+            "auth_token": TOKEN, "account_sid": SID, "api_base_url": fake.url,
+            "public_url": b.base + "/v1/hooks/acme/twilio", "caller_id": "+15550001111"},
+            "command_timeout_ms": 1500}, adapter="twilio")
+        acme.add_user("101")
+        fake.hang()
+        out = {}
+
+        def hangup():
+            out["resp"] = requests.post(b.base + "/v1/hangup", json={"call_id": "CA1"},
+                                        headers={"Authorization": "Bearer " + acme.token},
+                                        timeout=10)
+        t = threading.Thread(target=hangup, daemon=True)
+        t.start()
+        wait_until(lambda: fake.records(), 5, what="the command reaching the PBX")
+        t0 = time.monotonic()
+        b.send_signal(signal.SIGTERM)
+        rc = b.stop(timeout=15)
+        elapsed = time.monotonic() - t0
+        t.join(5)
+        assert rc == 0, b.stderr()[-3000:]
+        assert_result(out["resp"], 504, 5004)
+        assert 0.5 <= elapsed < 10, "exit %.1fs after SIGTERM" % elapsed
+        assert log_lines(b, "drained"), b.stdout()[-2000:]
+    finally:
+        fake.stop()
