@@ -44,6 +44,7 @@ typedef struct call {
     size_t bytes;
     bool waits;     /* CALLRELAY_DURABILITY=replica: a WAIT follows the script on the connection */
     bool wait_lost; /* the WAIT could not be queued: not confirmed, whatever the script says */
+    bool answered;  /* the script's reply came */
 } call;
 
 static struct {
@@ -184,13 +185,21 @@ static void on_stored(redisReply *r, void *ud)
 {
     call *c = ud;
     tally(c, r);
+    c->answered = true;
     if (!c->waits) /* else the WAIT's reply, next on the connection, releases it */
         release(c, !c->wait_lost);
 }
 
+static void send_wait(call *c);
+
 static void on_waited(redisReply *r, void *ud)
 {
-    release(ud, r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1);
+    call *c = ud;
+    if (!c->answered) { /* the script was resent after NOSCRIPT, behind this WAIT: wait again */
+        send_wait(c);
+        return;
+    }
+    release(c, r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1);
 }
 
 /* WAIT 1 right behind the script, in the same pass: it waits for that write. */

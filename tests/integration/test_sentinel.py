@@ -152,7 +152,8 @@ class Poster(threading.Thread):
     def __init__(self, acme, rate=50):
         super().__init__(daemon=True)
         self.acme, self.period = acme, 1.0 / rate
-        self.acked, self.statuses, self.running = [], {}, True
+        self.acked, self.statuses, self.running, self.last = [], {}, True, None
+        self.error = None
 
     def run(self):
         n = 0
@@ -163,9 +164,11 @@ class Poster(threading.Thread):
                 try:
                     r = self.acme.post(ev)
                     code = r.status_code
-                except requests.RequestException:
-                    code = "error"
+                except requests.RequestException as e:
+                    code, self.error = "error", e
                 self.statuses[code] = self.statuses.get(code, 0) + 1
+                if code != 200:
+                    self.last = self.error if code == "error" else (code, r.text[:200])
                 if code == 200:
                     self.acked.append(key)
                     break
@@ -188,7 +191,10 @@ def test_failover_under_load_loses_no_acknowledged_event(ha):
     b = env.broker
     poster = Poster(acme)
     poster.start()
-    wait_until(lambda: len(poster.acked) >= 30, 10, what="events acknowledged before the kill")
+    try:
+        wait_until(lambda: len(poster.acked) >= 30, 10, what="events acknowledged before the kill")
+    except AssertionError as e:
+        raise AssertionError("%s: statuses %s, last %s" % (e, poster.statuses, poster.last))
     old = cluster.master.port
     cluster.master.stop(signal.SIGKILL)
     killed_at = len(poster.acked)
