@@ -54,7 +54,7 @@ class Proc:
 def redis_node(tmp, name, master=None):
     def args(p):
         a = [EXE, "--port", str(p.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", str(p.dir)]
+             "no", "--dir", str(p.dir), "--repl-diskless-sync-delay", "0"]
         return a + (["--replicaof", "127.0.0.1", str(master.port)] if master else [])
     return Proc(tmp, name, args)
 
@@ -79,8 +79,11 @@ class Cluster:
         self.master = self._add(redis_node(tmp, "master"))
         self.replicas = [self._add(redis_node(tmp, "replica", self.master))
                          for _ in range(replicas)]
-        wait_until(lambda: self.master.client().info("replication")["connected_slaves"] ==
-                   replicas, 10, what="replicas attached")
+        def synced():  # a replica still in its first sync would come up empty if promoted
+            info = self.master.client().info("replication")
+            return sum(info.get("slave%d" % i, {}).get("state") == "online"
+                       for i in range(replicas)) == replicas
+        wait_until(synced, 10, what="replicas in sync")
         self.sentinels = [self._add(sentinel_node(tmp, self.master)) for _ in range(3)]
 
         def sentinels_agree():  # each knows the replicas and the two other sentinels
