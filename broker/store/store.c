@@ -45,6 +45,7 @@ static struct {
     uv_timer_t heartbeat;
     bool ping_outstanding;
     uint64_t ping_sent;
+    uint64_t last_reply; /* any reply on the command connection: it is alive */
     unsigned in_flight;
     bool stopping;
     char sha[SCRIPT_COUNT][41];
@@ -438,8 +439,13 @@ static void on_heartbeat(uv_timer_t *t)
     }
     if (!st.cmd.connected)
         return;
+    /* WAITs (CALLRELAY_DURABILITY=replica) hold the connection up to their timeout each: a
+     * PING queued behind them is late, but their replies show the connection is alive. */
+    uint64_t deadline = HEARTBEAT_DEADLINE_MS;
+    if (st.cfg->durability_replica)
+        deadline += (uint64_t)st.cfg->replica_timeout_ms;
     if (st.ping_outstanding) {
-        if (now - st.ping_sent > HEARTBEAT_DEADLINE_MS) {
+        if (now - st.ping_sent > deadline && now - st.last_reply > deadline) {
             force_reconnect(&st.cmd, "no answer to PING");
             force_reconnect(&st.sub, "command connection unresponsive");
         }
@@ -601,6 +607,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     job *j = priv;
     st.in_flight--;
+    st.last_reply = uv_now(st.loop);
     if (is_readonly(r)) {
         on_readonly(ac);
         r = NULL;
