@@ -237,3 +237,26 @@ def test_no_master_means_503_and_not_ready(ha):
     acme.post_ok(call_event("101", call_id="gap", key="gap"), accepted=1)
     new = cluster.node(cluster.master_port())
     assert stored_keys(new.client(), acme.stream_key("101")).count("gap") == 1
+
+
+def test_replica_durability_answers_503_until_a_replica_confirms(world, tmp_path):
+    """No replica: WAIT 1 times out, 503 with Retry-After, though the master stored the event;
+    the retry once a replica is attached is a duplicate, answered 200."""
+    b = world.start_broker(env={"CALLRELAY_DURABILITY": "replica",
+                                "CALLRELAY_REPLICA_TIMEOUT_MS": "100"})
+    acme = world.provision("acme")
+    acme.add_user("101")
+    ev = call_event("101", call_id="w", key="w")
+    r = acme.post(ev)
+    assert r.status_code == 503, r.text
+    assert r.headers.get("Retry-After"), r.headers
+    assert stored_keys(world.redis, acme.stream_key("101")) == ["w"]
+    world.redis.config_set("repl-diskless-sync-delay", 0)
+    replica = redis_node(tmp_path, "replica", world.redis_server)
+    try:
+        wait_until(lambda: world.redis.info("replication").get("slave0", {}).get("state") ==
+                   "online", 10, what="the replica in sync")
+        acme.post_ok(ev, accepted=0, duplicates=1)
+        assert readyz(b) == 200
+    finally:
+        replica.stop()
