@@ -123,6 +123,10 @@ static int set_listen(cr_config *c, const char *env, const char *v, char *err, s
 
 static void redis_target_free(cr_redis_target *t)
 {
+    for (size_t i = 0; i < t->n_sentinels; i++)
+        free(t->sentinels[i].host);
+    free(t->sentinels);
+    free(t->master_name);
     free(t->host);
     free(t->path);
     free(t->password);
@@ -272,6 +276,86 @@ static int redis_url_tcp(const char *url, cr_redis_target *t, char *err, size_t 
     return rc;
 }
 
+/* One "host:port" of a sentinel list; "[v6]:port" too; the port defaults to 26379. */
+static int sentinel_addr(const char *item, size_t len, cr_host_port *out, char *err, size_t errlen)
+{
+    const char *colon = NULL, *h = item, *end = item + len;
+    if (len && item[0] == '[') {
+        const char *close = memchr(item, ']', len);
+        if (!close || (close + 1 < end && close[1] != ':'))
+            return cfg_fail(err, errlen, "bad sentinel address \"%.*s\"", (int)len, item);
+        h = item + 1;
+        colon = close + 1 < end ? close + 1 : NULL;
+        end = close;
+    } else {
+        colon = memrchr(item, ':', len);
+        end = colon ? colon : end;
+    }
+    int64_t port = 26379;
+    char num[8];
+    size_t nlen = colon ? (size_t)(item + len - colon - 1) : 0;
+    if (colon &&
+        (nlen == 0 || nlen >= sizeof num ||
+         (memcpy(num, colon + 1, nlen), num[nlen] = '\0', parse_positive(num, 65535, &port) < 0)))
+        return cfg_fail(err, errlen, "sentinel port must be 1-65535 in \"%.*s\"", (int)len, item);
+    if (end == h)
+        return cfg_fail(err, errlen, "a sentinel host is required in \"%.*s\"", (int)len, item);
+    out->host = strndup(h, (size_t)(end - h));
+    out->port = (int)port;
+    return out->host ? 0 : cfg_fail(err, errlen, "out of memory");
+}
+
+static int sentinel_list(const char *s, size_t len, cr_redis_target *t, char *err, size_t errlen)
+{
+    for (size_t i = 0, start = 0; i <= len; i++) {
+        if (i < len && s[i] != ',')
+            continue;
+        cr_host_port *n = realloc(t->sentinels, (t->n_sentinels + 1) * sizeof *n);
+        if (!n)
+            return cfg_fail(err, errlen, "out of memory");
+        t->sentinels = n;
+        n[t->n_sentinels] = (cr_host_port){0};
+        if (sentinel_addr(s + start, i - start, &n[t->n_sentinels], err, errlen) < 0)
+            return -1;
+        t->n_sentinels++;
+        start = i + 1;
+    }
+    return 0;
+}
+
+/* redis+sentinel://[:password@]host:port[,host:port...]/MASTER[/db], by hand: a list of
+ * hosts is no URL that libcurl parses. */
+static int redis_sentinel(const char *url, cr_redis_target *t, char *err, size_t errlen)
+{
+    const char *auth = url + strlen("redis+sentinel://");
+    const char *slash = strchr(auth, '/');
+    if (!slash || !slash[1] || slash[1] == '/')
+        return cfg_fail(err, errlen,
+                        "must be redis+sentinel://[:password@]host:port[,host:port...]/MASTER[/db]"
+                        ", got \"%s\"",
+                        url);
+    const char *at = memrchr(auth, '@', (size_t)(slash - auth)), *hosts = at ? at + 1 : auth;
+    if (at) {
+        const char *pw = auth[0] == ':' ? auth + 1 : auth;
+        t->password = curl_easy_unescape(NULL, pw, (int)(at - pw), NULL);
+        if (!t->password)
+            return cfg_fail(err, errlen, "out of memory");
+        char *copy = strdup(t->password); /* curl's memory goes back through curl_free */
+        curl_free(t->password);
+        if (!(t->password = copy))
+            return cfg_fail(err, errlen, "out of memory");
+    }
+    if (sentinel_list(hosts, (size_t)(slash - hosts), t, err, errlen) < 0)
+        return -1;
+    const char *name = slash + 1, *db = strchr(name, '/');
+    t->master_name = db ? strndup(name, (size_t)(db - name)) : strdup(name);
+    if (!t->master_name)
+        return cfg_fail(err, errlen, "out of memory");
+    if (db && db[1] && parse_db(db + 1, &t->db) < 0)
+        return cfg_fail(err, errlen, "the database must be a number, got \"%s\"", db + 1);
+    return 0;
+}
+
 int config_parse_redis_url(const char *url, cr_redis_target *out, char *err, size_t errlen)
 {
     cr_redis_target t = {0};
@@ -280,8 +364,11 @@ int config_parse_redis_url(const char *url, cr_redis_target *out, char *err, siz
         rc = redis_unix(url, &t, err, errlen);
     else if (strncasecmp(url, "redis://", 8) == 0)
         rc = redis_url_tcp(url, &t, err, errlen);
+    else if (strncasecmp(url, "redis+sentinel://", 17) == 0)
+        rc = redis_sentinel(url, &t, err, errlen);
     else
-        rc = cfg_fail(err, errlen, "must start with redis:// or unix://, got \"%s\"", url);
+        rc = cfg_fail(err, errlen,
+                      "must start with redis://, redis+sentinel:// or unix://, got \"%s\"", url);
     if (rc < 0) {
         redis_target_free(&t);
         return -1;
@@ -639,6 +726,24 @@ static int set_allowed_origins(cr_config *c, const char *env, const char *v, cha
     return 0;
 }
 
+static int set_durability(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "local") != 0 && strcmp(v, "replica") != 0)
+        return cfg_fail(err, errlen, "%s: must be local or replica, got \"%s\"", env, v);
+    c->durability_replica = strcmp(v, "replica") == 0;
+    return 0;
+}
+
+static int set_replica_timeout(cr_config *c, const char *env, const char *v, char *err,
+                               size_t errlen)
+{
+    int64_t ms;
+    if (set_positive(env, v, 60000, &ms, err, errlen) < 0)
+        return -1;
+    c->replica_timeout_ms = (int)ms;
+    return 0;
+}
+
 static const struct setting settings[] = {
     {"listen", set_listen},
     {"redis_url", set_redis_url},
@@ -670,6 +775,8 @@ static const struct setting settings[] = {
     {"ws_queue_soft_bytes", set_ws_soft},
     {"ws_queue_soft_seconds", set_ws_soft_s},
     {"drain_timeout", set_drain_timeout},
+    {"durability", set_durability},
+    {"replica_timeout_ms", set_replica_timeout},
 };
 
 static void env_name(const char *name, char *out, size_t size)
@@ -720,6 +827,7 @@ int config_init(cr_config *c)
     c->ws_queue_soft = 16u << 20;
     c->ws_queue_soft_s = 30;
     c->drain_timeout_s = 25;
+    c->replica_timeout_ms = 1000;
     c->ticket_secret_len = 32;
     c->ticket_secret_random = 1;
     if (!c->listen_host || !c->key_prefix ||

@@ -4,12 +4,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct cr_host_port {
+    char *host;
+    int port;
+} cr_host_port;
+
 typedef struct cr_redis_target {
-    char *host; /* NULL for a unix socket */
+    char *host; /* NULL for a unix socket or behind sentinels */
     int port;
     char *path;     /* unix socket path, or NULL */
     char *password; /* NULL when none */
     int db;
+    char *master_name;       /* redis+sentinel://: the master's name at the sentinels */
+    cr_host_port *sentinels; /* asked in turn for the master's address */
+    size_t n_sentinels;
 } cr_redis_target;
 
 typedef struct cr_config {
@@ -51,6 +59,8 @@ typedef struct cr_config {
     size_t ws_queue_soft;   /* over it for ws_queue_soft_s, closed, 16 MiB */
     int ws_queue_soft_s;    /* default 30 */
     int drain_timeout_s;    /* SIGTERM: requests in flight get this long to finish, default 25 */
+    int durability_replica; /* 1: a webhook's 2xx waits for WAIT 1 (CALLRELAY_DURABILITY) */
+    int replica_timeout_ms; /* WAIT's timeout, default 1000 */
 } cr_config;
 
 /* Defaults everywhere; a random ticket secret. Returns 0 or -1 (RNG failure). */
@@ -62,15 +72,16 @@ int config_init(cr_config *c);
  * trusted_proxies, presence_ttl, demo, tls_cert, tls_key, log_level, max_websockets,
  * max_websockets_per_user, rate_limit,
  * rate_burst, allowed_origins, ws_ping_interval, ws_idle_timeout, ws_queue_hard_bytes,
- * ws_queue_soft_bytes, ws_queue_soft_seconds, drain_timeout). On error
- * writes one line (no newline) into err and returns -1.
+ * ws_queue_soft_bytes, ws_queue_soft_seconds, drain_timeout, durability, replica_timeout_ms). On
+ * error writes one line (no newline) into err and returns -1.
  */
 int config_load_file(cr_config *c, const char *path, char *err, size_t errlen);
 /* Reads CALLRELAY_* from the environment (envp-style lookup through getenv). */
 int config_load_env(cr_config *c, char *err, size_t errlen);
 /* Sets one setting by its short name (e.g. "listen"). Used by both loaders. */
 int config_set(cr_config *c, const char *name, const char *value, char *err, size_t errlen);
-/* redis://[:password@]host:port[/db] or unix:///path[?db=N]; parsed with libcurl's URL API. */
+/* redis://[:password@]host:port[/db] or unix:///path[?db=N], parsed with libcurl's URL API;
+ * redis+sentinel://[:password@]host:port[,host:port...]/MASTER[/db]. */
 int config_parse_redis_url(const char *url, cr_redis_target *out, char *err, size_t errlen);
 /* What no single setting can check: the ping comes before the idle timeout, the soft queue
  * bound below the hard one, the burst at least 1. After both loaders. */

@@ -42,13 +42,16 @@ typedef struct call {
     size_t n_spans, cap_spans;
     unsigned n_events, n_appends;
     size_t bytes;
+    bool waits;     /* CALLRELAY_DURABILITY=replica: a WAIT follows the script on the connection */
+    bool wait_lost; /* the WAIT could not be queued: not confirmed, whatever the script says */
+    bool answered;  /* the script's reply came */
 } call;
 
 static struct {
     const cr_config *cfg;
     uv_check_t check;
     call *cur;
-    char retention_ms[24], window_s[24], wake_max[24];
+    char retention_ms[24], window_s[24], wake_max[24], wait_ms[24];
     const char *key_prefix;
     void (*on_queued)(unsigned n);
 } G;
@@ -132,7 +135,8 @@ static bool reply_ok(const call *c, const redisReply *r)
     return true;
 }
 
-static void finish(call *c, const redisReply *r)
+/* Counts the script's answer into each webhook of the call. */
+static void tally(call *c, const redisReply *r)
 {
     bool ok = reply_ok(c, r);
     for (size_t i = 0; i < c->n_spans; i++) {
@@ -155,13 +159,57 @@ static void finish(call *c, const redisReply *r)
         }
         sp->h->unavailable |= !r;
         sp->h->failed |= r && !ok;
+    }
+}
+
+/* The call is over: its webhooks may be answered. replicated: false when no replica confirmed
+ * the write in time (stored on the master only: a retry is deduplicated, so 503). */
+static void release(call *c, bool replicated)
+{
+    for (size_t i = 0; i < c->n_spans; i++) {
+        span *sp = &c->s[i];
+        sp->h->unavailable |= !replicated;
         sp->h->pending--;
         hook_settle(sp->h);
     }
     call_free(c);
 }
 
-static void on_stored(redisReply *r, void *ud) { finish(ud, r); }
+static void finish(call *c, const redisReply *r)
+{
+    tally(c, r);
+    release(c, true);
+}
+
+static void on_stored(redisReply *r, void *ud)
+{
+    call *c = ud;
+    tally(c, r);
+    c->answered = true;
+    if (!c->waits) /* else the WAIT's reply, next on the connection, releases it */
+        release(c, !c->wait_lost);
+}
+
+static void send_wait(call *c);
+
+static void on_waited(redisReply *r, void *ud)
+{
+    call *c = ud;
+    if (!c->answered) { /* the script was resent after NOSCRIPT, behind this WAIT: wait again */
+        send_wait(c);
+        return;
+    }
+    release(c, r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1);
+}
+
+/* WAIT 1 right behind the script, in the same pass: it waits for that write. */
+static void send_wait(call *c)
+{
+    const char *argv[3] = {"WAIT", "1", G.wait_ms};
+    size_t lens[3] = {4, 1, strlen(G.wait_ms)};
+    c->waits = store_command(on_waited, c, 3, argv, lens) == 0;
+    c->wait_lost = !c->waits;
+}
 
 /* Calls leave in the order they were filled, on one connection: Redis runs them in that order,
  * so each user's stream ids and wake-ups keep the order of the webhooks' events. */
@@ -183,6 +231,8 @@ static void send_call(call *c)
     if (!argv || !lens ||
         store_script(SCRIPT_INGEST, on_stored, c, (int)k, (int)n, argv, lens) != 0)
         finish(c, NULL);
+    else if (G.cfg->durability_replica)
+        send_wait(c);
     free(argv);
     free(lens);
 }
@@ -363,6 +413,7 @@ int ingest_init(uv_loop_t *loop, const cr_config *cfg, void (*on_queued)(unsigne
     snprintf(G.retention_ms, sizeof G.retention_ms, "%lld", (long long)cfg->retention_s * 1000);
     snprintf(G.window_s, sizeof G.window_s, "%lld", (long long)cfg->dedupe_window_s);
     snprintf(G.wake_max, sizeof G.wake_max, "%d", INGEST_WAKE_MAX_BYTES);
+    snprintf(G.wait_ms, sizeof G.wait_ms, "%d", cfg->replica_timeout_ms);
     G.key_prefix = cfg->key_prefix;
     return uv_check_init(loop, &G.check);
 }

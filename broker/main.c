@@ -59,6 +59,8 @@ static void usage(FILE *f)
         "Settings come from FILE (\"name = value\" lines) and from the environment, which wins:\n"
         "  CALLRELAY_LISTEN         host:port for HTTP and websockets (127.0.0.1:8080)\n"
         "  CALLRELAY_REDIS_URL      redis://[:password@]host:port[/db] or unix:///path\n"
+        "                           or redis+sentinel://[:password@]host:port[,host:port...]"
+        "/MASTER[/db]\n"
         "  CALLRELAY_ADMIN_TOKEN    token for provisioning (none: provisioning refused)\n"
         "  CALLRELAY_TICKET_SECRET  key for websocket tickets, identical on every instance\n"
         "  CALLRELAY_PUBLIC_URL     base URL put in front of /v1/ws in channel answers\n"
@@ -78,6 +80,10 @@ static void usage(FILE *f)
         "  CALLRELAY_LOG_LEVEL      debug, info, warn or error (info)\n"
         "  CALLRELAY_DRAIN_TIMEOUT  seconds requests in flight get to finish after SIGTERM (25)\n",
         f);
+    fputs("  CALLRELAY_DURABILITY     local: answer once the master stored it; replica: once\n"
+          "                           WAIT 1 confirmed a replica has it too (local)\n"
+          "  CALLRELAY_REPLICA_TIMEOUT_MS  how long WAIT waits for a replica, then 503 (1000)\n",
+          f);
     fputs("Limits (429, 503 or 403 at the upgrade; a tab closed with 1008):\n"
           "  CALLRELAY_MAX_WEBSOCKETS          websockets per instance, all workers (20000)\n"
           "  CALLRELAY_MAX_WEBSOCKETS_PER_USER websockets per user per process (100)\n"

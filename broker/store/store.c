@@ -30,6 +30,11 @@ typedef struct conn {
     uv_timer_t retry;
     uv_getaddrinfo_t resolver;
     bool resolving;
+    /* behind sentinels: the one being asked, and since when */
+    redisAsyncContext *sac;
+    size_t sidx;
+    bool resolving_sentinel;
+    uint64_t sentinel_started;
 } conn;
 
 static struct {
@@ -40,6 +45,7 @@ static struct {
     uv_timer_t heartbeat;
     bool ping_outstanding;
     uint64_t ping_sent;
+    uint64_t last_reply; /* any reply on the command connection: it is alive */
     unsigned in_flight;
     bool stopping;
     char sha[SCRIPT_COUNT][41];
@@ -48,6 +54,9 @@ static struct {
 } st;
 
 static void conn_begin(conn *c);
+static void sentinel_try(conn *c);
+static void open_context(conn *c, const char *ip, int port);
+static void on_role(redisAsyncContext *ac, void *r, void *priv);
 
 static void on_retry(uv_timer_t *t) { conn_begin(t->data); }
 
@@ -113,7 +122,8 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
     const char *type = reply->element[0]->str;
     if (reply->element[0]->type != REDIS_REPLY_STRING)
         return;
-    if (strcmp(type, "subscribe") == 0 && reply->element[1]->type == REDIS_REPLY_STRING &&
+    if (strcmp(type, "subscribe") == 0 && st.sub.connected &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
         strcmp(reply->element[1]->str, st.chan_events) == 0) {
         st.sub.subscribed = true;
         set_connected_metrics();
@@ -142,12 +152,34 @@ static void send_setup(conn *c)
     const cr_redis_target *t = &st.cfg->redis;
     if (t->password)
         redisAsyncCommand(c->ac, on_auth_reply, NULL, "AUTH %s", t->password);
+    if (t->master_name)
+        redisAsyncCommand(c->ac, on_role, NULL, "ROLE");
     if (c->pubsub) {
         redisAsyncCommand(c->ac, on_sub_reply, NULL, "SUBSCRIBE %s %s", st.chan_events,
                           st.chan_control);
     } else if (t->db) {
         redisAsyncCommand(c->ac, on_auth_reply, NULL, "SELECT %d", t->db);
     }
+}
+
+static void conn_ready(conn *c);
+
+/* A sentinel may still name a master that was demoted: only a "master" ROLE is used. */
+static void on_role(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    conn *c = ac->data;
+    (void)priv;
+    if (!c || c->ac != ac || !reply)
+        return;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "master") == 0) {
+        conn_ready(c);
+        return;
+    }
+    log_warn("redis named by the sentinels is not a master", "{s:s}", "connection", c->name);
+    redisAsyncDisconnect(ac);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -164,6 +196,13 @@ static void on_connect(const redisAsyncContext *ac, int status)
         schedule_retry(c);
         return;
     }
+    if (!st.cfg->redis.master_name)
+        conn_ready(c);
+}
+
+/* Connected (behind sentinels: and ROLE said master). */
+static void conn_ready(conn *c)
+{
     c->connected = true;
     c->backoff_ms = 0;
     uv_timer_stop(&c->retry);
@@ -174,11 +213,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
         st.hooks.on_connected();
 }
 
-static void open_context(conn *c, const char *ip)
+static void open_context(conn *c, const char *ip, int port)
 {
     const cr_redis_target *t = &st.cfg->redis;
-    redisAsyncContext *ac =
-        t->path ? redisAsyncConnectUnix(t->path) : redisAsyncConnect(ip, t->port);
+    redisAsyncContext *ac = t->path ? redisAsyncConnectUnix(t->path) : redisAsyncConnect(ip, port);
     if (!ac || ac->err) {
         log_warn("redis connect failed", "{s:s,s:s}", "connection", c->name, "error",
                  ac ? ac->errstr : "out of memory");
@@ -202,6 +240,119 @@ static void open_context(conn *c, const char *ip)
     send_setup(c);
 }
 
+static void sentinel_resolved(conn *c, const char *ip);
+
+/* ---- sentinels: SENTINEL get-master-addr-by-name, each sentinel in turn ---- */
+
+static void sentinel_next(conn *c)
+{
+    c->sidx++;
+    sentinel_try(c);
+}
+
+static void on_master_addr(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    conn *c = ac->data;
+    (void)priv;
+    if (!c || c->sac != ac)
+        return;
+    c->sac = NULL;
+    if (reply)
+        redisAsyncDisconnect(ac);
+    if (st.stopping)
+        return;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        sentinel_next(c);
+        return;
+    }
+    int port = atoi(reply->element[1]->str);
+    if (port <= 0 || port > 65535) {
+        sentinel_next(c);
+        return;
+    }
+    log_debug("sentinel named the master", "{s:s,s:s,s:i}", "connection", c->name, "host",
+              reply->element[0]->str, "port", port);
+    open_context(c, reply->element[0]->str, port);
+}
+
+static void on_sentinel_connect(const redisAsyncContext *ac, int status)
+{
+    conn *c = ac->data;
+    if (status == REDIS_OK || !c || c->sac != ac)
+        return;
+    c->sac = NULL; /* hiredis frees it */
+    sentinel_next(c);
+}
+
+static void on_sentinel_disconnect(const redisAsyncContext *ac, int status)
+{
+    conn *c = ac->data;
+    (void)status;
+    if (!c || c->sac != ac)
+        return;
+    c->sac = NULL;
+    sentinel_next(c);
+}
+
+static void sentinel_resolved(conn *c, const char *ip)
+{
+    const cr_host_port *s = &st.cfg->redis.sentinels[c->sidx];
+    redisAsyncContext *ac = ip ? redisAsyncConnect(ip, s->port) : NULL;
+    if (!ac || ac->err || redis_uv_attach(ac, st.loop) != 0) {
+        if (ac)
+            redisAsyncFree(ac);
+        sentinel_next(c);
+        return;
+    }
+    ac->data = c;
+    c->sac = ac;
+    c->sentinel_started = uv_now(st.loop);
+    redisAsyncSetConnectCallback(ac, on_sentinel_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
+    redisAsyncCommand(ac, on_master_addr, NULL, "SENTINEL get-master-addr-by-name %s",
+                      st.cfg->redis.master_name);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+
+static void sentinel_try(conn *c)
+{
+    const cr_redis_target *t = &st.cfg->redis;
+    if (st.stopping)
+        return;
+    if (c->sidx >= t->n_sentinels) {
+        if (!c->backoff_ms)
+            log_warn("no sentinel named a reachable master", "{s:s,s:s}", "connection", c->name,
+                     "master", t->master_name);
+        schedule_retry(c);
+        return;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    char port[16];
+    snprintf(port, sizeof port, "%d", t->sentinels[c->sidx].port);
+    c->resolver.data = c;
+    c->resolving = c->resolving_sentinel = true;
+    if (uv_getaddrinfo(st.loop, &c->resolver, on_resolved, t->sentinels[c->sidx].host, port,
+                       &hints) != 0) {
+        c->resolving = c->resolving_sentinel = false;
+        sentinel_next(c);
+    }
+}
+
+/* A sentinel that does not answer in time: the next one. Outside hiredis's callbacks. */
+static void sentinel_deadline(conn *c, uint64_t now)
+{
+    if (!c->sac || now - c->sentinel_started <= CONNECT_TIMEOUT_MS)
+        return;
+    redisAsyncContext *ac = c->sac;
+    c->sac = NULL;
+    redisAsyncFree(ac);
+    sentinel_next(c);
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     conn *c = req->data;
@@ -214,22 +365,32 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     uv_freeaddrinfo(res);
     if (st.stopping)
         return;
+    if (c->resolving_sentinel) {
+        c->resolving_sentinel = false;
+        sentinel_resolved(c, ip[0] ? ip : NULL);
+        return;
+    }
     if (status != 0 || !ip[0]) {
         log_warn("redis host does not resolve", "{s:s,s:s}", "host", st.cfg->redis.host, "error",
                  uv_strerror(status));
         schedule_retry(c);
         return;
     }
-    open_context(c, ip);
+    open_context(c, ip, st.cfg->redis.port);
 }
 
 /* Resolution goes through libuv's thread pool: hiredis would block the loop on it. */
 static void conn_begin(conn *c)
 {
-    if (st.stopping || c->ac || c->resolving)
+    if (st.stopping || c->ac || c->resolving || c->sac)
         return;
     if (st.cfg->redis.path) {
-        open_context(c, NULL);
+        open_context(c, NULL, 0);
+        return;
+    }
+    if (st.cfg->redis.master_name) { /* every (re)connection asks where the master is now */
+        c->sidx = 0;
+        sentinel_try(c);
         return;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -270,14 +431,21 @@ static void on_heartbeat(uv_timer_t *t)
     (void)t;
     uint64_t now = uv_now(st.loop);
     conn *both[2] = {&st.cmd, &st.sub};
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
+        sentinel_deadline(both[i], now);
         if (both[i]->ac && !both[i]->connected &&
             now - both[i]->connect_started > CONNECT_TIMEOUT_MS)
             force_reconnect(both[i], "connect timeout");
+    }
     if (!st.cmd.connected)
         return;
+    /* WAITs (CALLRELAY_DURABILITY=replica) hold the connection up to their timeout each: a
+     * PING queued behind them is late, but their replies show the connection is alive. */
+    uint64_t deadline = HEARTBEAT_DEADLINE_MS;
+    if (st.cfg->durability_replica)
+        deadline += (uint64_t)st.cfg->replica_timeout_ms;
     if (st.ping_outstanding) {
-        if (now - st.ping_sent > HEARTBEAT_DEADLINE_MS) {
+        if (now - st.ping_sent > deadline && now - st.last_reply > deadline) {
             force_reconnect(&st.cmd, "no answer to PING");
             force_reconnect(&st.sub, "command connection unresponsive");
         }
@@ -369,11 +537,13 @@ void store_stop(void)
         uv_close((uv_handle_t *)&c->retry, NULL);
         if (c->resolving)
             uv_cancel((uv_req_t *)&c->resolver);
-        if (c->ac) {
-            redisAsyncContext *ac = c->ac;
-            c->ac = NULL;
-            ac->data = NULL;
-            redisAsyncFree(ac);
+        redisAsyncContext *ctx[2] = {c->ac, c->sac};
+        c->ac = c->sac = NULL;
+        for (int k = 0; k < 2; k++) {
+            if (ctx[k]) {
+                ctx[k]->data = NULL;
+                redisAsyncFree(ctx[k]);
+            }
         }
     }
     free(st.chan_events);
@@ -414,11 +584,34 @@ static bool is_noscript(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
+/* The master became a replica (a failover the connection outlived): both connections go,
+ * and the reconnection asks the sentinels again. The caller is inside a reply callback of the
+ * command connection, so that one is only asked to disconnect. */
+static void on_readonly(redisAsyncContext *ac)
+{
+    if (!st.cmd.connected || st.cmd.ac != ac)
+        return;
+    log_warn("redis master is read-only now: asking the sentinels again", NULL);
+    st.cmd.connected = false;
+    set_connected_metrics();
+    redisAsyncDisconnect(ac);
+    force_reconnect(&st.sub, "master became read-only");
+}
+
+static bool is_readonly(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     job *j = priv;
-    (void)ac;
     st.in_flight--;
+    st.last_reply = uv_now(st.loop);
+    if (is_readonly(r)) {
+        on_readonly(ac);
+        r = NULL;
+    }
     if (j->script >= 0 && is_noscript(r) && j->lens[0] == 7 &&
         memcmp(j->argv[0], "EVALSHA", 7) == 0) {
         j->argv[0] = "EVAL";

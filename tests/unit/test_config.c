@@ -200,7 +200,20 @@ static void every_bad_value(void **state)
          "got \"https://\""},
         {"admin_token", "two words", "CALLRELAY_ADMIN_TOKEN: must not contain whitespace"},
         {"redis_url", "http://127.0.0.1:6379",
-         "CALLRELAY_REDIS_URL: must start with redis:// or unix://, got \"http://127.0.0.1:6379\""},
+         "CALLRELAY_REDIS_URL: must start with redis://, redis+sentinel:// or unix://, got "
+         "\"http://127.0.0.1:6379\""},
+        {"redis_url", "redis+sentinel://h:26379",
+         "CALLRELAY_REDIS_URL: must be redis+sentinel://[:password@]host:port[,host:port...]"
+         "/MASTER[/db], got \"redis+sentinel://h:26379\""},
+        {"redis_url", "redis+sentinel://h:0/m",
+         "CALLRELAY_REDIS_URL: sentinel port must be 1-65535 in \"h:0\""},
+        {"redis_url", "redis+sentinel://a:1,/m",
+         "CALLRELAY_REDIS_URL: a sentinel host is required in \"\""},
+        {"redis_url", "redis+sentinel://a:1/m/x",
+         "CALLRELAY_REDIS_URL: the database must be a number, got \"x\""},
+        {"durability", "both", "CALLRELAY_DURABILITY: must be local or replica, got \"both\""},
+        {"replica_timeout_ms", "0",
+         "CALLRELAY_REPLICA_TIMEOUT_MS: must be a positive integer, got \"0\""},
         {"redis_url", "redis://h:0/", "CALLRELAY_REDIS_URL: port must be 1-65535, got \"0\""},
         {"redis_url", "redis://h/x",
          "CALLRELAY_REDIS_URL: the path must be a database number, got \"/x\""},
@@ -235,6 +248,38 @@ static void every_bad_value(void **state)
     assert_int_equal(c.listen_port, 8080);
     assert_string_equal(c.redis_url, "redis://127.0.0.1:6379/0");
     assert_int_equal(c.ticket_secret_random, 1);
+    config_free(&c);
+}
+
+static void sentinel_url(void **state)
+{
+    (void)state;
+    cr_config c;
+    assert_int_equal(config_init(&c), 0);
+    assert_int_equal(c.durability_replica, 0);
+    assert_int_equal(c.replica_timeout_ms, 1000);
+    assert_int_equal(config_set(&c, "redis_url",
+                                "redis+sentinel://:p%40ss@10.0.0.1:26380,s2,[::1]:26381/main/3",
+                                err, sizeof err),
+                     0);
+    assert_string_equal(c.redis.master_name, "main");
+    assert_string_equal(c.redis.password, "p@ss");
+    assert_int_equal(c.redis.db, 3);
+    assert_null(c.redis.host);
+    assert_int_equal(c.redis.n_sentinels, 3);
+    assert_string_equal(c.redis.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(c.redis.sentinels[0].port, 26380);
+    assert_string_equal(c.redis.sentinels[1].host, "s2");
+    assert_int_equal(c.redis.sentinels[1].port, 26379);
+    assert_string_equal(c.redis.sentinels[2].host, "::1");
+    assert_int_equal(c.redis.sentinels[2].port, 26381);
+    assert_int_equal(config_set(&c, "redis_url", "redis+sentinel://h:1/m", err, sizeof err), 0);
+    assert_null(c.redis.password);
+    assert_int_equal(c.redis.db, 0);
+    assert_int_equal(config_set(&c, "durability", "replica", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "replica_timeout_ms", "250", err, sizeof err), 0);
+    assert_int_equal(c.durability_replica, 1);
+    assert_int_equal(c.replica_timeout_ms, 250);
     config_free(&c);
 }
 
@@ -371,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup(every_bad_value, clear_env),
         cmocka_unit_test_setup(good_values, clear_env),
         cmocka_unit_test_setup(redis_url_forms, clear_env),
+        cmocka_unit_test_setup(sentinel_url, clear_env),
         cmocka_unit_test_setup(limits, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
