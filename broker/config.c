@@ -121,7 +121,7 @@ static int set_listen(cr_config *c, const char *env, const char *v, char *err, s
 
 /* ---- redis ---- */
 
-static void redis_target_free(cr_redis_target *t)
+void redis_target_free(cr_redis_target *t)
 {
     for (size_t i = 0; i < t->n_sentinels; i++)
         free(t->sentinels[i].host);

@@ -83,6 +83,8 @@ int config_set(cr_config *c, const char *name, const char *value, char *err, siz
 /* redis://[:password@]host:port[/db] or unix:///path[?db=N], parsed with libcurl's URL API;
  * redis+sentinel://[:password@]host:port[,host:port...]/MASTER[/db]. */
 int config_parse_redis_url(const char *url, cr_redis_target *out, char *err, size_t errlen);
+/* Frees what a parsed target holds (hosts, password, sentinels, master name). */
+void redis_target_free(cr_redis_target *t);
 /* What no single setting can check: the ping comes before the idle timeout, the soft queue
  * bound below the hard one, the burst at least 1. After both loaders. */
 int config_check(const cr_config *c, char *err, size_t errlen);

@@ -27,11 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config_free(&c);
     }
     cr_redis_target t = {0};
-    if (config_parse_redis_url(text, &t, err, sizeof err) == 0) {
-        free(t.host);
-        free(t.path);
-        free(t.password);
-    }
+    if (config_parse_redis_url(text, &t, err, sizeof err) == 0)
+        redis_target_free(&t);
     streamid id;
     streamid_parse(text, &id);
     char *space = strchr(text, ' ');
