@@ -83,7 +83,7 @@ class Cluster:
             info = self.master.client().info("replication")
             return sum(info.get("slave%d" % i, {}).get("state") == "online"
                        for i in range(replicas)) == replicas
-        wait_until(synced, 10, what="replicas in sync")
+        wait_until(synced, 30, what="replicas in sync")
         self.sentinels = [self._add(sentinel_node(tmp, self.master)) for _ in range(3)]
 
         def sentinels_agree():  # each knows the replicas and the two other sentinels
@@ -92,7 +92,7 @@ class Cluster:
                 if m["num-slaves"] != replicas or m["num-other-sentinels"] != 2:
                     return False
             return True
-        wait_until(sentinels_agree, 20, interval=0.2, what="sentinels discover each other")
+        wait_until(sentinels_agree, 40, interval=0.2, what="sentinels discover each other")
         self.url = "redis+sentinel://%s/%s" % (
             ",".join("127.0.0.1:%d" % s.port for s in self.sentinels), MASTER_NAME)
 
@@ -201,11 +201,11 @@ def test_failover_under_load_loses_no_acknowledged_event(ha):
     old = cluster.master.port
     cluster.master.stop(signal.SIGKILL)
     killed_at = len(poster.acked)
-    wait_until(lambda: cluster.master_port() not in (None, old), 20, interval=0.1,
+    wait_until(lambda: cluster.master_port() not in (None, old), 45, interval=0.1,
                what="the sentinels promote a replica")
     new = cluster.node(cluster.master_port())
-    wait_until(lambda: readyz(b) == 200, 15, interval=0.1, what="/readyz 200 on the new master")
-    wait_until(lambda: len(poster.acked) >= killed_at + 30, 15,
+    wait_until(lambda: readyz(b) == 200, 45, interval=0.1, what="/readyz 200 on the new master")
+    wait_until(lambda: len(poster.acked) >= killed_at + 30, 30,
                what="posting resumes on the new master")
     poster.running = False
     poster.join(10)
@@ -233,7 +233,7 @@ def test_no_master_means_503_and_not_ready(ha):
     r = acme.post(call_event("101", call_id="gap", key="gap"))
     assert r.status_code == 503, r.text
     assert r.headers.get("Retry-After"), r.headers
-    wait_until(lambda: readyz(b) == 200, 20, interval=0.1, what="/readyz 200 after the failover")
+    wait_until(lambda: readyz(b) == 200, 45, interval=0.1, what="/readyz 200 after the failover")
     acme.post_ok(call_event("101", call_id="gap", key="gap"), accepted=1)
     new = cluster.node(cluster.master_port())
     assert stored_keys(new.client(), acme.stream_key("101")).count("gap") == 1
