@@ -119,6 +119,10 @@ static void final_stop(void)
     uv_close((uv_handle_t *)&M.stop_timer, NULL);
     uv_close((uv_handle_t *)&M.sigterm, NULL);
     uv_close((uv_handle_t *)&M.sigint, NULL);
+    /* closing them restores the default action: a second stop signal during the exit (an
+     * impatient supervisor) would turn a clean drain into death by signal */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
 }
 
 /* Every tick until the requests in flight are over (a webhook being stored, a command waiting
