@@ -124,20 +124,32 @@ def test_bad_tls_settings_refused_at_start(world, certs, case):
         assert "absent.pem" in lines[0], lines[0]
 
 
-def test_head_too_large_over_tls_closes_and_workers_share_the_pair(world, certs):
+def test_head_too_large_over_tls_closes_and_the_broker_goes_on(world, certs):
     """Under TLS connguard does not see the bytes: lws's own limit closes a head that does not
-    fit, and the broker goes on. With two workers each loads the pair itself."""
+    fit, and the broker goes on."""
     (cert, key), _ = certs
-    b = world.start_broker(env={"CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key),
-                                "CALLRELAY_WORKERS": "2"}, wait_ready=False)
+    b = world.start_broker(env={"CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key)},
+                           wait_ready=False)
     base = "https://127.0.0.1:%d" % b.port
     wait_until(lambda: _ready(b, base, cert), 10 * SCALE, what="GET /readyz over HTTPS")
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(base + "/healthz", verify=str(cert), timeout=HTTP_TIMEOUT,
                      headers={"X-Big": "a" * 20000})
-    for _ in range(6):  # both workers answer over TLS
+    for _ in range(6):
         assert_result(requests.get(base + "/healthz", verify=str(cert), timeout=HTTP_TIMEOUT),
                       200, 0)
+
+
+def test_tls_with_several_workers_is_refused_at_start(world, certs):
+    """A worker died with SIGABRT at start under TLS in one of a dozen loaded runs: until its
+    cause is found, TLS runs one process per instance, and saying so beats crashing."""
+    (cert, key), _ = certs
+    b = world.start_broker(env={"CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key),
+                                "CALLRELAY_WORKERS": "2"}, wait_ready=False)
+    wait_until(lambda: b.proc.poll() is not None, 10 * SCALE, what="the broker refusing to start")
+    assert b.proc.returncode != 0
+    assert "CALLRELAY_WORKERS=2" in b.stderr() and "one worker" in b.stderr(), b.stderr()
+    b.stopped = True  # it never ran: nothing to stop
 
 
 def _ready(b, base, cert):
