@@ -129,6 +129,16 @@ class Dockerd:
         self.log.close()
 
 
+def remove_tree(tmp):
+    """The temp dir, after unmounting what dockerd left mounted there (its netns/default)."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for m in sorted((m for m in mounts if m.startswith(str(tmp) + "/")), key=len, reverse=True):
+        run(["umount", m], check=False)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if tmp.exists():
+        print("   left behind: %s" % tmp, flush=True)
+
+
 def debian_mirror():
     """The Debian mirror apt uses (deb822 URIs: or a one-line deb entry)."""
     for f in sorted(Path("/etc/apt").glob("sources.list*")) + \
@@ -383,7 +393,7 @@ def main():
             if world is not None and world.redis_server is not None:
                 world.redis_server.stop()
             d.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
         print("phases: " + ", ".join("%s %.1f s" % p for p in PHASES))
         print("total: %.1f s" % (time.monotonic() - total), flush=True)
     return 0
