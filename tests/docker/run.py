@@ -280,6 +280,8 @@ def stop_pid(proc):
 
 def drain_on_docker_stop(d, world, acme, broker):
     """docker stop: SIGTERM, the websocket closed with 1001, exit 0 well within the timeout."""
+    assert d.inspect(IMAGE, "{{.Config.StopSignal}}") == "SIGTERM"
+    assert int(d.inspect(broker.name, "{{.Config.StopTimeout}}")) > DRAIN
     acme.add_user("301", broker=broker)
     tab = acme.tab("301", broker=broker)
     start = time.monotonic()
@@ -336,6 +338,12 @@ def compose(d, tmp):
                                             timeout=2).status_code == 200,
                        60, interval=0.5, what="GET /readyz on %d (compose)" % port)
         print("   compose: /readyz 200 on callrelay-1 and callrelay-2", flush=True)
+        ids = run(base + ["ps", "-q", "callrelay-1", "callrelay-2"], env=env).stdout.split()
+        run(base + ["stop", "-t", str(STOP_TIMEOUT), "callrelay-1", "callrelay-2"], env=env,
+            timeout=120)
+        codes = [int(d.inspect(i, "{{.State.ExitCode}}")) for i in ids]
+        print("   compose stop: exit codes %s" % codes, flush=True)
+        assert len(codes) == 2 and codes == [0, 0], codes
     finally:
         down = run(base + ["down", "-v", "-t", str(STOP_TIMEOUT)], env=env, check=False,
                    timeout=120)
