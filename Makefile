@@ -88,6 +88,13 @@ test-integration-parallel: $(BUILD)/callrelay
 test-integration-serial: $(BUILD)/callrelay
 	$(INTEGRATION) -m serial
 
+# deploy/Dockerfile and deploy/compose.yaml run for real under a private dockerd (root, Debian's
+# docker.io, debootstrap, docker-compose): minutes, so not part of `make test`. Prints SKIP and
+# succeeds when Docker cannot start here. The base image is cached in build/docker-cache/.
+.PHONY: test-docker
+test-docker:
+	/usr/bin/python3 tests/docker/run.py
+
 ASAN_MAKE = $(MAKE) BUILD=build-asan CC=gcc TEST_PORT_BASE=21000 \
   CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
   LDFLAGS="-fsanitize=address,undefined"

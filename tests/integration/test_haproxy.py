@@ -291,6 +291,12 @@ def test_kill_one_broker_under_load(world, lb):
     """Tabs through haproxy, webhooks through haproxy at a steady rate, one broker killed with
     -9 halfway: every tab ends with every acknowledged event of its user exactly once after
     de-duplication by id, in id order (pytest -s prints the counts)."""
+    kill_one_under_load(world, lb, lambda: lb.brokers[0].stop(sig=signal.SIGKILL))
+
+
+def kill_one_under_load(world, lb, kill):
+    """The kill test's body; kill() kills one broker (a process here, a container in
+    tests/docker/run.py). Returns the counts it prints."""
     acme = world.provision("acme", broker=lb)
     exts = [str(201 + i) for i in range(KILL_USERS)]
     for ext in exts:
@@ -311,8 +317,7 @@ def test_kill_one_broker_under_load(world, lb):
                               daemon=True)
     poster.start()
     assert kill_at.wait(KILL_SECONDS * 2 * SCALE), "the poster did not get halfway"
-    victim = lb.brokers[0]
-    victim.stop(sig=signal.SIGKILL)
+    kill()
     poster.join((KILL_SECONDS + 30) * SCALE)
     assert not poster.is_alive(), "the poster did not finish"
 
@@ -355,3 +360,6 @@ def test_kill_one_broker_under_load(world, lb):
     for ext in exts:
         stored = [json.loads(f["e"])["call_id"] for _, f in world.redis.xrange(acme.stream_key(ext))]
         assert len(stored) == len(set(stored)) and acked[ext] <= set(stored), ext
+    return {"sent": counts["sent"], "seconds": counts["seconds"], "acknowledged": n_acked,
+            "tabs": len(followers), "reconnects": reconnects, "received": received,
+            "duplicates": dups, "missing": missing, "unacknowledged": extra}
