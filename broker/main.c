@@ -221,7 +221,7 @@ static int start(void)
     };
     http_client_limits lim = {HTTP_MAX_TOTAL, HTTP_MAX_PER_HOST};
     if (!(M.http = http_client_new(M.loop, &lim)) || integrations_init(M.loop) ||
-        hub_init(&M.cfg) || commands_init(M.loop, M.http) ||
+        hub_init(M.loop, &M.cfg) || commands_init(M.loop, M.http) ||
         ingest_init(M.loop, &M.cfg, on_notifications_queued) ||
         store_start(M.loop, &M.cfg, &hooks) || presence_start(M.loop, &M.cfg) ||
         notifier_start(M.loop, &M.cfg, presence_instance(), M.http) ||

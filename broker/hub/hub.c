@@ -750,7 +750,13 @@ static int64_t user_sessions(const ws_auth *a)
     return u ? u->n_sessions : 0;
 }
 
-static int limits_refuse(struct lws *wsi, enum metric_limit why, unsigned status, int code,
+static int refuse(hub_refusal *no, int status, int code, const char *msg, json_t *extra)
+{
+    *no = (hub_refusal){status, code, msg, extra};
+    return -1;
+}
+
+static int limits_refuse(hub_refusal *no, enum metric_limit why, int status, int code,
                          const char *msg, const char *name, int64_t max, int64_t now)
 {
     METRIC_ADD(limited[why], 1);
@@ -758,35 +764,35 @@ static int limits_refuse(struct lws *wsi, enum metric_limit why, unsigned status
                                         "requested", (json_int_t)now + 1)
                             : json_pack("{s:s}", "name", name);
     /* {name, max, requested} as the other limits' answers, without numbers for the Origin */
-    return http_refuse_upgrade(wsi, (int)status, code, msg, json_pack("{s:o}", "limit", limit));
+    return refuse(no, status, code, msg, json_pack("{s:o}", "limit", limit));
 }
 
-int hub_filter(struct lws *wsi, void **slot)
+int hub_filter(struct lws *wsi, void **slot, hub_refusal *no)
 {
     ws_auth a;
     (void)slot;
     int status = authenticate(wsi, &a);
     if (status == 404)
-        return http_refuse_upgrade(wsi, 404, RC_NOT_FOUND, "no websocket here: use /v1/ws", NULL);
+        return refuse(no, 404, RC_NOT_FOUND, "no websocket here: use /v1/ws", NULL);
     if (status == 503)
-        return http_refuse_upgrade(wsi, 503, RC_UNAVAILABLE, "draining: connect again", NULL);
+        return refuse(no, 503, RC_UNAVAILABLE, "draining: connect again", NULL);
     if (status)
-        return http_refuse_upgrade(wsi, status, RC_UNAUTHORIZED,
-                                   "ticket, or token and extension, missing or wrong", NULL);
+        return refuse(no, status, RC_UNAUTHORIZED,
+                      "ticket, or token and extension, missing or wrong", NULL);
     const cr_config *c = hub.cfg;
     int64_t open = __atomic_load_n(&metrics->sessions_open, __ATOMIC_RELAXED),
             mine = user_sessions(&a);
     if (!origin_ok(wsi))
-        return limits_refuse(wsi, LIMIT_ORIGIN, 403, RC_FORBIDDEN,
+        return limits_refuse(no, LIMIT_ORIGIN, 403, RC_FORBIDDEN,
                              "the page's Origin is not in CALLRELAY_ALLOWED_ORIGINS",
                              "CALLRELAY_ALLOWED_ORIGINS", 0, 0);
     if (open >= c->max_websockets)
-        return limits_refuse(wsi, LIMIT_WS_TOTAL, 503, RC_UNAVAILABLE,
+        return limits_refuse(no, LIMIT_WS_TOTAL, 503, RC_UNAVAILABLE,
                              "this instance has CALLRELAY_MAX_WEBSOCKETS websockets open: "
                              "try again later or another instance",
                              "CALLRELAY_MAX_WEBSOCKETS", c->max_websockets, open);
     if (mine >= c->max_websockets_per_user)
-        return limits_refuse(wsi, LIMIT_WS_USER, 429, RC_TOO_MANY_REQUESTS,
+        return limits_refuse(no, LIMIT_WS_USER, 429, RC_TOO_MANY_REQUESTS,
                              "this user has CALLRELAY_MAX_WEBSOCKETS_PER_USER websockets open "
                              "here: close one first",
                              "CALLRELAY_MAX_WEBSOCKETS_PER_USER", c->max_websockets_per_user, mine);
@@ -878,7 +884,6 @@ static void sweep_start(void)
 {
     if (hub.sweeping || hub.draining)
         return;
-    hub.loop = http_loop();
     if (!hub.loop || uv_timer_init(hub.loop, &hub.sweep) != 0)
         return;
     hub.sweeping = true;
@@ -1086,8 +1091,9 @@ void hub_close_all(void)
     strmap_each(&hub.users, wake_each, NULL);
 }
 
-int hub_init(const cr_config *cfg)
+int hub_init(uv_loop_t *loop, const cr_config *cfg)
 {
+    hub.loop = loop;
     hub.cfg = cfg;
     return strmap_init(&hub.users);
 }

@@ -5,14 +5,24 @@
 #include "config.h"
 #include <libwebsockets.h>
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <uv.h>
 
-int hub_init(const cr_config *cfg);
+int hub_init(uv_loop_t *loop, const cr_config *cfg);
 void hub_free(void);
 
-/* lws callbacks for the websocket side; slot is the connection's session pointer. */
-int hub_filter(struct lws *wsi, void **slot);
+/* A websocket upgrade refused: what the answer says (extra: fields added to its JSON body,
+ * owned by the caller, may be NULL). */
+typedef struct hub_refusal {
+    int status, code;
+    const char *message; /* static */
+    json_t *extra;
+} hub_refusal;
+
+/* lws callbacks for the websocket side; slot is the connection's session pointer. hub_filter
+ * returns 0 (upgrade) or -1 with *no filled for the HTTP layer to answer. */
+int hub_filter(struct lws *wsi, void **slot, hub_refusal *no);
 /* unmasked: the client sent an unmasked frame with its upgrade (the connection guard saw it). */
 int hub_established(struct lws *wsi, void **slot, bool unmasked);
 int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len);

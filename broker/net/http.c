@@ -884,6 +884,15 @@ static int on_established(struct lws *wsi, pss *s)
     return rc;
 }
 
+/* The hub decides about an upgrade; a refusal is answered here, as every HTTP answer is. */
+static int on_filter(struct lws *wsi, pss *s)
+{
+    hub_refusal no = {0};
+    if (hub_filter(wsi, &s->session, &no) == 0)
+        return 0;
+    return http_refuse_upgrade(wsi, no.status, no.code, no.message, no.extra);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -902,7 +911,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         on_http_closed(s);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return s ? hub_filter(wsi, &s->session) : -1;
+        return s ? on_filter(wsi, s) : -1;
     case LWS_CALLBACK_ESTABLISHED:
         return s ? on_established(wsi, s) : -1;
     case LWS_CALLBACK_RECEIVE:
