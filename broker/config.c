@@ -554,20 +554,21 @@ static void free_list(char **v, size_t n)
 }
 
 /* CIDRs separated by commas or spaces. */
-static int set_trusted_proxies(cr_config *c, const char *env, const char *v, char *err,
-                               size_t errlen)
+/* A list separated by commas or spaces, each item checked by valid; what names a good one in
+ * the error ("a CIDR such as 10.0.0.0/8"). On success *list (n items) replaces the old one. */
+static int set_list(const char *env, const char *v, bool (*valid)(const char *), const char *what,
+                    char ***out, size_t *out_n, char *err, size_t errlen)
 {
-    char **list = NULL, item[64];
+    char **list = NULL, item[512];
     size_t n = 0;
     for (const char *p = v; *p;) {
         size_t len = strcspn(p, ", \t");
         if (len) {
             snprintf(item, sizeof item, "%.*s", (int)len, p);
             char **grown = realloc(list, (n + 1) * sizeof *list);
-            if (len >= sizeof item || !cidr_valid(item) || !grown) {
+            if (len >= sizeof item || !valid(item) || !grown) {
                 free_list(grown ? grown : list, n);
-                return cfg_fail(err, errlen, "%s: \"%.*s\" is not a CIDR such as 10.0.0.0/8", env,
-                                (int)len, p);
+                return cfg_fail(err, errlen, "%s: \"%.*s\" is not %s", env, (int)len, p, what);
             }
             list = grown;
             if (!(list[n++] = strdup(item))) {
@@ -577,10 +578,17 @@ static int set_trusted_proxies(cr_config *c, const char *env, const char *v, cha
         }
         p += len + (p[len] != '\0');
     }
-    free_list(c->trusted_proxies, c->n_trusted_proxies);
-    c->trusted_proxies = list;
-    c->n_trusted_proxies = n;
+    free_list(*out, *out_n);
+    *out = list;
+    *out_n = n;
     return 0;
+}
+
+static int set_trusted_proxies(cr_config *c, const char *env, const char *v, char *err,
+                               size_t errlen)
+{
+    return set_list(env, v, cidr_valid, "a CIDR such as 10.0.0.0/8", &c->trusted_proxies,
+                    &c->n_trusted_proxies, err, errlen);
 }
 
 /* ---- TLS and logging: files are checked at start (tls.c), names here ---- */
@@ -687,7 +695,7 @@ static int set_ws_soft(cr_config *c, const char *env, const char *v, char *err, 
 }
 
 /* scheme://host[:port], as browsers send Origin: no path, no user, nothing after. */
-static int origin_valid(const char *o)
+static bool origin_valid(const char *o)
 {
     const char *host = strncasecmp(o, "https://", 8) == 0  ? o + 8
                        : strncasecmp(o, "http://", 7) == 0 ? o + 7
@@ -699,31 +707,8 @@ static int origin_valid(const char *o)
 static int set_allowed_origins(cr_config *c, const char *env, const char *v, char *err,
                                size_t errlen)
 {
-    char **list = NULL, item[512];
-    size_t n = 0;
-    for (const char *p = v; *p;) {
-        size_t len = strcspn(p, ", \t");
-        if (len) {
-            snprintf(item, sizeof item, "%.*s", (int)len, p);
-            char **grown = realloc(list, (n + 1) * sizeof *list);
-            if (len >= sizeof item || !origin_valid(item) || !grown) {
-                free_list(grown ? grown : list, n);
-                return cfg_fail(err, errlen,
-                                "%s: \"%.*s\" is not an origin such as https://crm.example.com",
-                                env, (int)len, p);
-            }
-            list = grown;
-            if (!(list[n++] = strdup(item))) {
-                free_list(list, n - 1);
-                return cfg_fail(err, errlen, "out of memory");
-            }
-        }
-        p += len + (p[len] != '\0');
-    }
-    free_list(c->allowed_origins, c->n_allowed_origins);
-    c->allowed_origins = list;
-    c->n_allowed_origins = n;
-    return 0;
+    return set_list(env, v, origin_valid, "an origin such as https://crm.example.com",
+                    &c->allowed_origins, &c->n_allowed_origins, err, errlen);
 }
 
 static int set_durability(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
