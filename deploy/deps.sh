@@ -5,6 +5,8 @@
 #   sh deploy/deps.sh --runtime   what `sh deploy/run.sh` needs: build tools, libraries, redis
 #   sh deploy/deps.sh --test      --runtime plus what `make test` needs; then `npm ci` in tests/
 #                                 when tests/package-lock.json exists
+#   sh deploy/deps.sh --docker    what `make test-docker` needs (docker.io, debootstrap,
+#                                 docker-compose); no daemon is started or enabled
 #   add --dry-run to print what is missing and install nothing (no root needed)
 #
 # Idempotent: a second run finds nothing missing and changes nothing. Installing
@@ -18,6 +20,7 @@ RUNTIME_PKGS="build-essential pkg-config libwebsockets-dev libwebsockets-evlib-u
 TEST_PKGS="libcmocka-dev python3-pytest python3-pytest-xdist python3-websockets python3-requests python3-redis
  python3-jsonschema python3-yaml haproxy clang libclang-rt-14-dev clang-format kamailio
  kamailio-utils-modules kamailio-extra-modules sip-tester chromium"
+DOCKER_PKGS="docker.io debootstrap docker-compose"
 EXTRA_PKGS=""
 
 mode=all
@@ -26,9 +29,10 @@ for arg in "$@"; do
     case "$arg" in
     --runtime) mode=runtime ;;
     --test) mode="test" ;;
+    --docker) mode=docker ;;
     --dry-run) dry_run=1 ;;
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -41,11 +45,12 @@ done
 case "$mode" in
 runtime) wanted="$RUNTIME_PKGS" ;;
 test) wanted="$RUNTIME_PKGS $TEST_PKGS" ;;
+docker) wanted="$DOCKER_PKGS" ;;
 all) wanted="$RUNTIME_PKGS $TEST_PKGS $EXTRA_PKGS" ;;
 esac
 # Node.js only for the browser tests, and only when no node is on PATH (one may come from
 # elsewhere; Debian's npm would then conflict with it).
-if [ "$mode" != runtime ] && ! command -v node >/dev/null 2>&1; then
+if { [ "$mode" = test ] || [ "$mode" = all ]; } && ! command -v node >/dev/null 2>&1; then
     wanted="$wanted nodejs npm"
 fi
 

@@ -2,8 +2,8 @@
 """make test-docker: deploy/Dockerfile and deploy/compose.yaml run for real (issue 11, part 1).
 
 A private dockerd (vfs, no bridge, no iptables, its own root, exec root and socket in a temp
-dir), a Debian 12 base image made with debootstrap (no registry is reachable; cached under
-build/docker-cache/), the image built, two broker containers with host networking on loopback
+dir), a Debian 12 base image made with debootstrap (no registry is reachable; cached, see
+CACHE), the image built, two broker containers with host networking on loopback
 ports, the host's redis-server and haproxy in front; the cluster kill test of
 tests/integration/test_haproxy.py through them, docker stop's drain, the compose file with a
 host-networking override, then dockerd stopped by its PID. Prints SKIP and exits 0 when Docker
@@ -34,7 +34,9 @@ DOCKER = "/usr/bin/docker"
 DOCKERD = "/usr/sbin/dockerd"
 COMPOSE = "/usr/bin/docker-compose"
 DEBOOTSTRAP = "/usr/sbin/debootstrap"
-CACHE = ROOT / "build" / "docker-cache"
+# Outside the clone, so that CI's fresh clones reuse it; rebuilt when older than CACHE_DAYS.
+CACHE = Path(os.environ.get("CALLRELAY_DOCKER_CACHE", "/var/cache/callrelay-test/docker"))
+CACHE_DAYS = 30
 BASE_TAR = CACHE / "debian-12-minbase.tar"
 AUX_TAR = CACHE / "callrelay-test-aux.tar"  # base + redis-server, for compose
 IMAGE = "callrelay:latest"
@@ -152,9 +154,13 @@ def debian_mirror():
     return "http://deb.debian.org/debian"
 
 
+def fresh(path):
+    return path.exists() and time.time() - path.stat().st_mtime < CACHE_DAYS * 86400
+
+
 def base_image(d, tmp):
     """debian:12 and debian:12-slim from a cached debootstrap tarball."""
-    if not BASE_TAR.exists():
+    if not fresh(BASE_TAR):
         rootfs = tmp / "rootfs"
         mirror = debian_mirror()
         print("   debootstrap --variant=minbase bookworm from %s" % mirror, flush=True)
@@ -166,7 +172,7 @@ def base_image(d, tmp):
         part.rename(BASE_TAR)
         shutil.rmtree(rootfs)
     else:
-        print("   cached %s" % BASE_TAR.relative_to(ROOT), flush=True)
+        print("   cached %s" % BASE_TAR, flush=True)
     with open(BASE_TAR, "rb") as f:
         d.docker("import", "-", "debian:12", stdin=f)
     d.docker("tag", "debian:12", "debian:12-slim")
@@ -175,7 +181,7 @@ def base_image(d, tmp):
 def aux_image(d, tmp):
     """Debian's redis-server on the base image (cached), standing in for compose's
     redis:7-bookworm, which no registry can give here."""
-    if AUX_TAR.exists():
+    if fresh(AUX_TAR):
         with open(AUX_TAR, "rb") as f:
             d.docker("load", stdin=f)
         return
@@ -185,6 +191,7 @@ def aux_image(d, tmp):
         "FROM debian:12\nRUN apt-get update && apt-get install -y --no-install-recommends "
         "redis-server && rm -rf /var/lib/apt/lists/*\n")
     d.docker("build", "--network", "host", "-t", "callrelay-test-aux", str(ctx))
+    CACHE.mkdir(parents=True, exist_ok=True)
     part = AUX_TAR.with_suffix(".part")
     d.docker("save", "-o", str(part), "callrelay-test-aux")
     part.rename(AUX_TAR)
@@ -206,14 +213,36 @@ def build_image(d, tmp):
              "-t", IMAGE, str(ctx))
 
 
-def run_broker(d, name, port, redis_url):
+def run_broker(d, name, port, redis_url, extra=()):
     d.docker("run", "-d", "--name", name, "--network", "host",
              "--stop-timeout", str(STOP_TIMEOUT), "--read-only", "--tmpfs", "/tmp",
              "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
              "-e", "CALLRELAY_LISTEN=127.0.0.1:%d" % port, "-e", "CALLRELAY_REDIS_URL=" + redis_url,
              "-e", "CALLRELAY_ADMIN_TOKEN=" + ADMIN_TOKEN,
              "-e", "CALLRELAY_TICKET_SECRET=" + TICKET_SECRET,
-             "-e", "CALLRELAY_DRAIN_TIMEOUT=%d" % DRAIN, IMAGE)
+             "-e", "CALLRELAY_DRAIN_TIMEOUT=%d" % DRAIN, *extra, IMAGE)
+
+
+def tls_container(d, tmp, redis_url):
+    """A broker with CALLRELAY_TLS_CERT/KEY from a read-only volume: the image's HEALTHCHECK
+    must speak https to go healthy, and the host reaches it with the certificate verified."""
+    from test_tls import make_cert
+    certs = tmp / "certs"
+    certs.mkdir()
+    cert, key = make_cert(certs, "broker")
+    certs.chmod(0o755)
+    key.chmod(0o644)  # the container's user (10001) reads it; a test key on a temp dir
+    port = free_port()
+    run_broker(d, "callrelay-tls", port, redis_url, (
+        "-v", "%s:/certs:ro" % certs, "-e", "CALLRELAY_TLS_CERT=/certs/" + cert.name,
+        "-e", "CALLRELAY_TLS_KEY=/certs/" + key.name))
+    wait_healthy(d, "callrelay-tls")
+    r = requests.get("https://127.0.0.1:%d/readyz" % port, verify=str(cert), timeout=5)
+    assert r.status_code == 200, r.text
+    print("   callrelay-tls: HEALTHCHECK healthy over https, GET /readyz %d with the certificate "
+          "verified" % r.status_code, flush=True)
+    d.docker("stop", "callrelay-tls", timeout=STOP_TIMEOUT + 30)
+    assert int(d.inspect("callrelay-tls", "{{.State.ExitCode}}")) == 0
 
 
 class ContainerBroker:
@@ -389,6 +418,8 @@ def main():
             drain_on_docker_stop(d, world, acme, brokers[1])
         stop_pid(haproxy)
         haproxy = None
+        with Phase("a TLS container's health check"):
+            tls_container(d, tmp, redis_url)
         with Phase("compose up, /readyz, down"):
             aux_image(d, tmp)
             compose(d, tmp)

@@ -33,13 +33,17 @@ pytestmark = pytest.mark.skipif(
     reason="haproxy is not installed (sh deploy/deps.sh --test installs it)")
 
 
-def haproxy_config(template, port, backends, stats_sock):
+def haproxy_config(template, port, backends, stats_sock, server_opts=""):
     """deploy/haproxy.cfg with the listening port, the backend addresses and a stats socket
-    replaced, and Docker's resolvers removed. Fails when the template no longer has the shape
+    replaced, Docker's resolvers removed, and server_opts appended to default-server (as its
+    comment says to do for brokers with TLS). Fails when the template no longer has the shape
     this expects, rather than silently testing another configuration."""
     text, n = re.subn(r"(?m)^resolvers docker\n(?:[ \t]+\S.*\n)*", "", template)
     assert n == 1, "deploy/haproxy.cfg: expected one 'resolvers docker' section"
     text = text.replace(" resolvers docker", "")
+    if server_opts:
+        text, n = re.subn(r"(?m)^(\s*default-server\s.*)$", r"\g<1> " + server_opts, text)
+        assert n == 1, "deploy/haproxy.cfg: expected one default-server line"
     text, n = re.subn(r"(?m)^(\s*bind\s+)\S*:8080\b", r"\g<1>127.0.0.1:%d" % port, text)
     assert n == 1, "deploy/haproxy.cfg: expected one 'bind :8080'"
     servers = iter(backends)
@@ -92,15 +96,15 @@ class Front:
         self.base = base
 
 
-@pytest.fixture
-def lb(world, tmp_path):
-    """Two brokers on world's Redis, and haproxy (foreground, -db) in front of them."""
-    brokers = [world.start_broker("a"), world.start_broker("b")]
-    port = free_port()
+def start_haproxy(tmp_path, brokers, server_opts="", port=None):
+    """haproxy (foreground, -db) in front of brokers, configured from deploy/haproxy.cfg;
+    returns (process, its log file, Front) once both backends are UP."""
+    port = port or free_port()
     stats_sock = tmp_path / "haproxy.sock"
     cfg = tmp_path / "haproxy.cfg"
     with open(HAPROXY_CFG) as f:
-        cfg.write_text(haproxy_config(f.read(), port, [b.port for b in brokers], stats_sock))
+        cfg.write_text(haproxy_config(f.read(), port, [b.port for b in brokers], stats_sock,
+                                      server_opts))
     check = subprocess.run(["haproxy", "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
     assert check.returncode == 0, "generated haproxy.cfg is invalid:\n%s" % check.stderr
     log_path = tmp_path / "haproxy.log"
@@ -120,17 +124,32 @@ def lb(world, tmp_path):
         wait_until(up, WAIT, what="haproxy with both backends UP")
         wait_until(lambda: requests.get(front.base + "/healthz", timeout=2).status_code == 200,
                    WAIT, what="GET /healthz through haproxy")
+    except BaseException:
+        stop_haproxy(proc, log)
+        raise
+    return proc, log, front
+
+
+def stop_haproxy(proc, log):
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    log.close()
+
+
+@pytest.fixture
+def lb(world, tmp_path):
+    """Two brokers on world's Redis, and haproxy in front of them."""
+    proc, log, front = start_haproxy(tmp_path, [world.start_broker("a"), world.start_broker("b")])
+    try:
         yield front
     finally:
         # Stopped by its PID, before world's teardown stops the brokers.
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        log.close()
+        stop_haproxy(proc, log)
 
 
 def test_events_through_haproxy_arrive_in_order(world, lb):
@@ -363,3 +382,39 @@ def kill_one_under_load(world, lb, kill):
     return {"sent": counts["sent"], "seconds": counts["seconds"], "acknowledged": n_acked,
             "tabs": len(followers), "reconnects": reconnects, "received": received,
             "duplicates": dups, "missing": missing, "unacknowledged": extra}
+
+
+def test_haproxy_to_brokers_with_tls(world, tmp_path):
+    """The line deploy/haproxy.cfg's comment gives for brokers with TLS: haproxy verifies their
+    certificate, its health checks go over TLS (a broker that stops is marked DOWN), and
+    events posted through it reach a tab connected through it."""
+    from test_tls import _ready, make_cert
+    d = tmp_path / "tls"
+    d.mkdir()
+    cert, key = make_cert(d, "brokers")
+    port = free_port()
+    # Channel URLs name what the browser reaches (plain haproxy here), not the broker's TLS.
+    env = {"CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key),
+           "CALLRELAY_PUBLIC_URL": "http://127.0.0.1:%d" % port}
+    brokers = [world.start_broker(env=env, wait_ready=False) for _ in range(2)]
+    for b in brokers:
+        wait_until(lambda: _ready(b, "https://127.0.0.1:%d" % b.port, cert), WAIT,
+                   what="GET /readyz over HTTPS")
+    proc, log, front = start_haproxy(tmp_path, brokers, "ssl verify required ca-file %s" % cert,
+                                     port)
+    try:
+        acme = world.provision("acme", broker=front)
+        acme.add_user("101", broker=front)
+        tab = acme.tab("101", broker=front)
+        for i in range(4):
+            acme.post_ok(call_event("101", call_id="tls-%d" % i), broker=front,
+                         headers={"Connection": "close"}, accepted=1)
+        got = [e["call_id"] for e in tab.events(4, timeout=WAIT)]
+        assert got == ["tls-%d" % i for i in range(4)], got
+        assert all(s["2xx"] > 0 for s in front.stats().values()), front.stats()
+        tab.close()
+        assert brokers[1].stop() == 0
+        wait_until(lambda: list(s["status"] for s in front.stats().values()).count("DOWN") == 1,
+                   WAIT, what="haproxy's TLS health check marking the stopped broker DOWN")
+    finally:
+        stop_haproxy(proc, log)

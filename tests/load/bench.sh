@@ -14,7 +14,7 @@
 #   callrelay      build/callrelay + its own redis-server (AOF everysec), every event stored and
 #                  deduplicated as in production
 # Then tests/load/bench_table.py prints the table with the ratios callrelay / Nchan and the goals
-# of issue 4, and writes it as JSON. The whole run is bounded by BENCH_TIMEOUT (default 1800 s,
+# of issue 12, and writes it as JSON. The whole run is bounded by BENCH_TIMEOUT (default 1800 s,
 # 600 s with QUICK=1); every crbench run has its own --timeout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
