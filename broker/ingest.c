@@ -217,7 +217,7 @@ static void send_call(call *c)
 {
     char count[16];
     snprintf(count, sizeof count, "%u", c->n_events);
-    const char *head[HEAD] = {G.retention_ms, G.window_s, store_channel_events(),
+    const char *head[HEAD] = {G.retention_ms, G.window_s, store_channel_feed(),
                               count,          G.wake_max, G.key_prefix};
     size_t k = c->keys.n, n = k + HEAD + c->args.n;
     const char **argv = malloc(n * sizeof *argv);

@@ -216,6 +216,7 @@ static int start(void)
     static const store_hooks hooks = {
         .on_connected = on_connected,
         .on_pubsub_ready = hub_on_pubsub_ready,
+        .on_feed_ready = hub_on_feed_ready,
         .on_wakeup = hub_on_wakeup,
         .on_integration_changed = integrations_reload,
     };

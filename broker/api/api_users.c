@@ -1,5 +1,6 @@
 /* api_users.c — users of an integration (by extension) and websocket channels for them. */
 #include "api.h"
+#include "feed_shard.h"
 #include "names.h"
 #include "result.h"
 #include "store_users.h"
@@ -95,12 +96,17 @@ void api_users_list(http_req *r)
 
 /* ---- channel ---- */
 
-static void channel_url(http_req *r, const char *ticket, char *out, size_t size)
+/* shard=: the user's shard of the feed, for a load balancer that hashes on it (haproxy.cfg's
+ * "balance url_param shard"): every tab of a shard meets on one instance, which then is the
+ * only one listening to that shard's events. The broker itself ignores it. */
+static void channel_url(http_req *r, const char *ticket, const char *ext, char *out, size_t size)
 {
     const char *base = http_config()->public_url;
+    unsigned shard = feed_shard(r->integration, ext);
     if (!base) {
-        snprintf(out, size, "%s://%s/v1/ws?ticket=%s", http_config()->tls_cert ? "wss" : "ws",
-                 r->host[0] ? r->host : "127.0.0.1", ticket);
+        snprintf(out, size, "%s://%s/v1/ws?ticket=%s&shard=%u",
+                 http_config()->tls_cert ? "wss" : "ws", r->host[0] ? r->host : "127.0.0.1", ticket,
+                 shard);
         return;
     }
     const char *scheme = "ws";
@@ -113,7 +119,8 @@ static void channel_url(http_req *r, const char *ticket, char *out, size_t size)
     size_t len = strlen(rest);
     while (len && rest[len - 1] == '/')
         len--;
-    snprintf(out, size, "%s://%.*s/v1/ws?ticket=%s", scheme, (int)len, rest, ticket);
+    snprintf(out, size, "%s://%.*s/v1/ws?ticket=%s&shard=%u", scheme, (int)len, rest, ticket,
+             shard);
 }
 
 static void on_user_checked(store_outcome o, bool found, void *ud)
@@ -130,7 +137,7 @@ static void on_user_checked(store_outcome o, bool found, void *ud)
         char ticket[TICKET_MAX_LEN], url[TICKET_MAX_LEN + 512];
         ticket_sign(c->ticket_secret, c->ticket_secret_len, r->integration, ext,
                     (int64_t)time(NULL) + TICKET_TTL, ticket, sizeof ticket);
-        channel_url(r, ticket, url, sizeof url);
+        channel_url(r, ticket, ext, url, sizeof url);
         http_reply_ok(r, json_pack("{s:s,s:i}", "url", url, "expires_in", TICKET_TTL));
     }
     http_req_release(r);

@@ -18,6 +18,8 @@
 #include "store_users.h"
 #include "streamid.h"
 #include "strmap.h"
+#include "feed_shard.h"
+#include "store.h"
 #include "ticket.h"
 #include "wakeup.h"
 #include "call_state.h"
@@ -49,9 +51,11 @@ typedef struct session {
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
     char ticket_sig[TICKET_SIG_B64_LEN + 1]; /* "" for token connections */
     int64_t ticket_expires;
-    bool ready;      /* the user exists and the ticket was not used before */
-    bool registered; /* live events are for it */
-    bool paging;     /* registered, and its paging has not reached code 109 yet */
+    bool ready;                /* the user exists, the ticket was not used before, the feed is on */
+    unsigned shard;            /* its user's, of the feed */
+    struct session *wait_next; /* let in, waiting for its shard's feed (hub.waiting) */
+    bool registered;           /* live events are for it */
+    bool paging;               /* registered, and its paging has not reached code 109 yet */
     bool page_busy;
     bool present;    /* counted in presence: it registered, and has not unregistered since */
     bool calls_sent; /* the first register answer, with the user's open calls, went out */
@@ -76,6 +80,7 @@ typedef struct session {
 
 struct hub_user {
     char key[2 * NAME_MAX_LEN + 2];
+    unsigned shard;
     char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
     int refs; /* sessions, plus a resync in flight */
     session *sessions;
@@ -91,6 +96,7 @@ static struct {
     uv_loop_t *loop;
     uv_timer_t sweep; /* idle tabs, queues over the soft bound; started with the first tab */
     bool sweeping;
+    session *waiting; /* let in, their shard's feed not subscribed yet: each holds a ref */
 } hub;
 
 /* ---- sessions ---- */
@@ -277,6 +283,8 @@ static hub_user *user_get(const char *integ, const char *ext)
         free(u);
         return NULL;
     }
+    u->shard = feed_shard(integ, ext);
+    store_feed_join(u->shard);
     return u;
 }
 
@@ -285,6 +293,7 @@ static void user_release(hub_user *u)
     if (--u->refs > 0)
         return;
     strmap_del(&hub.users, u->key);
+    store_feed_leave(u->shard);
     held_free(&u->held);
     free(u);
 }
@@ -820,11 +829,41 @@ static void on_session_open(store_outcome o, store_session_result r, void *ud)
     } else if (r == STORE_SESSION_TICKET_USED) {
         session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                       "ticket already used: ask /v1/channel for a new one", true);
-    } else {
+    } else if (store_feed_active(s->shard)) {
         s->ready = true;
         early_run(s);
+    } else { /* a page read now could miss what is published before the feed is on */
+        s->refs++;
+        s->wait_next = hub.waiting;
+        hub.waiting = s;
     }
     session_release(s);
+}
+
+void hub_on_feed_ready(unsigned shard)
+{
+    for (session **p = &hub.waiting, *s; (s = *p);) {
+        if (s->shard != shard) {
+            p = &s->wait_next;
+            continue;
+        }
+        *p = s->wait_next;
+        if (s->wsi && !s->close_code) {
+            s->ready = true;
+            early_run(s);
+        }
+        session_release(s);
+    }
+}
+
+static void waiting_drop(session *gone)
+{
+    for (session **p = &hub.waiting, *s; (s = *p); p = &s->wait_next)
+        if (s == gone) {
+            *p = s->wait_next;
+            session_release(s);
+            return;
+        }
 }
 
 /* The user may be gone since the ticket was issued, and a ticket opens one connection. */
@@ -913,6 +952,7 @@ int hub_established(struct lws *wsi, void **slot, bool unmasked)
     s->refs = 1;
     s->wsi = wsi;
     s->user = u;
+    s->shard = u->shard;
     memcpy(s->integration, a.integration, sizeof s->integration);
     memcpy(s->extension, a.extension, sizeof s->extension);
     memcpy(s->ticket_sig, a.ticket_sig, sizeof s->ticket_sig);
@@ -1066,6 +1106,7 @@ void hub_closed(struct lws *wsi, void **slot)
     u->n_sessions--;
     s->wsi = NULL;
     METRIC_SUB(sessions_open, 1);
+    waiting_drop(s);
     user_release(u);
     session_release(s);
 }

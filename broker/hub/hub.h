@@ -36,6 +36,8 @@ bool hub_on_unmasked(void *owner);
 /* From the store: the payload of one wake-up message; the pub/sub feed is back. */
 void hub_on_wakeup(const char *payload, size_t len);
 void hub_on_pubsub_ready(void);
+/* The feed of a shard is on: its tabs that were let in may read their first page. */
+void hub_on_feed_ready(unsigned shard);
 /* The command connection is back: users whose resync failed read their streams again. */
 void hub_on_store_connected(void);
 /* Shutting down: refuse new websockets and close every one with 1001 (going away). */

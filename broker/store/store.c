@@ -3,6 +3,7 @@
  * reconnection with backoff. hiredis frees a context itself after its disconnect callback,
  * so nothing here frees a context from inside a hiredis callback. */
 #include "store.h"
+#include "feed_shard.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis_uv.h"
@@ -50,7 +51,8 @@ static struct {
     bool stopping;
     char sha[SCRIPT_COUNT][41];
     const char *text[SCRIPT_COUNT];
-    char *chan_events, *chan_control;
+    char *chan_events, *chan_control, *chan_feed; /* chan_feed: the shards' prefix */
+    feed_slot feed[FEED_SHARDS];
 } st;
 
 static void conn_begin(conn *c);
@@ -86,6 +88,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     c->connected = c->subscribed = false;
     if (c == &st.cmd)
         st.ping_outstanding = false;
+    else
+        for (unsigned i = 0; i < FEED_SHARDS; i++)
+            feed_lost(&st.feed[i]);
     set_connected_metrics();
     if (was)
         log_warn("redis connection lost", "{s:s}", "connection", c->name);
@@ -104,12 +109,33 @@ static void on_control(const char *payload, size_t len)
     st.hooks.on_integration_changed(name);
 }
 
+/* The shard a channel of the feed is, or -1. */
+static int feed_channel(const char *channel)
+{
+    size_t n = strlen(st.chan_feed);
+    if (strncmp(channel, st.chan_feed, n) != 0)
+        return -1;
+    char *end;
+    unsigned long v = strtoul(channel + n, &end, 10);
+    return *end || end == channel + n || v >= FEED_SHARDS ? -1 : (int)v;
+}
+
 static void on_message(const char *channel, const char *payload, size_t len)
 {
-    if (strcmp(channel, st.chan_events) == 0)
-        st.hooks.on_wakeup(payload, len);
-    else if (strcmp(channel, st.chan_control) == 0)
+    if (strcmp(channel, st.chan_control) == 0)
         on_control(payload, len);
+    else if (feed_channel(channel) >= 0 || strcmp(channel, st.chan_events) == 0)
+        st.hooks.on_wakeup(payload, len);
+}
+
+static void send_feed(unsigned shard, feed_cmd cmd);
+
+static void on_feed_answer(int shard, bool subscribe)
+{
+    feed_cmd then;
+    if (feed_answered(&st.feed[shard], subscribe, &then) && st.hooks.on_feed_ready)
+        st.hooks.on_feed_ready((unsigned)shard);
+    send_feed((unsigned)shard, then);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -117,23 +143,71 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     (void)ac;
     (void)priv;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING)
         return;
-    const char *type = reply->element[0]->str;
-    if (reply->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(type, "subscribe") == 0 && st.sub.connected &&
-        reply->element[1]->type == REDIS_REPLY_STRING &&
-        strcmp(reply->element[1]->str, st.chan_events) == 0) {
+    const char *type = reply->element[0]->str, *channel = reply->element[1]->str;
+    bool sub = strcmp(type, "subscribe") == 0;
+    int shard = feed_channel(channel);
+    if ((sub || strcmp(type, "unsubscribe") == 0) && shard >= 0 && st.sub.ac) {
+        on_feed_answer(shard, sub);
+    } else if (sub && st.sub.ac && strcmp(channel, st.chan_control) == 0) {
+        /* the control channel comes last in the first SUBSCRIBE: the feed's shards are in */
         st.sub.subscribed = true;
         set_connected_metrics();
         log_info("redis pub/sub subscribed", NULL);
         if (st.hooks.on_pubsub_ready)
             st.hooks.on_pubsub_ready();
     } else if (strcmp(type, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
-        on_message(reply->element[1]->str, reply->element[2]->str, reply->element[2]->len);
+        on_message(channel, reply->element[2]->str, reply->element[2]->len);
     }
 }
+
+static void send_feed(unsigned shard, feed_cmd cmd)
+{
+    if (cmd == FEED_NONE || !st.sub.ac)
+        return;
+    redisAsyncCommand(st.sub.ac, on_sub_reply, NULL, "%s %s%u",
+                      cmd == FEED_SUBSCRIBE ? "SUBSCRIBE" : "UNSUBSCRIBE", st.chan_feed, shard);
+}
+
+/* The wanted shards, the channel of instances from before the shards, and the control
+ * channel, in one SUBSCRIBE. */
+static void subscribe_all(redisAsyncContext *ac)
+{
+    const char *argv[FEED_SHARDS + 3];
+    size_t each = strlen(st.chan_feed) + 12;
+    char *names = malloc(FEED_SHARDS * each);
+    int argc = 0;
+    argv[argc++] = "SUBSCRIBE";
+    argv[argc++] = st.chan_events;
+    for (unsigned i = 0; i < FEED_SHARDS; i++) {
+        if (!feed_reconnect(&st.feed[i]))
+            continue;
+        if (!names) { /* subscribed when the connection is made again */
+            feed_lost(&st.feed[i]);
+            continue;
+        }
+        snprintf(names + i * each, each, "%s%u", st.chan_feed, i);
+        argv[argc++] = names + i * each;
+    }
+    argv[argc++] = st.chan_control;
+    redisAsyncCommandArgv(ac, on_sub_reply, NULL, argc, argv, NULL);
+    free(names);
+}
+
+void store_feed_join(unsigned shard)
+{
+    send_feed(shard, feed_ref(&st.feed[shard % FEED_SHARDS], st.sub.ac != NULL));
+}
+
+void store_feed_leave(unsigned shard)
+{
+    send_feed(shard, feed_unref(&st.feed[shard % FEED_SHARDS], st.sub.ac != NULL));
+}
+
+bool store_feed_active(unsigned shard) { return st.feed[shard % FEED_SHARDS].active; }
 
 static void on_auth_reply(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -155,8 +229,7 @@ static void send_setup(conn *c)
     if (t->master_name)
         redisAsyncCommand(c->ac, on_role, NULL, "ROLE");
     if (c->pubsub) {
-        redisAsyncCommand(c->ac, on_sub_reply, NULL, "SUBSCRIBE %s %s", st.chan_events,
-                          st.chan_control);
+        subscribe_all(c->ac);
     } else if (t->db) {
         redisAsyncCommand(c->ac, on_auth_reply, NULL, "SELECT %d", t->db);
     }
@@ -514,7 +587,8 @@ int store_start(uv_loop_t *loop, const cr_config *cfg, const store_hooks *hooks)
         sha1_hex(st.text[i], st.sha[i]);
     st.chan_events = join(cfg->key_prefix, "events", NULL);
     st.chan_control = join(cfg->key_prefix, "control", NULL);
-    if (!st.chan_events || !st.chan_control)
+    st.chan_feed = join(cfg->key_prefix, "ev:", NULL);
+    if (!st.chan_events || !st.chan_control || !st.chan_feed)
         return -1;
     conn_init(&st.cmd, "command", false);
     conn_init(&st.sub, "pubsub", true);
@@ -548,7 +622,8 @@ void store_stop(void)
     }
     free(st.chan_events);
     free(st.chan_control);
-    st.chan_events = st.chan_control = NULL;
+    free(st.chan_feed);
+    st.chan_events = st.chan_control = st.chan_feed = NULL;
 }
 
 const cr_config *store_config(void) { return st.cfg; }
@@ -767,4 +842,5 @@ char *store_key_dedupe(const char *i, const char *epoch, const char *key)
     return s;
 }
 const char *store_channel_events(void) { return st.chan_events; }
+const char *store_channel_feed(void) { return st.chan_feed; }
 const char *store_channel_control(void) { return st.chan_control; }

@@ -33,8 +33,9 @@ typedef void (*store_cb)(redisReply *reply, void *ud);
 /* The store hands each pub/sub message to its consumer: wake-ups to the hub, changes of an
  * integration to the cache of integrations. */
 typedef struct store_hooks {
-    void (*on_connected)(void);    /* command connection (re)established */
-    void (*on_pubsub_ready)(void); /* subscribed again: callers resync */
+    void (*on_connected)(void);            /* command connection (re)established */
+    void (*on_pubsub_ready)(void);         /* subscribed again: callers resync */
+    void (*on_feed_ready)(unsigned shard); /* the feed of one shard is subscribed (again) */
     void (*on_wakeup)(const char *payload, size_t len);
     void (*on_integration_changed)(const char *name); /* created, updated or deleted */
 } store_hooks;
@@ -83,6 +84,13 @@ char *store_key_dedupe(const char *integration, const char *epoch, const char *k
 /* "PREFIX{integration}:" — the prefix of every per-integration key. */
 char *store_key_integration_prefix(const char *integration);
 const char *store_channel_events(void);
+/* The wake-ups' channels: this prefix and the shard's number (broker/hub/feed_shard.h). */
+const char *store_channel_feed(void);
+/* A user with tabs here joins or leaves its shard: the instance listens to a shard's channel
+ * while any such user is in it. Active: Redis has the subscription, events reach us. */
+void store_feed_join(unsigned shard);
+void store_feed_leave(unsigned shard);
+bool store_feed_active(unsigned shard);
 const char *store_channel_control(void);
 
 #endif

@@ -199,7 +199,7 @@ def test_secrets_in_query_strings_are_not_logged(world, lb):
     haproxy's log nor the brokers' may show them (issue 7, finding 7)."""
     acme = world.provision("acme", broker=lb)
     acme.add_user("101", broker=lb)
-    ticket = acme.channel_url("101", broker=lb).split("ticket=", 1)[1]
+    ticket = acme.channel_url("101", broker=lb).split("ticket=", 1)[1].split("&")[0]
     secrets = [ticket, "SECRETTICKETforged123", acme.token, "SECRETTOKENwrong456"]
     base = "http://127.0.0.1:%d" % lb.port
     # a valid ticket (upgrade accepted) and a forged one, a valid and a wrong token
@@ -418,3 +418,31 @@ def test_haproxy_to_brokers_with_tls(world, tmp_path):
                    WAIT, what="haproxy's TLS health check marking the stopped broker DOWN")
     finally:
         stop_haproxy(proc, log)
+
+
+def test_tabs_of_a_shard_meet_on_one_instance(world, lb):
+    """haproxy hashes on the channel URL's shard=: every tab of a shard lands on the same
+    instance, which alone subscribes to that shard's events; webhooks still go round robin."""
+    from test_feed_shards import feed_shard
+    acme = world.provision("acme", broker=lb)
+    users = [str(200 + i) for i in range(24)]
+    for u in users:
+        acme.add_user(u, broker=lb)
+    tabs = [acme.tab(u, broker=lb) for u in users for _ in range(2)]
+    r = world.redis
+    shards = {feed_shard("acme", u) for u in users}
+    counts = {s: r.pubsub_numsub("cr:ev:%d" % s)[0][1] for s in shards}
+    assert all(n == 1 for n in counts.values()), counts
+    # both instances have some of the shards
+    per_instance = {}
+    for c in r.client_list(_type="pubsub"):
+        per_instance[c["id"]] = int(c["sub"])
+    assert len([n for n in per_instance.values() if n > 2]) == 2, per_instance
+    before = lb.stats()
+    for u in users:
+        acme.post_ok(call_event(u, call_id="s-" + u), broker=lb, headers={"Connection": "close"},
+                     accepted=1)
+    served = {name: lb.stats()[name]["2xx"] - before[name]["2xx"] for name in before}
+    assert all(n >= len(users) // 4 for n in served.values()), served
+    for i, t in enumerate(tabs):
+        assert [e["call_id"] for e in t.events(1, timeout=WAIT)] == ["s-" + users[i // 2]]

@@ -80,6 +80,14 @@ def slowlog_commands(r):
             for e in r.execute_command("SLOWLOG GET", 100000)]
 
 
+def feed_shard(integration, extension):
+    """broker/hub/feed_shard.h, written again: the channel a user's wake-ups travel on."""
+    h = 0
+    for b in (integration + "\t" + extension).encode():
+        h = (h * 31 + b) % 1000003
+    return h % 1024
+
+
 def pubsub_ids(r):
     return {c["id"] for c in r.client_list(_type="pubsub")}
 
@@ -96,8 +104,8 @@ def test_at_the_limit_is_split_and_delivered_in_order(wide):
     broker_subs = pubsub_ids(r)
     assert broker_subs, "the broker has no pub/sub connection"
     sub = r.pubsub()
-    sub.subscribe("cr:events")
-    assert sub.get_message(timeout=5)["type"] == "subscribe"
+    sub.psubscribe("cr:ev:*")
+    assert sub.get_message(timeout=5)["type"] == "psubscribe"
     r.config_set("slowlog-max-len", 100000)
     r.config_set("slowlog-log-slower-than", 0)
     r.slowlog_reset()
@@ -132,12 +140,15 @@ def test_at_the_limit_is_split_and_delivered_in_order(wide):
     while len(lines) < 10000:
         m = sub.get_message(timeout=5)
         assert m is not None, "only %d wake-up lines arrived" % len(lines)
-        if m["type"] != "message":
+        if m["type"] != "pmessage":
             continue
         data = m["data"] if isinstance(m["data"], str) else m["data"].decode()
         sizes.append(len(data.encode()))
         assert data.endswith("\n"), data[-200:]
-        lines += data[:-1].split("\n")
+        for line in data[:-1].split("\n"):
+            integ, user = line.split("\t", 2)[:2]
+            assert m["channel"] == "cr:ev:%d" % feed_shard(integ, user), (m["channel"], line[:80])
+            lines.append(line)
     sub.close()
     assert len(lines) == 10000 and max(sizes) <= WAKE_MAX_BYTES, (len(lines), max(sizes))
     assert len(sizes) > 1

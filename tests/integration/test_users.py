@@ -89,8 +89,10 @@ def test_channel(env):
     r = env.broker.post("/v1/channel", {"extension": "101"}, token=acme.token)
     body = assert_result(r, 200, 0)
     assert body["expires_in"] == 60
-    assert re.fullmatch(r"ws://127\.0\.0\.1:%d/v1/ws\?ticket=[A-Za-z0-9_.%%=-]+" % env.broker.port,
-                        body["url"]), body["url"]
+    # shard=: the user's shard of the feed, for the load balancer (test_feed_shards.py)
+    from test_feed_shards import feed_shard
+    assert re.fullmatch(r"ws://127\.0\.0\.1:%d/v1/ws\?ticket=[A-Za-z0-9_.%%=-]+&shard=%d"
+                        % (env.broker.port, feed_shard("acme", "101")), body["url"]), body["url"]
     assert_result(env.broker.post("/v1/channel", {"extension": "999"}, token=acme.token), 404, 3104)
     r = env.broker.post("/v1/channel", {"extension": "a b"}, token=acme.token)
     assert_result(r, 400, 3101)

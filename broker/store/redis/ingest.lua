@@ -9,7 +9,7 @@
 --                   reads, and share the integration's hash tag, so its slot.
 -- ARGV[1]           retention in milliseconds (MINID trimming and key expiry)
 -- ARGV[2]           dedupe window in seconds
--- ARGV[3]           pub/sub channel for wake-ups
+-- ARGV[3]           pub/sub channels' prefix for wake-ups: the user's shard follows it
 -- ARGV[4]           number of events
 -- ARGV[5]           largest wake-up message, bytes
 -- ARGV[6]           key prefix ("cr:")
@@ -33,7 +33,8 @@
 -- stale and ignored events change nothing, and the last two give their key back. Otherwise it
 -- is appended to each recipient's stream, older entries are trimmed, the expiry refreshed, and
 -- the call's state updated. Wake-ups carry every appended entry as lines
--- "integration\tuser\tid\tjson\n", in the order of their ids, in PUBLISH messages of whole
+-- "integration\tuser\tid\tjson\n", on the channel of the user's shard of the feed
+-- (broker/hub/feed_shard.h), in the order of their ids, in PUBLISH messages of whole
 -- lines of at most ARGV[5] bytes (a longer line goes alone): Redis closes a subscriber whose
 -- output buffer one huge message would overflow.
 --
@@ -57,25 +58,48 @@ math.randomseed(tonumber(t[2]))
 local GROUP = ',"is_group_disconnect":true'
 
 local status = {}
-local wake, wake_bytes = {}, 0
+local wake, wake_bytes, wake_shards = {}, {}, {}
 local queued = 0
 
 -- include: notify_due.lua
 -- include: notify_queue.lua
 
-local function publish()
-    if #wake > 0 then
-        redis.call('PUBLISH', ARGV[3], table.concat(wake))
-        wake, wake_bytes = {}, 0
+-- The user's shard of the feed, as broker/hub/feed_shard.c computes it.
+local integration_hash = {}
+local function feed_shard(integration, ext)
+    local h = integration_hash[integration]
+    if not h then
+        h = 0
+        for i = 1, #integration do
+            h = (h * 31 + string.byte(integration, i)) % 1000003
+        end
+        h = (h * 31 + 9) % 1000003
+        integration_hash[integration] = h
+    end
+    for i = 1, #ext do
+        h = (h * 31 + string.byte(ext, i)) % 1000003
+    end
+    return h % 1024
+end
+
+local function publish(shard)
+    if #wake[shard] > 0 then
+        redis.call('PUBLISH', ARGV[3] .. shard, table.concat(wake[shard]))
+        wake[shard], wake_bytes[shard] = {}, 0
     end
 end
 
-local function wake_up(line)
-    if wake_bytes + #line > wake_max then
-        publish()
+local function wake_up(integration, ext, line)
+    local shard = feed_shard(integration, ext)
+    if not wake[shard] then
+        wake[shard], wake_bytes[shard] = {}, 0
+        wake_shards[#wake_shards + 1] = shard
+    elseif wake_bytes[shard] + #line > wake_max then
+        publish(shard)
     end
-    wake[#wake + 1] = line
-    wake_bytes = wake_bytes + #line
+    local lines = wake[shard]
+    lines[#lines + 1] = line
+    wake_bytes[shard] = wake_bytes[shard] + #line
 end
 
 local function split0(s)
@@ -305,7 +329,7 @@ local function ingest(users, a)
         local stream = P .. 's:' .. ext
         local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', json)
         redis.call('PEXPIRE', stream, retention_ms)
-        wake_up(integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
+        wake_up(integration, ext, integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
         if rules then
             queued = queued + notify_queue(key_prefix, integration, rules, ext, json, id,
                                            call_id, now_ms, retention_ms)
@@ -335,7 +359,9 @@ for e = 1, n_events do
     a = a + 6 + n
     k = k + 2
 end
-publish()
+for _, shard in ipairs(wake_shards) do
+    publish(shard)
+end
 if queued > 0 then
     status[#status + 1] = '+' .. queued
 end
