@@ -91,11 +91,15 @@ def test_haproxy_cfg_policy():
     cfg = haproxy_cfg()
     assert re.search(r"(?m)^\s*mode\s+http\b", cfg)
     assert re.search(r"(?m)^\s*timeout\s+tunnel\s+1h\b", cfg)
-    assert re.search(r"(?m)^\s*balance\s+roundrobin\b", cfg)
+    # Websockets by the shard= of their URL (where the feed's shard is listened to), the rest
+    # round robin (url_param's fallback); consistent, so an instance that leaves or joins moves
+    # only its share of the shards.
+    assert re.search(r"(?m)^\s*balance\s+url_param\s+shard\s*$", cfg)
+    assert re.search(r"(?m)^\s*hash-type\s+consistent\b", cfg)
     assert re.search(r"(?m)^\s*option\s+httpchk\s+GET\s+/readyz\b", cfg)
-    # No stickiness of any kind: any replica serves any request.
-    assert not re.search(r"(?m)^\s*(cookie|stick|stick-table|hash-type)\b", cfg)
-    assert not re.search(r"(?m)^\s*balance\s+(source|uri|hdr|url_param)", cfg)
+    # No stickiness: any replica serves any request, the hash is only where it is cheapest.
+    assert not re.search(r"(?m)^\s*(cookie|stick|stick-table)\b", cfg)
+    assert not re.search(r"(?m)^\s*balance\s+(source|uri|hdr)", cfg)
     # Every server is a compose service.
     hosts = re.findall(r"(?m)^\s*server\s+\S+\s+([^:\s]+):8080\b", cfg)
     assert len(hosts) >= 2
