@@ -917,13 +917,6 @@ int config_check(const cr_config *c, char *err, size_t errlen)
                         "CALLRELAY_WS_QUEUE_SOFT_BYTES (%zu) must not be above "
                         "CALLRELAY_WS_QUEUE_HARD_BYTES (%zu)",
                         c->ws_queue_soft, c->ws_queue_hard);
-    /* a worker died with SIGABRT at start under TLS, once in a dozen loaded runs, cause not
-     * yet found: refused rather than shipped (run one process per instance, or more instances) */
-    if (c->tls_cert && c->workers > 1)
-        return cfg_fail(err, errlen,
-                        "CALLRELAY_TLS_CERT with CALLRELAY_WORKERS=%d: TLS runs with one worker "
-                        "per instance for now (docs/decisions.md, TLS)",
-                        c->workers);
     return 0;
 }
 

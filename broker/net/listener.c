@@ -45,6 +45,20 @@ static void pause_accepting(void)
     uv_timer_start(&L.pause, on_resume, PAUSE_MS, 0);
 }
 
+/* Once offered to lws the descriptor is lws's even when adoption fails (a TLS handshake that
+ * fails at once: plain HTTP, a client already gone): lws closes it, from a uv close callback
+ * after this accept loop has run. Closing it here as well would close the connection that the
+ * next accept4 gets under the same number, while libuv is about to watch it. */
+static void adopt(int fd)
+{
+    if (L.guard && connguard_watch(fd) != 0) {
+        close(fd);
+        return;
+    }
+    if (!lws_adopt_socket_vhost(L.vhost, fd))
+        connguard_forget(fd); /* lws logs why */
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
     (void)h;
@@ -65,10 +79,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
         /* small answers must not wait for the peer's delayed ACK (Nagle) */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if ((L.guard && connguard_watch(fd) != 0) || !lws_adopt_socket_vhost(L.vhost, fd)) {
-            connguard_forget(fd);
-            close(fd); /* lws logs why */
-        }
+        adopt(fd);
     }
 }
 

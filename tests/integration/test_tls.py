@@ -2,6 +2,9 @@
 a self-signed certificate generated for the test; plain HTTP refused; bad pairs refused at start."""
 import asyncio
 import json
+import os
+import signal
+import socket
 import ssl
 import subprocess
 
@@ -140,16 +143,155 @@ def test_head_too_large_over_tls_closes_and_the_broker_goes_on(world, certs):
                       200, 0)
 
 
-def test_tls_with_several_workers_is_refused_at_start(world, certs):
-    """A worker died with SIGABRT at start under TLS in one of a dozen loaded runs: until its
-    cause is found, TLS runs one process per instance, and saying so beats crashing."""
-    (cert, key), _ = certs
+def start_tls_workers(world, cert, key, n=2):
     b = world.start_broker(env={"CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key),
-                                "CALLRELAY_WORKERS": "2"}, wait_ready=False)
-    wait_until(lambda: b.proc.poll() is not None, 10 * SCALE, what="the broker refusing to start")
-    assert b.proc.returncode != 0
-    assert "CALLRELAY_WORKERS=2" in b.stderr() and "one worker" in b.stderr(), b.stderr()
-    b.stopped = True  # it never ran: nothing to stop
+                                "CALLRELAY_WORKERS": str(n), "CALLRELAY_LOG_LEVEL": "debug"},
+                           wait_ready=False)
+    base = "https://127.0.0.1:%d" % b.port
+    wait_until(lambda: _ready(b, base, cert), 10 * SCALE, what="GET /readyz over HTTPS")
+    wait_until(lambda: len(_workers(b)) == n, 10, what="%d workers" % n)
+    return b, base
+
+
+def test_https_and_wss_through_two_workers(world, certs):
+    """Each worker loads the pair itself and serves HTTPS and WSS; an event posted to one
+    reaches tabs held by either."""
+    (cert, key), _ = certs
+    b, base = start_tls_workers(world, cert, key)
+    workers = set(_workers(b))
+    # new connections land on either worker: GET until both have answered
+    served = set()
+    for _ in range(40):
+        r = requests.get(base + "/healthz", verify=str(cert), timeout=HTTP_TIMEOUT)
+        assert_result(r, 200, 0)
+        served = _pids_that_answered(b, "/healthz")
+        if served == workers:
+            break
+    assert served == workers, (served, workers)
+
+    token = assert_result(post(base, cert, "/v1/integration/create",
+                               {"name": "acme", "adapter": "native", "settings": {}},
+                               ADMIN_TOKEN), 200, 0)["token"]
+    assert_result(post(base, cert, "/v1/users/create", {"extension": "101"}, token), 200, 0)
+    ctx = ssl.create_default_context(cafile=str(cert))
+    tabs, holders = [], set()
+    while holders != workers and len(tabs) < 32:
+        url = assert_result(post(base, cert, "/v1/channel", {"extension": "101"}, token),
+                            200, 0)["url"]
+        tab = TlsTab(url, ctx)
+        assert tab.register()["result"]["code"] in (0, 109)
+        tabs.append(tab)
+        holders.add(_worker_holding(workers, b.port, tab.ws.local_address[1]))
+    assert holders == workers, (holders, workers)
+
+    ev = call_event("101")
+    assert assert_result(post(base, cert, "/v1/hooks/acme/native", ev, token),
+                         200, 0)["accepted"] == 1
+    for tab in tabs:
+        assert tab.next_event(timeout=5)["call_id"] == ev["call_id"]
+        tab.close()
+
+
+def test_failed_handshakes_queued_before_live_ones_kill_no_worker(world, certs):
+    """A handshake that fails as lws adopts the connection (plain HTTP, a client that gave up)
+    is closed by lws after the accept loop; the broker closed it too, and so closed the next
+    connection accepted under the same number while libuv watched it: libuv aborted the worker.
+    With the workers stopped, failures and live handshakes wait in the backlog together."""
+    (cert, key), _ = certs
+    b, base = start_tls_workers(world, cert, key)
+    workers = _workers(b)
+    ctx = ssl.create_default_context(cafile=str(cert))
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    held, live = [], []
+    try:
+        for _ in range(8):
+            plain = socket.create_connection(("127.0.0.1", b.port), timeout=HTTP_TIMEOUT)
+            plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            held.append(plain)
+            _hello(b.port, ctx).close()  # a client that gives up
+            live.append(_hello(b.port, ctx))
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+    for t in live:
+        t.settimeout(HTTP_TIMEOUT)
+        t.do_handshake()
+        t.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert t.recv(64).startswith(b"HTTP/1.1 200"), "a live connection lost its answer"
+        t.close()
+    for s in held:
+        s.close()
+    assert sorted(_workers(b)) == sorted(workers), b.stdout()[-3000:]
+    assert "worker exited" not in b.stdout(), b.stdout()[-3000:]
+
+
+def test_every_start_with_tls_and_two_workers_keeps_its_workers(world, certs):
+    """The fault was seen at start: readiness probes that time out wait in the backlog until
+    the workers accept them. Ten starts, each with clients that give up while it starts."""
+    (cert, key), _ = certs
+    ctx = ssl.create_default_context(cafile=str(cert))
+    for i in range(10):
+        b = world.start_broker(name="s%d" % i, wait_ready=False, env={
+            "CALLRELAY_TLS_CERT": str(cert), "CALLRELAY_TLS_KEY": str(key),
+            "CALLRELAY_WORKERS": "2", "CALLRELAY_LOG_LEVEL": "debug"})
+        wait_until(lambda: _hello(b.port, ctx).close() or True, 10, what="the port open")
+        for _ in range(4):
+            _hello(b.port, ctx).close()
+        base = "https://127.0.0.1:%d" % b.port
+        wait_until(lambda: _ready(b, base, cert), 10 * SCALE, what="GET /readyz over HTTPS")
+        wait_until(lambda: len(_workers(b)) == 2, 10, what="2 workers")
+        workers = set(_workers(b))
+        for _ in range(40):  # until both have served, so both have drained their backlog
+            assert_result(requests.get(base + "/healthz", verify=str(cert), timeout=HTTP_TIMEOUT),
+                          200, 0)
+            if _pids_that_answered(b, "/healthz") == workers:
+                break
+        assert set(_workers(b)) == workers, "start %d: %s" % (i, b.stdout()[-3000:])
+        assert "worker exited" not in b.stdout(), "start %d: %s" % (i, b.stdout()[-3000:])
+        assert b.stop() == 0, "start %d: %s" % (i, b.stdout()[-3000:])
+
+
+def _hello(port, ctx):
+    """A TLS connection whose ClientHello is sent, the handshake left to finish later."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT)
+    t = ctx.wrap_socket(s, server_hostname="127.0.0.1", do_handshake_on_connect=False)
+    t.setblocking(False)
+    try:
+        t.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return t
+
+
+def _workers(b):
+    with open("/proc/%d/task/%d/children" % (b.proc.pid, b.proc.pid)) as f:
+        return [int(p) for p in f.read().split()]
+
+
+def _pids_that_answered(b, path):
+    lines = (json.loads(line) for line in b.stdout().splitlines() if line.startswith("{"))
+    return {j["pid"] for j in lines if j.get("msg") == "http" and j.get("path") == path}
+
+
+def _worker_holding(pids, port, peer_port):
+    """The worker whose socket is the broker's end of the connection from peer_port."""
+    owner = {}
+    for pid in pids:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                owner[int(link[8:-1])] = pid
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, remote, inode = (line.split()[i] for i in (1, 2, 9))
+            if (int(local.split(":")[1], 16), int(remote.split(":")[1], 16)) == (port, peer_port):
+                if int(inode) in owner:
+                    return owner[int(inode)]
+    return None
 
 
 def _ready(b, base, cert):

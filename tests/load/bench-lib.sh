@@ -101,10 +101,11 @@ stop_redis() {
 # ------------------------------------------------------------------ callrelay
 CR_PID=""; CR_PORT=""; CR_TOKEN=""
 start_callrelay() { # start_callrelay TAG — its own redis (unix socket, AOF everysec), production settings
+    # but the rate limit per integration (1000/s by default): one integration posts all the load
     start_redis "$1" unix || return 1
     CR_PORT=$(free_port)
     CALLRELAY_LISTEN=127.0.0.1:$CR_PORT CALLRELAY_REDIS_URL=unix://$REDIS_SOCK \
-    CALLRELAY_ADMIN_TOKEN=bench-admin CALLRELAY_TICKET_SECRET=bench-ticket-secret-0123456789abcdef \
+    CALLRELAY_RATE_LIMIT=${CALLRELAY_RATE_LIMIT:-100000000} CALLRELAY_ADMIN_TOKEN=bench-admin CALLRELAY_TICKET_SECRET=bench-ticket-secret-0123456789abcdef \
         "$CALLRELAY_BIN" >"$WORK/callrelay-$1.log" 2>"$WORK/callrelay-$1.err" &
     CR_PID=$!
     wait_http "http://127.0.0.1:$CR_PORT/readyz" "$CR_PID" "callrelay-$1" ||

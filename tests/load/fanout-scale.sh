@@ -39,7 +39,7 @@ start_more() { # start_more N: brokers 2..N on the running redis
     for i in $(seq 2 "$1"); do
         port=$(free_port)
         CALLRELAY_WORKERS=1 CALLRELAY_LISTEN=127.0.0.1:$port CALLRELAY_REDIS_URL=unix://$REDIS_SOCK \
-        CALLRELAY_ADMIN_TOKEN=bench-admin CALLRELAY_TICKET_SECRET=bench-ticket-secret-0123456789abcdef \
+        CALLRELAY_RATE_LIMIT=${CALLRELAY_RATE_LIMIT:-100000000} CALLRELAY_ADMIN_TOKEN=bench-admin CALLRELAY_TICKET_SECRET=bench-ticket-secret-0123456789abcdef \
             "$CALLRELAY_BIN" >"$WORK/extra-$i.log" 2>"$WORK/extra-$i.err" &
         EXTRA_PIDS+=($!)
         wait_http "http://127.0.0.1:$port/readyz" "$!" "extra-$i" || bdie "broker $i did not start"

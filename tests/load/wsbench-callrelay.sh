@@ -41,7 +41,7 @@ start() {
         n=$((n - 1)); [ $n -gt 0 ] || die "redis-server did not start"; sleep 0.1
     done
     CALLRELAY_LISTEN=127.0.0.1:$PORT CALLRELAY_REDIS_URL=unix://$WORK/redis/redis.sock \
-    CALLRELAY_ADMIN_TOKEN=bench-admin CALLRELAY_TICKET_SECRET=bench-ticket-secret-0123456789 \
+    CALLRELAY_RATE_LIMIT=${CALLRELAY_RATE_LIMIT:-100000000} CALLRELAY_ADMIN_TOKEN=bench-admin CALLRELAY_TICKET_SECRET=bench-ticket-secret-0123456789 \
         "$CALLRELAY_BIN" >"$WORK/broker.log" 2>"$WORK/broker.err" &
     BROKER_PID=$!
     n=100
