@@ -1,20 +1,22 @@
 /* feed_shard.c — see feed_shard.h. */
 #include "feed_shard.h"
+#include <stdint.h>
 
-#define FEED_MOD 1000003u
+#define FEED_MOD 2147483647u
 
-static unsigned mix(unsigned h, const char *s)
+/* below 2^39 before the modulo: exact in Lua's doubles too */
+static uint64_t mix(uint64_t h, const char *s)
 {
     for (; *s; s++)
-        h = (h * 31u + (unsigned char)*s) % FEED_MOD;
+        h = (h * 131u + (unsigned char)*s) % FEED_MOD;
     return h;
 }
 
 unsigned feed_shard(const char *integration, const char *extension)
 {
-    unsigned h = mix(0, integration);
-    h = (h * 31u + '\t') % FEED_MOD;
-    return mix(h, extension) % FEED_SHARDS;
+    uint64_t h = mix(0, integration);
+    h = (h * 131u + '\t') % FEED_MOD;
+    return (unsigned)(mix(h, extension) % FEED_SHARDS);
 }
 
 static feed_cmd send_sub(feed_slot *f)

@@ -9,7 +9,7 @@
 
 #define FEED_SHARDS 1024u
 
-/* h = h * 31 + byte over "INTEGRATION\tEXTENSION", modulo 1000003, then modulo FEED_SHARDS:
+/* h = h * 131 + byte over "INTEGRATION\tEXTENSION", modulo 2147483647, then modulo FEED_SHARDS:
  * small enough for Lua's doubles to compute exactly. */
 unsigned feed_shard(const char *integration, const char *extension);
 

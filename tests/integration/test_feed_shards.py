@@ -12,7 +12,7 @@ def feed_shard(integration, extension):
     """broker/hub/feed_shard.h, written again."""
     h = 0
     for b in (integration + "\t" + extension).encode():
-        h = (h * 31 + b) % 1000003
+        h = (h * 131 + b) % 2147483647
     return h % 1024
 
 

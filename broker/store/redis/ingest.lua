@@ -71,13 +71,13 @@ local function feed_shard(integration, ext)
     if not h then
         h = 0
         for i = 1, #integration do
-            h = (h * 31 + string.byte(integration, i)) % 1000003
+            h = (h * 131 + string.byte(integration, i)) % 2147483647
         end
-        h = (h * 31 + 9) % 1000003
+        h = (h * 131 + 9) % 2147483647
         integration_hash[integration] = h
     end
     for i = 1, #ext do
-        h = (h * 31 + string.byte(ext, i)) % 1000003
+        h = (h * 131 + string.byte(ext, i)) % 2147483647
     end
     return h % 1024
 end
