@@ -42,15 +42,19 @@
 
 typedef struct hub_user hub_user;
 
+typedef struct early_frames {
+    char *f[EARLY_MAX];
+    size_t len[EARLY_MAX];
+    unsigned n;
+} early_frames;
+
 typedef struct session {
     uint32_t magic;
     int refs; /* the connection, plus one per Redis call in flight */
     struct lws *wsi;
     hub_user *user;
     struct session *prev, *next;
-    char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
-    char ticket_sig[TICKET_SIG_B64_LEN + 1]; /* "" for token connections */
-    int64_t ticket_expires;
+    const char *integration, *extension; /* its user's: the session holds the user */
     bool ready;                /* the user exists, the ticket was not used before, the feed is on */
     unsigned shard;            /* its user's, of the feed */
     struct session *wait_next; /* let in, waiting for its shard's feed (hub.waiting) */
@@ -61,9 +65,9 @@ typedef struct session {
     bool calls_sent; /* the first register answer, with the user's open calls, went out */
     int close_code;  /* set: the next writable callback closes with it */
     const char *close_reason;
-    char page_from[STREAMID_MAX_LEN];   /* "" = after the acked cursor */
-    char page_commit[STREAMID_MAX_LEN]; /* last id of the previous page, "" = none */
-    streamid last_sent;                 /* the last event id this tab was given */
+    streamid page_last;    /* the previous page's last id; zero: after the acked cursor */
+    bool page_committable; /* page_last is committed by the next page (it was not empty) */
+    streamid last_sent;    /* the last event id this tab was given */
     held_list held;
     frame **q; /* ring of q_cap frames, grown on demand up to QUEUE_MAX: idle tabs stay small */
     unsigned q_head, q_len, q_cap;
@@ -73,20 +77,18 @@ typedef struct session {
     uint64_t last_ping_ms;
     char *rx;
     size_t rx_len;
-    char *early[EARLY_MAX];
-    size_t early_len[EARLY_MAX];
-    unsigned n_early;
+    struct early_frames *early; /* only while it is being let in: idle tabs stay small */
 } session;
 
 struct hub_user {
-    char key[2 * NAME_MAX_LEN + 2];
     unsigned shard;
-    char integration[NAME_MAX_LEN + 1], extension[NAME_MAX_LEN + 1];
-    int refs; /* sessions, plus a resync in flight */
+    const char *integration, *extension; /* in names, after the key */
+    int refs;                            /* sessions, plus a resync in flight */
     session *sessions;
     int64_t n_sessions; /* for CALLRELAY_MAX_WEBSOCKETS_PER_USER */
     bool resyncing, rerange, resync_inflight;
     held_list held;
+    char names[]; /* the key "INTEGRATION/EXTENSION", then each name: sized to fit */
 };
 
 static struct {
@@ -112,15 +114,21 @@ static void queue_drop(session *s)
 
 static void early_drop(session *s)
 {
-    for (unsigned i = 0; i < s->n_early; i++)
-        free(s->early[i]);
-    s->n_early = 0;
+    if (!s->early)
+        return;
+    for (unsigned i = 0; i < s->early->n; i++)
+        free(s->early->f[i]);
+    free(s->early);
+    s->early = NULL;
 }
+
+static void user_release(hub_user *u);
 
 static void session_release(session *s)
 {
     if (--s->refs > 0)
         return;
+    hub_user *u = s->user;
     queue_drop(s);
     free(s->q);
     free(s->rx);
@@ -128,6 +136,7 @@ static void session_release(session *s)
     early_drop(s);
     s->magic = 0;
     free(s);
+    user_release(u);
 }
 
 /* The close frame says why, so that a client can tell a cull from a network failure. What
@@ -273,12 +282,16 @@ static hub_user *user_get(const char *integ, const char *ext)
     hub_user *u = strmap_get(&hub.users, key);
     if (u)
         return u;
-    u = calloc(1, sizeof *u);
+    size_t li = strlen(integ), le = strlen(ext);
+    u = calloc(1, sizeof *u + 2 * (li + le + 2));
     if (!u)
         return NULL;
-    memcpy(u->key, key, sizeof key);
-    snprintf(u->integration, sizeof u->integration, "%s", integ);
-    snprintf(u->extension, sizeof u->extension, "%s", ext);
+    char *in = u->names + li + le + 2, *ex = in + li + 1;
+    memcpy(u->names, key, li + le + 2);
+    memcpy(in, integ, li + 1);
+    memcpy(ex, ext, le + 1);
+    u->integration = in;
+    u->extension = ex;
     if (strmap_put(&hub.users, key, u) != 0) {
         free(u);
         return NULL;
@@ -292,7 +305,7 @@ static void user_release(hub_user *u)
 {
     if (--u->refs > 0)
         return;
-    strmap_del(&hub.users, u->key);
+    strmap_del(&hub.users, u->names);
     store_feed_leave(u->shard);
     held_free(&u->held);
     free(u);
@@ -544,12 +557,12 @@ static void page_apply(session *s, const store_page *p, bool with_calls)
 {
     if (p->n) {
         const store_entry *last = &p->v[p->n - 1];
-        snprintf(s->page_from, sizeof s->page_from, "%s", last->id_text);
-        snprintf(s->page_commit, sizeof s->page_commit, "%s", last->id_text);
+        s->page_last = last->id;
+        s->page_committable = true;
         s->last_sent = last->id;
         held_prune(&s->held, p->top);
     } else {
-        s->page_commit[0] = 0;
+        s->page_committable = false;
         if (streamid_cmp(p->top, s->last_sent) > 0)
             s->last_sent = p->top;
     }
@@ -603,8 +616,10 @@ static void page_position(session *s, const ws_frame *f, char *from, char *commi
     if (f->has_since)
         streamid_format(f->id, from);
     else if (s->paging) {
-        memcpy(from, s->page_from, STREAMID_MAX_LEN);
-        memcpy(commit, s->page_commit, STREAMID_MAX_LEN);
+        if (!streamid_is_zero(s->page_last))
+            streamid_format(s->page_last, from);
+        if (s->page_committable)
+            streamid_format(s->page_last, commit);
     } else if (s->registered)
         streamid_format(s->last_sent, from); /* after 109: continue after what it has */
 }
@@ -810,8 +825,8 @@ int hub_filter(struct lws *wsi, void **slot, hub_refusal *no)
 
 static void early_run(session *s)
 {
-    for (unsigned i = 0; i < s->n_early && !s->close_code; i++)
-        handle_frame(s, s->early[i], s->early_len[i]);
+    for (unsigned i = 0; s->early && i < s->early->n && !s->close_code; i++)
+        handle_frame(s, s->early->f[i], s->early->len[i]);
     early_drop(s);
 }
 
@@ -867,11 +882,11 @@ static void waiting_drop(session *gone)
 }
 
 /* The user may be gone since the ticket was issued, and a ticket opens one connection. */
-static void session_open(session *s)
+static void session_open(session *s, const char *ticket_sig, int64_t ticket_expires)
 {
     s->refs++;
-    if (store_session_open(s->integration, s->extension, s->ticket_sig,
-                           (long long)s->ticket_expires, on_session_open, s) != 0) {
+    if (store_session_open(s->integration, s->extension, ticket_sig, (long long)ticket_expires,
+                           on_session_open, s) != 0) {
         s->refs--;
         session_close(s, CLOSE_TRY_AGAIN_LATER, "storage unavailable, try again", true);
     }
@@ -953,10 +968,8 @@ int hub_established(struct lws *wsi, void **slot, bool unmasked)
     s->wsi = wsi;
     s->user = u;
     s->shard = u->shard;
-    memcpy(s->integration, a.integration, sizeof s->integration);
-    memcpy(s->extension, a.extension, sizeof s->extension);
-    memcpy(s->ticket_sig, a.ticket_sig, sizeof s->ticket_sig);
-    s->ticket_expires = a.expires;
+    s->integration = u->integration;
+    s->extension = u->extension;
     u->refs++;
     u->n_sessions++;
     s->last_rx_ms = uv_now(hub.loop);
@@ -970,7 +983,7 @@ int hub_established(struct lws *wsi, void **slot, bool unmasked)
         session_close(s, LWS_CLOSE_STATUS_PROTOCOL_ERR, UNMASKED, true);
         return 0;
     }
-    session_open(s);
+    session_open(s, a.ticket_sig, a.expires);
     return 0;
 }
 
@@ -981,15 +994,17 @@ static void frame_in(session *s, const char *text, size_t len)
         handle_frame(s, text, len);
         return;
     }
-    char *copy = s->n_early < EARLY_MAX ? malloc(len ? len : 1) : NULL;
+    if (!s->early)
+        s->early = calloc(1, sizeof *s->early);
+    char *copy = s->early && s->early->n < EARLY_MAX ? malloc(len ? len : 1) : NULL;
     if (!copy) {
         session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many frames before the answer",
                       true);
         return;
     }
     memcpy(copy, text, len);
-    s->early[s->n_early] = copy;
-    s->early_len[s->n_early++] = len;
+    s->early->f[s->early->n] = copy;
+    s->early->len[s->early->n++] = len;
 }
 
 int hub_receive(struct lws *wsi, void **slot, const void *in, size_t len)
@@ -1107,7 +1122,6 @@ void hub_closed(struct lws *wsi, void **slot)
     s->wsi = NULL;
     METRIC_SUB(sessions_open, 1);
     waiting_drop(s);
-    user_release(u);
     session_release(s);
 }
 

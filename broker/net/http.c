@@ -932,9 +932,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 }
 
+/* lws gives every websocket a receive buffer of this size for its whole life: client frames
+ * are small (register, ack, ping: under 128 bytes), larger ones arrive in pieces (hub.c joins
+ * them), and an idle tab costs this much less. */
+#define WS_RX_BUFFER 128
+
 static const struct lws_protocols protocols[] = {
-    /* client frames are small (register, ack, ping); larger ones arrive in pieces */
-    {"callrelay.v1", callback, sizeof(pss), 1024, 0, NULL, 0},
+    {"callrelay.v1", callback, sizeof(pss), WS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
