@@ -18,9 +18,10 @@
 --                     online user, else the fallback, else nobody), "p" (the users of the
 --                     call), "c" + command id (the user who sent the command);
 --                   the JSON template (broker/event.h: \1 where the user goes, \2 where the
---                     call_id goes when a command gives it, \3 where the group flag may go);
---                   the state block: NUL-terminated CALL_ID, KIND, STATE, ORDER_SEQ, ORDER_KEY,
---                     then FIELD, VALUE pairs for the call hash;
+--                     call_id goes when a command gives it, \3 where the group flag may go;
+--                     none when the broker rendered the copy of an event for one user);
+--                   the number of state fields m, then m fields: CALL_ID, KIND, STATE,
+--                     ORDER_SEQ, ORDER_KEY, then FIELD, VALUE pairs for the call hash;
 --                   the notification rules it matched: "" or, per rule, NUL-terminated RULE_ID,
 --                     ENDPOINT, RATE_PER_S, LEASE_MS (broker/out/notify_rule.h);
 --                   the number of users n, then n extensions.
@@ -310,10 +311,11 @@ local function changed(call_key, exts, state)
     return out
 end
 
--- One event; returns its letter.
-local function ingest(users, a)
+-- One event; a: its first argument, m: its number of state fields. Returns its letter.
+local function ingest(users, a, m)
     local integration, target, tpl = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-    local f = split0(ARGV[a + 3])
+    local f = {unpack(ARGV, a + 4, a + 3 + m)}
+    local b = a + m -- the arguments after the state fields are at b + 4 on
     local P = key_prefix .. '{' .. integration .. '}:'
     local mode, arg = string.sub(target, 1, 1), string.sub(target, 2)
     local call_id, call_id_json = f[1], nil
@@ -341,7 +343,7 @@ local function ingest(users, a)
         end
     end
     if mode == 'u' then
-        exts = named(users, a + 5, tonumber(ARGV[a + 5]))
+        exts = named(users, b + 5, tonumber(ARGV[b + 5]))
     elseif mode == 'o' then
         exts = one_online(P, users, arg)
     elseif mode == 'p' then
@@ -358,7 +360,7 @@ local function ingest(users, a)
     end
     local parts = cut(tpl)
     local flags = find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
-    local rules = ARGV[a + 4] ~= '' and split0(ARGV[a + 4]) or nil
+    local rules = ARGV[b + 4] ~= '' and split0(ARGV[b + 4]) or nil
     for i, ext in ipairs(exts) do
         local json = render(tpl, parts, ext, call_id_json, flags[i])
         local stream = P .. 's:' .. ext
@@ -380,18 +382,19 @@ end
 
 local a, k = 7, 1
 for e = 1, n_events do
-    local n = tonumber(ARGV[a + 5])
+    local m = tonumber(ARGV[a + 3])
+    local n = tonumber(ARGV[a + 5 + m])
     local dedupe_key = KEYS[k + 1]
     -- claim the key first (one call instead of EXISTS + SET); give it back if nothing is stored
     if not redis.call('SET', dedupe_key, '1', 'NX', 'EX', window) then
         status[e] = 'd'
     else
-        status[e] = ingest(KEYS[k], a)
+        status[e] = ingest(KEYS[k], a, m)
         if status[e] ~= 'a' then
             redis.call('DEL', dedupe_key)
         end
     end
-    a = a + 6 + n
+    a = a + 6 + m + n
     k = k + 2
 end
 publish()
