@@ -57,6 +57,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_ms = tostring(now)
 local minid = tostring(now - tonumber(retention_ms))
 local seeded = false
+local prefixes = {} -- integration -> its key prefix, made once per call
 -- A user's stream and open calls live at least the retention after their last write: their
 -- expiry is set to the retention and a sixteenth, and only when below the retention. A busy
 -- key then costs a PTTL, a read, instead of a PEXPIRE that the AOF takes too.
@@ -316,8 +317,15 @@ local function ingest(users, a, m)
     local integration, target, tpl = ARGV[a], ARGV[a + 1], ARGV[a + 2]
     local f = {unpack(ARGV, a + 4, a + 3 + m)}
     local b = a + m -- the arguments after the state fields are at b + 4 on
-    local P = key_prefix .. '{' .. integration .. '}:'
-    local mode, arg = string.sub(target, 1, 1), string.sub(target, 2)
+    local P = prefixes[integration]
+    if not P then
+        P = key_prefix .. '{' .. integration .. '}:'
+        prefixes[integration] = P
+    end
+    local mode, arg = target, '' -- "u" and "p" have no argument
+    if #target > 1 then
+        mode, arg = sub(target, 1, 1), sub(target, 2)
+    end
     local call_id, call_id_json = f[1], nil
     local exts
     if mode == 'c' then
@@ -358,8 +366,9 @@ local function ingest(users, a, m)
             return 'd'
         end
     end
-    local parts = cut(tpl)
-    local flags = find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
+    -- every template has the user's mark but one the broker rendered, which has no mark at all
+    local parts = find(tpl, '\1', 1, true) and cut(tpl)
+    local flags = parts and find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
     local rules = ARGV[b + 4] ~= '' and split0(ARGV[b + 4]) or nil
     for i, ext in ipairs(exts) do
         local json = render(tpl, parts, ext, call_id_json, flags[i])
