@@ -62,11 +62,14 @@ local prefixes = {} -- integration -> its key prefix, made once per call
 -- expiry is set to the retention and a sixteenth, and only when below the retention. A busy
 -- key then costs a PTTL, a read, instead of a PEXPIRE that the AOF takes too.
 local retention_n = tonumber(retention_ms)
-local keep_ms = tostring(retention_n + math.floor(retention_n / 16))
+-- expiries as Unix ms: a relative one Redis rewrites into this for the AOF, one more object
+local expire_at = tostring(now + retention_n)
+local keep_at = tostring(now + retention_n + math.floor(retention_n / 16))
+local dedupe_at = tostring(now + tonumber(window) * 1000)
 
 local function keep(key)
     if redis.call('PTTL', key) < retention_n then
-        redis.call('PEXPIRE', key, keep_ms)
+        redis.call('PEXPIREAT', key, keep_at)
     end
 end
 
@@ -241,14 +244,10 @@ local function after_legs(P, call_key, call_id, state, exts)
 end
 
 -- One HSET for what the event says outright; what depends on the hash's fields follows.
-local function update_call(P, call_key, f, exts)
+-- ARGV[i] to ARGV[j]: the event's FIELD, VALUE pairs for the hash.
+local function update_call(P, call_key, f, exts, i, j)
     local call_id, kind, state = f[1], f[2], f[3]
-    local set = {}
-    if kind == 'call' or kind == 'ivr' or kind == 'record' then
-        for i = 6, #f - 1, 2 do
-            push(set, f[i], f[i + 1])
-        end
-    end
+    local set = (kind == 'call' or kind == 'ivr' or kind == 'record') and {unpack(ARGV, i, j)} or {}
     if kind == 'call' then
         push(set, 'kind', 'call')
         for _, ext in ipairs(exts) do
@@ -283,7 +282,7 @@ local function update_call(P, call_key, f, exts)
     elseif kind == 'record' then
         redis.call('HSETNX', call_key, 'kind', 'call')
     end
-    redis.call('PEXPIRE', call_key, retention_ms)
+    redis.call('PEXPIREAT', call_key, expire_at)
 end
 
 -- Whether each recipient's copy gets the group flag: the call was answered by another user
@@ -315,7 +314,7 @@ end
 -- One event; a: its first argument, m: its number of state fields. Returns its letter.
 local function ingest(users, a, m)
     local integration, target, tpl = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-    local f = {unpack(ARGV, a + 4, a + 3 + m)}
+    local f = {unpack(ARGV, a + 4, a + 8)} -- CALL_ID, KIND, STATE, ORDER_SEQ, ORDER_KEY
     local b = a + m -- the arguments after the state fields are at b + 4 on
     local P = prefixes[integration]
     if not P then
@@ -385,7 +384,7 @@ local function ingest(users, a, m)
     if mode == 'p' and f[3] ~= 'disconnected' then
         exts = {}
     end
-    update_call(P, call_key, f, exts)
+    update_call(P, call_key, f, exts, a + 9, a + 3 + m)
     return 'a'
 end
 
@@ -395,7 +394,7 @@ for e = 1, n_events do
     local n = tonumber(ARGV[a + 5 + m])
     local dedupe_key = KEYS[k + 1]
     -- claim the key first (one call instead of EXISTS + SET); give it back if nothing is stored
-    if not redis.call('SET', dedupe_key, '1', 'NX', 'EX', window) then
+    if not redis.call('SET', dedupe_key, '1', 'NX', 'PXAT', dedupe_at) then
         status[e] = 'd'
     else
         status[e] = ingest(KEYS[k], a, m)
