@@ -43,32 +43,34 @@
 --
 -- Reply: a string with one letter per event, in order: a(ccepted), d(uplicate), i(gnored),
 -- s(tale); then, when notifications were queued, "+" and their number.
--- Numbers that only go back to Redis stay strings: Lua formats a number for every command
--- argument it is given, and that showed in the profile (issue 12).
+-- Numbers that only go back to Redis stay strings, and those made here are made once, with
+-- %d: Lua formats a number with %.14g for every command argument it is given, and that showed
+-- in the profile (issue 12).
 local retention_ms = ARGV[1]
-local window = ARGV[2]
 local n_events = tonumber(ARGV[4])
 local wake_max = tonumber(ARGV[5])
 local key_prefix = ARGV[6]
-local find, sub, byte, concat = string.find, string.sub, string.byte, table.concat
+local find, sub, byte, concat, format = string.find, string.sub, string.byte, table.concat,
+    string.format
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local now_ms = tostring(now)
-local minid = tostring(now - tonumber(retention_ms))
+local retention_n = tonumber(retention_ms)
+local now_ms = format('%d', now)
+local minid = format('%d', now - retention_n)
+-- expiries as Unix ms: a relative one Redis rewrites into this for the AOF, one more object
+local expire_at = format('%d', now + retention_n)
+local dedupe_at = format('%d', now + tonumber(ARGV[2]) * 1000)
+local keep_at
 local seeded = false
 local prefixes = {} -- integration -> its key prefix, made once per call
+
 -- A user's stream and open calls live at least the retention after their last write: their
 -- expiry is set to the retention and a sixteenth, and only when below the retention. A busy
 -- key then costs a PTTL, a read, instead of a PEXPIRE that the AOF takes too.
-local retention_n = tonumber(retention_ms)
--- expiries as Unix ms: a relative one Redis rewrites into this for the AOF, one more object
-local expire_at = tostring(now + retention_n)
-local keep_at = tostring(now + retention_n + math.floor(retention_n / 16))
-local dedupe_at = tostring(now + tonumber(window) * 1000)
-
 local function keep(key)
     if redis.call('PTTL', key) < retention_n then
+        keep_at = keep_at or format('%d', now + retention_n + math.floor(retention_n / 16))
         redis.call('PEXPIREAT', key, keep_at)
     end
 end
