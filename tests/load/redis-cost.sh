@@ -58,7 +58,7 @@ for r in $(seq 1 "$RUNS"); do
     ir=0; [ "${CALLGRIND:-}" = 1 ] && ir=$(cg_ir)
     rcli INFO commandstats >"$WORK/commandstats-$r.txt"
     stop_system
-    "$PY" - "$out" "$c0" "$c1" "$WORK/commandstats-$r.txt" "$r" "$ir" <<'EOF'
+    "$PY" - "$out" "$c0" "$c1" "$WORK/commandstats-$r.txt" "$r" "$ir" <<'EOF' | tee -a "$WORK/runs.jsonl"
 import json, re, sys
 d = json.loads(sys.argv[1])
 if d.get("lost") or d.get("duplicates"):
@@ -76,7 +76,7 @@ print(json.dumps({"run": int(sys.argv[5]), "events": ev, "redis_us_per_event": r
                   "evalsha_calls": calls, "redis_ir_per_event": int(sys.argv[6]) // ev,
                   "others": {k: v for k, v in stats.items() if k != "evalsha"}}))
 EOF
-done | tee "$WORK/runs.jsonl"
+done # not in a pipeline: a failed run must leave through this shell's EXIT trap, which stops it
 "$PY" - "$WORK/runs.jsonl" <<'EOF'
 import json, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
