@@ -321,20 +321,72 @@ static char *notify_spec(const integration *in, const json_t *ev, size_t *len)
     return fclose(f) == 0 ? buf : (free(buf), NULL);
 }
 
+/* The state block's NUL-terminated fields, each its own argument after their count: the
+ * script passes them to HSET as they come instead of splitting a string (Lua pays for every
+ * string it makes). */
+static int push_state(call *c, const event_prepared *p)
+{
+    long long n = 0;
+    for (size_t i = 0; i < p->state_len; i++)
+        n += p->state[i] == '\0';
+    int rc = vec_num(&c->args, n);
+    for (const char *f = p->state, *end = p->state + p->state_len; !rc && f < end;) {
+        size_t len = strlen(f);
+        rc = vec_push(&c->args, strndup(f, len), len);
+        f += len + 1;
+    }
+    return rc;
+}
+
+/* The copy of a template for its one user, made here so that the script stores it as it is;
+ * NULL when the template has other marks (the call_id of a command, the group flag: the
+ * script knows them) or for lack of memory. */
+static char *render_one(const char *tpl, size_t len, const char *user, size_t *out_len)
+{
+    if (memchr(tpl, EVENT_MARK_CALL_ID, len) || memchr(tpl, EVENT_MARK_GROUP, len))
+        return NULL;
+    size_t ulen = strlen(user), marks = 0;
+    for (const char *m = tpl; (m = memchr(m, EVENT_MARK_USER, len - (size_t)(m - tpl))); m++)
+        marks++;
+    char *out = malloc(len + marks * ulen + 1), *o = out;
+    for (const char *t = tpl, *end = tpl + len; out && t < end;) {
+        const char *m = memchr(t, EVENT_MARK_USER, (size_t)(end - t));
+        size_t n = (size_t)((m ? m : end) - t);
+        memcpy(o, t, n);
+        o += n;
+        t += n;
+        if (m) {
+            memcpy(o, user, ulen);
+            o += ulen;
+            t++;
+        }
+    }
+    if (out) {
+        *o = '\0';
+        *out_len = (size_t)(o - out);
+    }
+    return out;
+}
+
 static int push_event(call *c, const integration *in, const json_t *ev, event_prepared *p)
 {
     const char *epoch = json_string_value(json_object_get(in->record, "epoch"));
     int rc = vec_str(&c->keys, store_key_users(in->name)) ||
              vec_str(&c->keys, store_key_dedupe(in->name, epoch ? epoch : "", p->key)) ||
              vec_str(&c->args, strdup(in->name)) || vec_str(&c->args, target_spec(in, p));
-    if (!rc) { /* the call owns them now, or freed them */
+    size_t one_len = 0;
+    char *one = p->target == EVENT_TO_USERS && p->n_users == 1
+                    ? render_one(p->json, p->json_len, p->users[0], &one_len)
+                    : NULL;
+    if (!rc && one) {
+        rc = vec_push(&c->args, one, one_len);
+    } else if (!rc) { /* the call owns it now, or freed it */
         rc = vec_push(&c->args, p->json, p->json_len);
         p->json = NULL;
+    } else {
+        free(one);
     }
-    if (!rc) {
-        rc = vec_push(&c->args, p->state, p->state_len);
-        p->state = NULL;
-    }
+    rc = rc || push_state(c, p);
     size_t spec_len = 0;
     if (!rc) {
         char *spec = notify_spec(in, ev, &spec_len);

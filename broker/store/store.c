@@ -273,6 +273,24 @@ static void on_connect(const redisAsyncContext *ac, int status)
         conn_ready(c);
 }
 
+static void on_loaded(redisReply *r, void *ud)
+{
+    (void)r;
+    (void)ud;
+}
+
+/* Every script is loaded as soon as the connection is up: the first calls of a script, when
+ * they come in a burst (a thousand tabs registering), would otherwise each come back NOSCRIPT
+ * and be sent again whole. A failed load only leaves that fallback. */
+static void load_scripts(void)
+{
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", st.text[i]};
+        size_t lens[3] = {6, 4, strlen(st.text[i])};
+        store_command(on_loaded, NULL, 3, argv, lens);
+    }
+}
+
 /* Connected (behind sentinels: and ROLE said master). */
 static void conn_ready(conn *c)
 {
@@ -282,6 +300,8 @@ static void conn_ready(conn *c)
     METRIC_ADD(redis_reconnects, 1);
     set_connected_metrics();
     log_info("redis connected", "{s:s}", "connection", c->name);
+    if (c == &st.cmd)
+        load_scripts();
     if (c == &st.cmd && st.hooks.on_connected)
         st.hooks.on_connected();
 }

@@ -225,7 +225,8 @@ def test_call_hash_and_open_calls_follow_the_call(acme):
     assert score is not None and before - 1000 <= score <= time.time() * 1000 + 1000
     ttl = r.pttl(call_key(acme, c))
     assert 0 < ttl <= 1209600 * 1000
-    assert 0 < r.pttl(uc_key(acme, "101")) <= 1209600 * 1000
+    # a user's open calls live the retention and up to a sixteenth more (docs/redis-layout.md)
+    assert 1209600 * 1000 - 60000 < r.pttl(uc_key(acme, "101")) <= 1209600 * 1000 * 17 // 16
 
     post(acme, call_event("101", state="connected", call_id=c))
     h = r.hgetall(call_key(acme, c))

@@ -51,3 +51,18 @@ def test_dedupe_window(world):
     time.sleep(1.5)
     acme.post_ok(ev, accepted=1, duplicates=0)
     assert world.redis.xlen(acme.stream_key("101")) == 2
+
+
+def test_stream_and_open_calls_keep_the_retention_after_each_write(world):
+    # their expiry is refreshed (to the retention and a sixteenth) once it fell below the retention
+    world.start_broker(env={"CALLRELAY_RETENTION": "600"})
+    acme = world.provision("acme")
+    acme.add_user("101")
+    acme.post_ok(call_event("101", call_id="c1"), accepted=1)
+    keys = [acme.stream_key("101"), "cr:{acme}:uc:101"]
+    for k in keys:
+        assert 600000 < world.redis.pttl(k) <= 637500, k
+        world.redis.pexpire(k, 599000)  # as if written a second ago, long before
+    acme.post_ok(call_event("101", call_id="c2"), accepted=1)
+    for k in keys:
+        assert 600000 < world.redis.pttl(k) <= 637500, k

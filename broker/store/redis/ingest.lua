@@ -18,9 +18,10 @@
 --                     online user, else the fallback, else nobody), "p" (the users of the
 --                     call), "c" + command id (the user who sent the command);
 --                   the JSON template (broker/event.h: \1 where the user goes, \2 where the
---                     call_id goes when a command gives it, \3 where the group flag may go);
---                   the state block: NUL-terminated CALL_ID, KIND, STATE, ORDER_SEQ, ORDER_KEY,
---                     then FIELD, VALUE pairs for the call hash;
+--                     call_id goes when a command gives it, \3 where the group flag may go;
+--                     none when the broker rendered the copy of an event for one user);
+--                   the number of state fields m, then m fields: CALL_ID, KIND, STATE,
+--                     ORDER_SEQ, ORDER_KEY, then FIELD, VALUE pairs for the call hash;
 --                   the notification rules it matched: "" or, per rule, NUL-terminated RULE_ID,
 --                     ENDPOINT, RATE_PER_S, LEASE_MS (broker/out/notify_rule.h);
 --                   the number of users n, then n extensions.
@@ -43,17 +44,37 @@
 --
 -- Reply: a string with one letter per event, in order: a(ccepted), d(uplicate), i(gnored),
 -- s(tale); then, when notifications were queued, "+" and their number.
-local retention_ms = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+-- Numbers that only go back to Redis stay strings, and those made here are made once, with
+-- %d: Lua formats a number with %.14g for every command argument it is given, and that showed
+-- in the profile (issue 12).
+local retention_ms = ARGV[1]
 local n_events = tonumber(ARGV[4])
 local wake_max = tonumber(ARGV[5])
 local key_prefix = ARGV[6]
+local find, sub, byte, concat, format = string.find, string.sub, string.byte, table.concat,
+    string.format
 
 local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local minid = tostring(now_ms - retention_ms)
--- scripts start with the same seed every call: the clock's microseconds vary it
-math.randomseed(tonumber(t[2]))
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local retention_n = tonumber(retention_ms)
+local now_ms = format('%d', now)
+local minid = format('%d', now - retention_n)
+-- expiries as Unix ms: a relative one Redis rewrites into this for the AOF, one more object
+local expire_at = format('%d', now + retention_n)
+local dedupe_at = format('%d', now + tonumber(ARGV[2]) * 1000)
+local keep_at
+local seeded = false
+local prefixes = {} -- integration -> its key prefix, made once per call
+
+-- A user's stream and open calls live at least the retention after their last write: their
+-- expiry is set to the retention and a sixteenth, and only when below the retention. A busy
+-- key then costs a PTTL, a read, instead of a PEXPIRE that the AOF takes too.
+local function keep(key)
+    if redis.call('PTTL', key) < retention_n then
+        keep_at = keep_at or format('%d', now + retention_n + math.floor(retention_n / 16))
+        redis.call('PEXPIREAT', key, keep_at)
+    end
+end
 
 local GROUP = ',"is_group_disconnect":true'
 
@@ -71,35 +92,42 @@ local function feed_shard(integration, ext)
     if not h then
         h = 0
         for i = 1, #integration do
-            h = (h * 131 + string.byte(integration, i)) % 2147483647
+            h = (h * 131 + byte(integration, i)) % 2147483647
         end
         h = (h * 131 + 9) % 2147483647
         integration_hash[integration] = h
     end
     for i = 1, #ext do
-        h = (h * 131 + string.byte(ext, i)) % 2147483647
+        h = (h * 131 + byte(ext, i)) % 2147483647
     end
     return h % 1024
 end
 
 local function publish(shard)
-    if #wake[shard] > 0 then
-        redis.call('PUBLISH', ARGV[3] .. shard, table.concat(wake[shard]))
+    local w = wake[shard]
+    if #w > 0 then
+        redis.call('PUBLISH', ARGV[3] .. format('%d', shard), concat(w))
         wake[shard], wake_bytes[shard] = {}, 0
     end
 end
 
-local function wake_up(integration, ext, line)
+-- One line, "integration\tuser\tid\tjson\n", on the channel of the user's shard, kept in
+-- pieces: each message is joined once.
+local function wake_up(integration, ext, id, json)
     local shard = feed_shard(integration, ext)
+    local len = #integration + #ext + #id + #json + 4
     if not wake[shard] then
         wake[shard], wake_bytes[shard] = {}, 0
         wake_shards[#wake_shards + 1] = shard
-    elseif wake_bytes[shard] + #line > wake_max then
+    elseif wake_bytes[shard] + len > wake_max then
         publish(shard)
     end
-    local lines = wake[shard]
-    lines[#lines + 1] = line
-    wake_bytes[shard] = wake_bytes[shard] + #line
+    local w = wake[shard]
+    local n = #w
+    w[n + 1], w[n + 2], w[n + 3] = integration, '\t', ext
+    w[n + 4], w[n + 5], w[n + 6] = '\t', id, '\t'
+    w[n + 7], w[n + 8] = json, '\n'
+    wake_bytes[shard] = wake_bytes[shard] + len
 end
 
 local function split0(s)
@@ -127,6 +155,10 @@ local function one_online(P, users, fallback)
         end
     end
     if #found > 0 then
+        if not seeded then -- scripts start with the same seed every call: the clock varies it
+            math.randomseed(tonumber(t[2]))
+            seeded = true
+        end
         return {found[math.random(#found)]}
     end
     if fallback ~= '' and is_user(users, fallback) then
@@ -157,16 +189,51 @@ local function named(users, a, n)
     return out
 end
 
--- The copy for one user; group: nil when the template has no slot for the flag.
-local function render(tpl, ext, call_id_json, group)
-    return (string.gsub(tpl, '[\1-\3]', function(m)
-        if m == '\1' then
-            return ext
-        elseif m == '\2' then
-            return call_id_json
+-- The template cut at its marks, once per event: text, mark (1 to 3), text, ...; nil when it
+-- has none. Plain finds: a pattern (gsub) costs Lua a match attempt per byte of the event.
+local function cut(tpl)
+    local marks = {}
+    for m = 1, 3 do
+        local i = find(tpl, string.char(m), 1, true)
+        while i do
+            marks[#marks + 1] = i
+            i = find(tpl, string.char(m), i + 1, true)
         end
-        return group and GROUP or ''
-    end))
+    end
+    if #marks == 0 then
+        return nil
+    end
+    table.sort(marks)
+    local parts, from = {}, 1
+    for _, i in ipairs(marks) do
+        parts[#parts + 1] = sub(tpl, from, i - 1)
+        parts[#parts + 1] = byte(tpl, i)
+        from = i + 1
+    end
+    parts[#parts + 1] = sub(tpl, from)
+    return parts
+end
+
+-- The copy for one user; group: whether it gets the group flag where the template has its slot.
+local function render(tpl, parts, ext, call_id_json, group)
+    if not parts then
+        return tpl
+    elseif #parts == 3 and parts[2] == 1 then
+        return parts[1] .. ext .. parts[3]
+    end
+    local out = {}
+    for i = 1, #parts, 2 do
+        out[i] = parts[i]
+        local m = parts[i + 1]
+        if m == 1 then
+            out[i + 1] = ext
+        elseif m == 2 then
+            out[i + 1] = call_id_json or '\2'
+        elseif m == 3 then
+            out[i + 1] = group and GROUP or ''
+        end
+    end
+    return concat(out)
 end
 
 local function all_legs_ended(call_key)
@@ -196,7 +263,7 @@ local function after_legs(P, call_key, call_id, state, exts)
             redis.call('ZREM', uc, call_id)
         else
             redis.call('ZADD', uc, now_ms, call_id)
-            redis.call('PEXPIRE', uc, retention_ms)
+            keep(uc)
         end
     end
     if state == 'disconnected' and all_legs_ended(call_key) then
@@ -205,14 +272,10 @@ local function after_legs(P, call_key, call_id, state, exts)
 end
 
 -- One HSET for what the event says outright; what depends on the hash's fields follows.
-local function update_call(P, call_key, f, exts)
+-- ARGV[i] to ARGV[j]: the event's FIELD, VALUE pairs for the hash.
+local function update_call(P, call_key, f, exts, i, j)
     local call_id, kind, state = f[1], f[2], f[3]
-    local set = {}
-    if kind == 'call' or kind == 'ivr' or kind == 'record' then
-        for i = 6, #f - 1, 2 do
-            push(set, f[i], f[i + 1])
-        end
-    end
+    local set = (kind == 'call' or kind == 'ivr' or kind == 'record') and {unpack(ARGV, i, j)} or {}
     if kind == 'call' then
         push(set, 'kind', 'call')
         for _, ext in ipairs(exts) do
@@ -247,7 +310,7 @@ local function update_call(P, call_key, f, exts)
     elseif kind == 'record' then
         redis.call('HSETNX', call_key, 'kind', 'call')
     end
-    redis.call('PEXPIRE', call_key, retention_ms)
+    redis.call('PEXPIREAT', call_key, expire_at)
 end
 
 -- Whether each recipient's copy gets the group flag: the call was answered by another user
@@ -276,12 +339,20 @@ local function changed(call_key, exts, state)
     return out
 end
 
--- One event; returns its letter.
-local function ingest(users, a)
+-- One event; a: its first argument, m: its number of state fields. Returns its letter.
+local function ingest(users, a, m)
     local integration, target, tpl = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-    local f = split0(ARGV[a + 3])
-    local P = key_prefix .. '{' .. integration .. '}:'
-    local mode, arg = string.sub(target, 1, 1), string.sub(target, 2)
+    local f = {unpack(ARGV, a + 4, a + 8)} -- CALL_ID, KIND, STATE, ORDER_SEQ, ORDER_KEY
+    local b = a + m -- the arguments after the state fields are at b + 4 on
+    local P = prefixes[integration]
+    if not P then
+        P = key_prefix .. '{' .. integration .. '}:'
+        prefixes[integration] = P
+    end
+    local mode, arg = target, '' -- "u" and "p" have no argument
+    if #target > 1 then
+        mode, arg = sub(target, 1, 1), sub(target, 2)
+    end
     local call_id, call_id_json = f[1], nil
     local exts
     if mode == 'c' then
@@ -307,7 +378,7 @@ local function ingest(users, a)
         end
     end
     if mode == 'u' then
-        exts = named(users, a + 5, tonumber(ARGV[a + 5]))
+        exts = named(users, b + 5, tonumber(ARGV[b + 5]))
     elseif mode == 'o' then
         exts = one_online(P, users, arg)
     elseif mode == 'p' then
@@ -322,14 +393,16 @@ local function ingest(users, a)
             return 'd'
         end
     end
-    local flags = string.find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
-    local rules = ARGV[a + 4] ~= '' and split0(ARGV[a + 4]) or nil
+    -- every template has the user's mark but one the broker rendered, which has no mark at all
+    local parts = find(tpl, '\1', 1, true) and cut(tpl)
+    local flags = parts and find(tpl, '\3', 1, true) and group_flags(call_key, exts) or {}
+    local rules = ARGV[b + 4] ~= '' and split0(ARGV[b + 4]) or nil
     for i, ext in ipairs(exts) do
-        local json = render(tpl, ext, call_id_json, flags[i])
+        local json = render(tpl, parts, ext, call_id_json, flags[i])
         local stream = P .. 's:' .. ext
         local id = redis.call('XADD', stream, 'MINID', minid, '*', 'e', json)
-        redis.call('PEXPIRE', stream, retention_ms)
-        wake_up(integration, ext, integration .. '\t' .. ext .. '\t' .. id .. '\t' .. json .. '\n')
+        keep(stream)
+        wake_up(integration, ext, id, json)
         if rules then
             queued = queued + notify_queue(key_prefix, integration, rules, ext, json, id,
                                            call_id, now_ms, retention_ms)
@@ -339,24 +412,25 @@ local function ingest(users, a)
     if mode == 'p' and f[3] ~= 'disconnected' then
         exts = {}
     end
-    update_call(P, call_key, f, exts)
+    update_call(P, call_key, f, exts, a + 9, a + 3 + m)
     return 'a'
 end
 
 local a, k = 7, 1
 for e = 1, n_events do
-    local n = tonumber(ARGV[a + 5])
+    local m = tonumber(ARGV[a + 3])
+    local n = tonumber(ARGV[a + 5 + m])
     local dedupe_key = KEYS[k + 1]
     -- claim the key first (one call instead of EXISTS + SET); give it back if nothing is stored
-    if not redis.call('SET', dedupe_key, '1', 'NX', 'EX', window) then
+    if not redis.call('SET', dedupe_key, '1', 'NX', 'PXAT', dedupe_at) then
         status[e] = 'd'
     else
-        status[e] = ingest(KEYS[k], a)
+        status[e] = ingest(KEYS[k], a, m)
         if status[e] ~= 'a' then
             redis.call('DEL', dedupe_key)
         end
     end
-    a = a + 6 + n
+    a = a + 6 + m + n
     k = k + 2
 end
 for _, shard in ipairs(wake_shards) do
