@@ -243,27 +243,31 @@ static const char *target_name(enum event_target t)
  * there, and a user must see the fact once. */
 static char *content_key(const pieces *p, const event_prepared *out)
 {
-    sbuf b = {0};
-    const char *parts[] = {
-        p->kind, "\n", p->call_id ? p->call_id : "", "\n", p->ts_given ? p->ts : "", "\n"};
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-        sb_str(&b, parts[i]);
-    for (size_t i = 0; i < out->n_users; i++) {
-        sb_str(&b, out->users[i]);
-        sb_str(&b, ",");
+    size_t n = 0, max = 12 + 2 * out->n_users;
+    digest_piece *d = malloc(max * sizeof *d);
+    char *key = d ? malloc(DIGEST_HEX_LEN + 1) : NULL;
+#define PIECE(s) (d[n++] = (digest_piece){(s), strlen(s)})
+    if (key) {
+        PIECE(p->kind);
+        PIECE("\n");
+        PIECE(p->call_id ? p->call_id : "");
+        PIECE("\n");
+        PIECE(p->ts_given ? p->ts : "");
+        PIECE("\n");
+        for (size_t i = 0; i < out->n_users; i++) {
+            PIECE(out->users[i]);
+            PIECE(",");
+        }
+        PIECE(out->target != EVENT_TO_USERS ? "@" : "");
+        PIECE(target_name(out->target));
+        PIECE("\n");
+        PIECE(p->object ? p->object : "");
+        PIECE("\n");
+        PIECE(p->raw ? p->raw : "");
+        digest_sha256_pieces_hex(d, n, key);
     }
-    if (out->target != EVENT_TO_USERS) {
-        sb_str(&b, "@");
-        sb_str(&b, target_name(out->target));
-    }
-    sb_str(&b, "\n");
-    sb_str(&b, p->object ? p->object : "");
-    sb_str(&b, "\n");
-    sb_str(&b, p->raw ? p->raw : "");
-    char *text = sb_take(&b), *key = text ? malloc(DIGEST_HEX_LEN + 1) : NULL;
-    if (key)
-        digest_sha256_hex(text, b.len, key);
-    free(text);
+#undef PIECE
+    free(d);
     return key;
 }
 
