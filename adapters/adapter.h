@@ -91,6 +91,10 @@ typedef struct adapter {
      * false: the dialect signs its own way (Mango in the body, Twilio in its header), and
      * verify alone decides once the body is in. */
     bool standard_webhooks;
+    /* parse makes every event with event_check_copy, the contract's own check, and adds only
+     * what keeps the contract (native: a key that fits): the broker does not check those events
+     * a second time. fuzz_native checks that they keep it. */
+    bool events_checked;
     /* Checks the dialect's own settings (the broker checks the common ones) when an integration
      * is created or updated. err->field names the setting ("webhook_secret"), without the
      * "settings." prefix the broker adds. Returns 0, or -1 with err set. NULL: nothing to check. */

@@ -101,6 +101,7 @@ static int native_answer(const adapter_ctx *ctx, const adapter_counts *c, adapte
 const adapter adapter_native = {
     .name = "native",
     .standard_webhooks = true,
+    .events_checked = true,
     .check_settings = native_check_settings,
     .parse = native_parse,
     .verify = stdwh_verify_request,

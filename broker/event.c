@@ -2,6 +2,7 @@
 #include "event.h"
 
 #include "digest.h"
+#include "json_text.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,35 +177,19 @@ static char *sb_take(sbuf *b)
     return b->s;
 }
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
-
-/* Through the stack when it fits: json_dumps grows its buffer by doubling, a realloc each. */
 static char *dump(const json_t *v)
 {
-    char buf[2048];
-    size_t n = v ? json_dumpb(v, buf, sizeof buf, DUMP_FLAGS) : 0;
-    if (n == 0 || n > sizeof buf)
-        return v ? json_dumps(v, DUMP_FLAGS) : NULL;
-    char *s = malloc(n + 1);
-    if (s) {
-        memcpy(s, buf, n);
-        s[n] = '\0';
-    }
-    return s;
+    size_t len;
+    return v ? json_text(v, &len) : NULL;
 }
 
-/* Appends v as compact JSON, through the stack for small values. */
+/* Appends v as compact JSON. */
 static void sb_dump(sbuf *b, const json_t *v)
 {
-    char buf[512];
-    size_t n = json_dumpb(v, buf, sizeof buf, DUMP_FLAGS);
-    if (n > 0 && n <= sizeof buf) {
-        sb_add(b, buf, n);
-        return;
-    }
-    char *s = n ? dump(v) : NULL;
+    size_t n;
+    char *s = json_text(v, &n);
     if (s)
-        sb_str(b, s);
+        sb_add(b, s, n);
     else
         b->failed = true;
     free(s);
@@ -258,27 +243,31 @@ static const char *target_name(enum event_target t)
  * there, and a user must see the fact once. */
 static char *content_key(const pieces *p, const event_prepared *out)
 {
-    sbuf b = {0};
-    const char *parts[] = {
-        p->kind, "\n", p->call_id ? p->call_id : "", "\n", p->ts_given ? p->ts : "", "\n"};
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-        sb_str(&b, parts[i]);
-    for (size_t i = 0; i < out->n_users; i++) {
-        sb_str(&b, out->users[i]);
-        sb_str(&b, ",");
+    size_t n = 0, max = 12 + 2 * out->n_users;
+    digest_piece *d = malloc(max * sizeof *d);
+    char *key = d ? malloc(DIGEST_HEX_LEN + 1) : NULL;
+#define PIECE(s) (d[n++] = (digest_piece){(s), strlen(s)})
+    if (key) {
+        PIECE(p->kind);
+        PIECE("\n");
+        PIECE(p->call_id ? p->call_id : "");
+        PIECE("\n");
+        PIECE(p->ts_given ? p->ts : "");
+        PIECE("\n");
+        for (size_t i = 0; i < out->n_users; i++) {
+            PIECE(out->users[i]);
+            PIECE(",");
+        }
+        PIECE(out->target != EVENT_TO_USERS ? "@" : "");
+        PIECE(target_name(out->target));
+        PIECE("\n");
+        PIECE(p->object ? p->object : "");
+        PIECE("\n");
+        PIECE(p->raw ? p->raw : "");
+        digest_sha256_pieces_hex(d, n, key);
     }
-    if (out->target != EVENT_TO_USERS) {
-        sb_str(&b, "@");
-        sb_str(&b, target_name(out->target));
-    }
-    sb_str(&b, "\n");
-    sb_str(&b, p->object ? p->object : "");
-    sb_str(&b, "\n");
-    sb_str(&b, p->raw ? p->raw : "");
-    char *text = sb_take(&b), *key = text ? malloc(DIGEST_HEX_LEN + 1) : NULL;
-    if (key)
-        digest_sha256_hex(text, b.len, key);
-    free(text);
+#undef PIECE
+    free(d);
     return key;
 }
 

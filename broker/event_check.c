@@ -93,20 +93,30 @@ static const struct field *kind_fields(const char *kind)
 
 /* ---- errors ---- */
 
-static void join_path(char *out, size_t size, const char *path, const char *name)
+/* Where a field is: the place of the object holding it and its name. Written out as
+ * "events[2].call.from" only when an error names it: most events have none. */
+typedef struct at {
+    const struct at *up;
+    const char *name;
+} at;
+
+/* Appends the non-empty names from the root down, joined with '.'; returns the length. */
+static size_t at_write(const at *a, const char *name, char *out, size_t size)
 {
-    if (*path && *name)
-        snprintf(out, size, "%s.%s", path, name);
-    else
-        snprintf(out, size, "%s", *path ? path : name);
+    size_t used = a ? at_write(a->up, a->name, out, size) : 0;
+    if (!*name || used + 1 >= size)
+        return used;
+    int n = snprintf(out + used, size - used, "%s%s", used ? "." : "", name);
+    return n < 0 ? used : used + (size_t)n < size ? used + (size_t)n : size - 1;
 }
 
-static int check_fail(field_error *e, const char *path, const char *name, const char *fmt, ...)
+static int check_fail(field_error *e, const at *path, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int check_fail(field_error *e, const char *path, const char *name, const char *fmt, ...)
+static int check_fail(field_error *e, const at *path, const char *name, const char *fmt, ...)
 {
-    join_path(e->field, sizeof e->field, path, name);
+    e->field[0] = '\0';
+    at_write(path, name, e->field, sizeof e->field);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -133,7 +143,7 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-static int check_str(const json_t *v, const struct field *f, const char *path, field_error *e)
+static int check_str(const json_t *v, const struct field *f, const at *path, field_error *e)
 {
     if (!json_is_string(v))
         return check_fail(e, path, f->name, "must be a string");
@@ -144,7 +154,7 @@ static int check_str(const json_t *v, const struct field *f, const char *path, f
     return 0;
 }
 
-static int check_enum(const json_t *v, const struct field *f, const char *path, field_error *e)
+static int check_enum(const json_t *v, const struct field *f, const at *path, field_error *e)
 {
     const char *s = json_string_value(v);
     for (size_t i = 0; s && f->values[i]; i++)
@@ -155,7 +165,7 @@ static int check_enum(const json_t *v, const struct field *f, const char *path, 
     return check_fail(e, path, f->name, "must be one of %s", list);
 }
 
-static int check_int(const json_t *v, const struct field *f, const char *path, field_error *e)
+static int check_int(const json_t *v, const struct field *f, const at *path, field_error *e)
 {
     if (json_is_integer(v) && json_integer_value(v) >= f->min && json_integer_value(v) <= f->max)
         return 0;
@@ -166,9 +176,14 @@ static int check_int(const json_t *v, const struct field *f, const char *path, f
 }
 
 /* Every check runs in one of two modes: copying (what native stores of a PBX's input) or
- * checking only (an adapter's output, on every webhook: no allocation). When checking only,
- * "the value to store" is v itself, borrowed. */
-static json_t *keep(const json_t *v, bool copy) { return copy ? json_deep_copy(v) : (json_t *)v; }
+ * checking only (an adapter's output, on every webhook: no allocation). When copying, a
+ * checked value is shared with the source, not duplicated: nothing changes a value once it is
+ * checked, and the copy's own objects hold only the known fields. When checking only, "the
+ * value to store" is v itself, borrowed. */
+static json_t *keep(const json_t *v, bool copy)
+{
+    return copy ? json_incref((json_t *)v) : (json_t *)v;
+}
 
 /* Stores value under name in ev; with no ev (checking only) value is borrowed. */
 static int put(json_t *ev, const char *name, json_t *value)
@@ -178,19 +193,18 @@ static int put(json_t *ev, const char *name, json_t *value)
     return json_object_set_new(ev, name, value);
 }
 
-static int copy_object(const json_t *src, const struct field *fields, const char *path,
-                       json_t **out, field_error *e);
+static int copy_object(const json_t *src, const struct field *fields, const at *path, json_t **out,
+                       field_error *e);
 
 /* A party object, or a bare string taken as the extension (route/async names one). */
-static json_t *party_or_string(const json_t *v, const struct field *f, const char *path, bool copy,
+static json_t *party_or_string(const json_t *v, const struct field *f, const at *path, bool copy,
                                field_error *e)
 {
     json_t *out = NULL;
-    char sub[128];
-    join_path(sub, sizeof sub, path, f->name);
+    const at sub = {path, f->name};
     if (json_is_string(v)) {
         struct field ext = {.name = "", .type = F_STR, .maxlen = 64};
-        if (check_str(v, &ext, sub, e) < 0)
+        if (check_str(v, &ext, &sub, e) < 0)
             return NULL;
         return copy ? json_pack("{sO}", "extension", v) : (json_t *)v;
     }
@@ -198,17 +212,17 @@ static json_t *party_or_string(const json_t *v, const struct field *f, const cha
         check_fail(e, path, f->name, "must be an object {number, extension} or a string");
         return NULL;
     }
-    if (copy_object(v, party_fields, sub, copy ? &out : NULL, e) < 0)
+    if (copy_object(v, party_fields, &sub, copy ? &out : NULL, e) < 0)
         return NULL;
     return copy ? out : (json_t *)v;
 }
 
 /* Checks v against f; returns the value to store (see keep) or NULL. */
-static json_t *check_field(const json_t *v, const struct field *f, const char *path, bool copy,
+static json_t *check_field(const json_t *v, const struct field *f, const at *path, bool copy,
                            field_error *e)
 {
     json_t *out = NULL;
-    char sub[128];
+    const at sub = {path, f->name};
     switch (f->type) {
     case F_STR:
         return check_str(v, f, path, e) < 0 ? NULL : keep(v, copy);
@@ -231,8 +245,7 @@ static json_t *check_field(const json_t *v, const struct field *f, const char *p
             check_fail(e, path, f->name, "must be an object");
             return NULL;
         }
-        join_path(sub, sizeof sub, path, f->name);
-        if (copy_object(v, f->sub, sub, copy ? &out : NULL, e) < 0)
+        if (copy_object(v, f->sub, &sub, copy ? &out : NULL, e) < 0)
             return NULL;
         return copy ? out : (json_t *)v;
     case F_PARTY_OR_STR:
@@ -243,8 +256,8 @@ static json_t *check_field(const json_t *v, const struct field *f, const char *p
 
 /* Copies the known fields of src into a new object *out (or only checks them when out is
  * NULL); absent or null means not given. */
-static int copy_object(const json_t *src, const struct field *fields, const char *path,
-                       json_t **out, field_error *e)
+static int copy_object(const json_t *src, const struct field *fields, const at *path, json_t **out,
+                       field_error *e)
 {
     json_t *obj = out ? json_object() : NULL;
     if (out && !obj)
@@ -270,7 +283,7 @@ static int copy_object(const json_t *src, const struct field *fields, const char
 
 /* ---- one event ---- */
 
-static int set_user_list(const json_t *src, const char *path, json_t *ev, field_error *e)
+static int set_user_list(const json_t *src, const at *path, json_t *ev, field_error *e)
 {
     const json_t *user = json_object_get(src, "user");
     const json_t *users = json_object_get(src, "users");
@@ -291,13 +304,13 @@ static int set_user_list(const json_t *src, const char *path, json_t *ev, field_
             return check_fail(e, path, name, "%s", bad_ext);
         }
     }
-    return ev ? json_object_set_new(ev, "users", json_deep_copy(users)) : 0;
+    return ev ? json_object_set(ev, "users", (json_t *)users) : 0;
 }
 
 static const struct field target_field = {.name = "target", .type = F_ENUM, .values = targets};
 
 /* Who the event is for: named users (user or users), or a target the broker resolves. */
-static int set_audience(const json_t *src, const char *path, json_t *ev, field_error *e)
+static int set_audience(const json_t *src, const at *path, json_t *ev, field_error *e)
 {
     const json_t *user = json_object_get(src, "user");
     const json_t *users = json_object_get(src, "users");
@@ -318,7 +331,7 @@ static int set_audience(const json_t *src, const char *path, json_t *ev, field_e
     return put(ev, "target", check_field(target, &target_field, path, ev != NULL, e));
 }
 
-static int set_ts(const json_t *src, const char *path, json_t *ev, field_error *e)
+static int set_ts(const json_t *src, const at *path, json_t *ev, field_error *e)
 {
     const json_t *ts = json_object_get(src, "ts");
     int64_t ms;
@@ -334,7 +347,7 @@ static int set_ts(const json_t *src, const char *path, json_t *ev, field_error *
     return json_object_set_new(ev, "ts", json_string(buf));
 }
 
-static int set_scalar(const json_t *src, const struct field *f, const char *path, json_t *ev,
+static int set_scalar(const json_t *src, const struct field *f, const at *path, json_t *ev,
                       field_error *e)
 {
     const json_t *v = json_object_get(src, f->name);
@@ -343,18 +356,17 @@ static int set_scalar(const json_t *src, const struct field *f, const char *path
     return put(ev, f->name, check_field(v, f, path, ev != NULL, e));
 }
 
-static int set_kind_object(const json_t *src, const char *kind, const char *path, json_t *ev,
+static int set_kind_object(const json_t *src, const char *kind, const at *path, json_t *ev,
                            field_error *e)
 {
     const json_t *v = json_object_get(src, kind);
     json_t *obj = NULL;
-    char sub[128];
+    const at sub = {path, kind};
     if (!v || json_is_null(v))
         return check_fail(e, path, kind, "is required for kind %s", kind);
     if (!json_is_object(v))
         return check_fail(e, path, kind, "must be an object");
-    join_path(sub, sizeof sub, path, kind);
-    if (copy_object(v, kind_fields(kind), sub, ev ? &obj : NULL, e) < 0)
+    if (copy_object(v, kind_fields(kind), &sub, ev ? &obj : NULL, e) < 0)
         return -1;
     return ev ? json_object_set_new(ev, kind, obj) : 0;
 }
@@ -368,7 +380,7 @@ static const struct field key_field = {
 static const struct field order_field = {.name = "order", .type = F_OBJ, .sub = order_fields};
 
 /* A command's result names no call: the broker takes it from the command. */
-static int set_call_id(const json_t *src, const char *path, json_t *ev, field_error *e)
+static int set_call_id(const json_t *src, const at *path, json_t *ev, field_error *e)
 {
     const char *target = json_string_value(json_object_get(src, "target"));
     const json_t *v = json_object_get(src, "call_id");
@@ -381,7 +393,7 @@ static int set_call_id(const json_t *src, const char *path, json_t *ev, field_er
 }
 
 /* Checks src; with ev, copies what it checked into it. */
-static int walk_event(const json_t *src, const char *path, json_t *ev, field_error *e)
+static int walk_event(const json_t *src, const at *path, json_t *ev, field_error *e)
 {
     if (!json_is_object(src))
         return check_fail(e, path, "", "must be an event object");
@@ -392,17 +404,18 @@ static int walk_event(const json_t *src, const char *path, json_t *ev, field_err
         return -1;
     const json_t *raw = json_object_get(src, "raw");
     if (ev && raw && !json_is_null(raw))
-        json_object_set_new(ev, "raw", json_deep_copy(raw));
+        json_object_set(ev, "raw", (json_t *)raw);
     return 0;
 }
 
 json_t *event_check_copy(const json_t *src, const char *path, field_error *e)
 {
+    const at root = {NULL, path};
     json_t *ev = json_object();
-    if (ev && walk_event(src, path, ev, e) == 0)
+    if (ev && walk_event(src, &root, ev, e) == 0)
         return ev;
     if (!*e->message)
-        check_fail(e, path, "", "out of memory");
+        check_fail(e, &root, "", "out of memory");
     json_decref(ev);
     return NULL;
 }
@@ -411,10 +424,11 @@ json_t *event_check_copy(const json_t *src, const char *path, field_error *e)
  * or "target". */
 int event_check(const json_t *ev, const char *path, field_error *e)
 {
+    const at root = {NULL, path};
     memset(e, 0, sizeof *e);
     if (json_is_object(ev) && json_object_get(ev, "user"))
-        return check_fail(e, path, "user", "an adapter names its users with \"users\"");
-    return walk_event(ev, path, NULL, e);
+        return check_fail(e, &root, "user", "an adapter names its users with \"users\"");
+    return walk_event(ev, &root, NULL, e);
 }
 
 int event_check_all(const json_t *events, field_error *e)
@@ -422,7 +436,7 @@ int event_check_all(const json_t *events, field_error *e)
     char path[32];
     memset(e, 0, sizeof *e);
     if (!json_is_array(events))
-        return check_fail(e, "", "events", "must be an array");
+        return check_fail(e, NULL, "events", "must be an array");
     for (size_t i = 0; i < json_array_size(events); i++) {
         snprintf(path, sizeof path, "events[%zu]", i);
         if (event_check(json_array_get(events, i), path, e) < 0)

@@ -15,7 +15,7 @@
 set -eu
 
 RUNTIME_PKGS="build-essential pkg-config libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev
- libjansson-dev libcurl4-openssl-dev libuv1-dev libssl-dev redis-server redis-tools curl
+ libjansson-dev libcurl4-openssl-dev libuv1-dev libssl-dev libjemalloc-dev redis-server redis-tools curl
  ca-certificates"
 TEST_PKGS="libcmocka-dev python3-pytest python3-pytest-xdist python3-websockets python3-requests python3-redis
  python3-jsonschema python3-yaml haproxy clang libclang-rt-14-dev clang-format kamailio

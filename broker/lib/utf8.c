@@ -3,8 +3,7 @@
 
 #include <stddef.h>
 
-/* Length of the well-formed sequence at p, or 0. */
-static int sequence(const unsigned char *p)
+int utf8_sequence(const unsigned char *p)
 {
     unsigned char c = p[0];
     int n = c < 0x80                 ? 1
@@ -25,7 +24,7 @@ char *utf8_repair(char *s)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        int n = sequence(p);
+        int n = utf8_sequence(p);
         if (n)
             p += n;
         else

@@ -15,6 +15,7 @@
 #include "result.h"
 #include <ctype.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,30 @@ static void copy_query(struct lws *wsi, http_req *r)
 
 /* A sane X-Request-Id is kept; anything else (absent, too long, odd characters) is replaced,
  * never refused: the id is for the logs, and a bad one is no reason to fail a request. */
+/* A generated id's random bytes. RAND_bytes costs far more per call than per byte, so they
+ * come from a pool filled for many ids at once; a forked child drops what it inherited, or
+ * two workers would hand out the same ids. */
+static struct {
+    unsigned char bytes[REQUEST_ID_RANDOM * 128];
+    size_t left;
+    bool fork_hooked;
+} id_pool;
+
+static void id_pool_forget(void) { id_pool.left = 0; }
+
+static const unsigned char *id_random(void)
+{
+    if (!id_pool.fork_hooked)
+        id_pool.fork_hooked = pthread_atfork(NULL, NULL, id_pool_forget) == 0;
+    if (id_pool.left == 0) {
+        if (RAND_bytes(id_pool.bytes, sizeof id_pool.bytes) != 1)
+            memset(id_pool.bytes, 0, sizeof id_pool.bytes);
+        id_pool.left = sizeof id_pool.bytes;
+    }
+    id_pool.left -= REQUEST_ID_RANDOM;
+    return id_pool.bytes + id_pool.left;
+}
+
 static void request_id_of(struct lws *wsi, char out[REQUEST_ID_MAX + 1])
 {
     static const char name[] = "x-request-id:";
@@ -179,10 +204,7 @@ static void request_id_of(struct lws *wsi, char out[REQUEST_ID_MAX + 1])
         lws_hdr_custom_copy(wsi, out, REQUEST_ID_MAX + 1, name, (int)sizeof name - 1) == n &&
         request_id_valid(out, (size_t)n))
         return;
-    unsigned char random[REQUEST_ID_RANDOM];
-    if (RAND_bytes(random, sizeof random) != 1)
-        memset(random, 0, sizeof random);
-    request_id_format(random, out);
+    request_id_format(id_random(), out);
 }
 
 static http_req *req_new(struct lws *wsi, const char *path)

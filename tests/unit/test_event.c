@@ -110,6 +110,28 @@ static void key_is_stable_across_retries(void **state)
     json_decref(c);
 }
 
+/* A target's name is part of the content (the key hashes the pieces without joining them). */
+static void key_of_a_target_event(void **state)
+{
+    (void)state;
+    json_t *ev = load("{\"kind\":\"call\",\"target\":\"one_online\",\"call_id\":\"c-9\","
+                      "\"ts\":\"2026-01-02T03:04:05.006Z\",\"call\":{\"state\":\"appeared\"},"
+                      "\"raw\":{\"x\":[1]}}");
+    event_prepared p;
+    assert_int_equal(event_prepare(ev, "acme", "native", NOW_MS, &p), 0);
+    const char *canon = "call\n\"c-9\"\n2026-01-02T03:04:05.006Z\n@one_online\n"
+                        "{\"state\":\"appeared\"}\n{\"x\":[1]}";
+    unsigned char md[32];
+    unsigned int mdlen;
+    EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+    assert_string_equal(p.key, hex);
+    event_prepared_free(&p);
+    json_decref(ev);
+}
+
 static void one_copy_per_distinct_user(void **state)
 {
     (void)state;
@@ -357,6 +379,7 @@ int main(void)
         cmocka_unit_test(format_ts),
         cmocka_unit_test(fixed_key_order_and_stamped_ts),
         cmocka_unit_test(given_ts_key_and_unknown_fields),
+        cmocka_unit_test(key_of_a_target_event),
         cmocka_unit_test(key_is_stable_across_retries),
         cmocka_unit_test(one_copy_per_distinct_user),
         cmocka_unit_test(refuses_events_without_users),
