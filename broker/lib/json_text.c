@@ -55,29 +55,22 @@ static void escape(text *t, unsigned char c)
         put(t, seq, 6);
 }
 
-/* Printable ASCII but the quote and the backslash: copied as it is. */
-static bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
-
 static void string(text *t, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
     put(t, "\"", 1);
-    while (p < end) {
-        while (p < end && plain(*p))
-            p++;
-        if (p == end)
-            break;
-        if (*p >= 0x80) { /* UTF-8, as jansson checks it */
+    while (p < end && !t->failed) {
+        if (*p >= 0x80) {
             int len = utf8_sequence(p);
-            if (len == 0 || len > end - p) {
+            if (len == 0 || len > end - p)
                 t->failed = true;
-                return;
-            }
             p += len;
-        } else {
+        } else if (*p < 0x20 || *p == '"' || *p == '\\') {
             put(t, (const char *)run, (size_t)(p - run));
             escape(t, *p);
             run = ++p;
+        } else {
+            p++;
         }
     }
     put(t, (const char *)run, (size_t)(p - run));
