@@ -2,7 +2,6 @@
 #include "event.h"
 
 #include "digest.h"
-#include "json_text.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,19 +176,35 @@ static char *sb_take(sbuf *b)
     return b->s;
 }
 
+#define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+
+/* Through the stack when it fits: json_dumps grows its buffer by doubling, a realloc each. */
 static char *dump(const json_t *v)
 {
-    size_t len;
-    return v ? json_text(v, &len) : NULL;
+    char buf[2048];
+    size_t n = v ? json_dumpb(v, buf, sizeof buf, DUMP_FLAGS) : 0;
+    if (n == 0 || n > sizeof buf)
+        return v ? json_dumps(v, DUMP_FLAGS) : NULL;
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, buf, n);
+        s[n] = '\0';
+    }
+    return s;
 }
 
-/* Appends v as compact JSON. */
+/* Appends v as compact JSON, through the stack for small values. */
 static void sb_dump(sbuf *b, const json_t *v)
 {
-    size_t n;
-    char *s = json_text(v, &n);
+    char buf[512];
+    size_t n = json_dumpb(v, buf, sizeof buf, DUMP_FLAGS);
+    if (n > 0 && n <= sizeof buf) {
+        sb_add(b, buf, n);
+        return;
+    }
+    char *s = n ? dump(v) : NULL;
     if (s)
-        sb_add(b, s, n);
+        sb_str(b, s);
     else
         b->failed = true;
     free(s);

@@ -3,7 +3,8 @@
 
 #include <stddef.h>
 
-int utf8_sequence(const unsigned char *p)
+/* Length of the well-formed sequence at p, or 0. */
+static int sequence(const unsigned char *p)
 {
     unsigned char c = p[0];
     int n = c < 0x80                 ? 1
@@ -24,7 +25,7 @@ char *utf8_repair(char *s)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        int n = utf8_sequence(p);
+        int n = sequence(p);
         if (n)
             p += n;
         else

@@ -6,7 +6,5 @@
 /* Replaces, in place, every byte that does not belong to a well-formed UTF-8 sequence
  * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF) with '?'. Returns s. */
 char *utf8_repair(char *s);
-/* The length of the well-formed sequence at p (1 to 4; reads no further than a NUL), or 0. */
-int utf8_sequence(const unsigned char *p);
 
 #endif
