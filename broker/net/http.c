@@ -958,9 +958,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
  * are small (register, ack, ping: under 128 bytes), larger ones arrive in pieces (hub.c joins
  * them), and an idle tab costs this much less. */
 #define WS_RX_BUFFER 128
+/* The most one send() may take: with 0, lws would cut every frame to WS_RX_BUFFER bytes, a
+ * send() each (a register page of 100 events is some 40 KB). The kernel takes what fits. */
+#define WS_TX_PACKET (256 * 1024)
 
 static const struct lws_protocols protocols[] = {
-    {"callrelay.v1", callback, sizeof(pss), WS_RX_BUFFER, 0, NULL, 0},
+    {"callrelay.v1", callback, sizeof(pss), WS_RX_BUFFER, 0, NULL, WS_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
