@@ -14,7 +14,7 @@ PURE_SRC := broker/lib/digest.c broker/lib/strmap.c broker/lib/cidr.c broker/lib
             broker/hub/wsproto.c broker/net/wsscan.c broker/hub/frame.c broker/hub/held.c broker/net/http_head.c \
             broker/net/connscan.c broker/lib/form.c broker/event_check.c broker/store/store_reply.c broker/lib/credentials.c broker/lib/forwarded.c broker/api/settings_check.c broker/lib/utf8.c \
             broker/store/call_state.c broker/store/online.c broker/lib/rfc3339.c broker/out/notify_rule.c broker/command_check.c broker/log_level.c broker/lib/request_id.c \
-            broker/lib/bounds.c broker/hub/feed_shard.c \
+            broker/lib/bounds.c broker/lib/feed_shard.c \
             $(sort $(wildcard adapters/*.c))
 # The server: loop, HTTP, websockets, Redis.
 SERVER_SRC := broker/log.c broker/metrics.c broker/store/redis_uv.c broker/store/store.c broker/store/store_users.c broker/store/store_integrations.c \

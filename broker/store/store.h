@@ -84,7 +84,7 @@ char *store_key_dedupe(const char *integration, const char *epoch, const char *k
 /* "PREFIX{integration}:" — the prefix of every per-integration key. */
 char *store_key_integration_prefix(const char *integration);
 const char *store_channel_events(void);
-/* The wake-ups' channels: this prefix and the shard's number (broker/hub/feed_shard.h). */
+/* The wake-ups' channels: this prefix and the shard's number (broker/lib/feed_shard.h). */
 const char *store_channel_feed(void);
 /* A user with tabs here joins or leaves its shard: the instance listens to a shard's channel
  * while any such user is in it. Active: Redis has the subscription, events reach us. */

@@ -1,4 +1,4 @@
-"""The feed of wake-ups by user shard (broker/hub/feed_shard.h): an instance subscribes to the
+"""The feed of wake-ups by user shard (broker/lib/feed_shard.h): an instance subscribes to the
 channel of a shard only while it has a tab of a user in it, so what it receives grows with its
 own tabs, not with every instance's events; a tab reads its first page only once its shard's
 feed is on, so nothing published meanwhile is missed."""
@@ -9,7 +9,7 @@ from conftest import call_event, wait_until
 
 
 def feed_shard(integration, extension):
-    """broker/hub/feed_shard.h, written again."""
+    """broker/lib/feed_shard.h, written again."""
     h = 0
     for b in (integration + "\t" + extension).encode():
         h = (h * 131 + b) % 2147483647

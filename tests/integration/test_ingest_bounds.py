@@ -81,7 +81,7 @@ def slowlog_commands(r):
 
 
 def feed_shard(integration, extension):
-    """broker/hub/feed_shard.h, written again: the channel a user's wake-ups travel on."""
+    """broker/lib/feed_shard.h, written again: the channel a user's wake-ups travel on."""
     h = 0
     for b in (integration + "\t" + extension).encode():
         h = (h * 131 + b) % 2147483647

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../broker/hub/feed_shard.c"
+#include "../../broker/lib/feed_shard.c"
 
 static void shard_matches_the_scripts_formula(void **state)
 {

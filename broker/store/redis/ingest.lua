@@ -35,7 +35,7 @@
 -- is appended to each recipient's stream, older entries are trimmed, the expiry refreshed, and
 -- the call's state updated. Wake-ups carry every appended entry as lines
 -- "integration\tuser\tid\tjson\n", on the channel of the user's shard of the feed
--- (broker/hub/feed_shard.h), in the order of their ids, in PUBLISH messages of whole
+-- (broker/lib/feed_shard.h), in the order of their ids, in PUBLISH messages of whole
 -- lines of at most ARGV[5] bytes (a longer line goes alone): Redis closes a subscriber whose
 -- output buffer one huge message would overflow.
 --
@@ -85,7 +85,7 @@ local queued = 0
 -- include: notify_due.lua
 -- include: notify_queue.lua
 
--- The user's shard of the feed, as broker/hub/feed_shard.c computes it.
+-- The user's shard of the feed, as broker/lib/feed_shard.c computes it.
 local integration_hash = {}
 local function feed_shard(integration, ext)
     local h = integration_hash[integration]
