@@ -719,6 +719,15 @@ static int set_durability(cr_config *c, const char *env, const char *v, char *er
     return 0;
 }
 
+/* both: for a rolling upgrade from a version that listens to one channel only */
+static int set_feed(cr_config *c, const char *env, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "shards") != 0 && strcmp(v, "both") != 0)
+        return cfg_fail(err, errlen, "%s: must be shards or both, got \"%s\"", env, v);
+    c->feed_both = strcmp(v, "both") == 0;
+    return 0;
+}
+
 static int set_replica_timeout(cr_config *c, const char *env, const char *v, char *err,
                                size_t errlen)
 {
@@ -761,6 +770,7 @@ static const struct setting settings[] = {
     {"ws_queue_soft_seconds", set_ws_soft_s},
     {"drain_timeout", set_drain_timeout},
     {"durability", set_durability},
+    {"feed", set_feed},
     {"replica_timeout_ms", set_replica_timeout},
 };
 

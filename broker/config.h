@@ -60,6 +60,7 @@ typedef struct cr_config {
     int ws_queue_soft_s;    /* default 30 */
     int drain_timeout_s;    /* SIGTERM: requests in flight get this long to finish, default 25 */
     int durability_replica; /* 1: a webhook's 2xx waits for WAIT 1 (CALLRELAY_DURABILITY) */
+    int feed_both; /* 1: wake-ups also on the single channel of versions before the shards */
     int replica_timeout_ms; /* WAIT's timeout, default 1000 */
 } cr_config;
 

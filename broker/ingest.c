@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#define HEAD 6 /* the script's arguments before the events' */
+#define HEAD 7 /* the script's arguments before the events' */
 
 /* One webhook. Its events may span several script calls; it is answered when the last of
  * them returned: stored only when every one of them stored. */
@@ -217,8 +217,13 @@ static void send_call(call *c)
 {
     char count[16];
     snprintf(count, sizeof count, "%u", c->n_events);
-    const char *head[HEAD] = {G.retention_ms, G.window_s, store_channel_feed(),
-                              count,          G.wake_max, G.key_prefix};
+    const char *head[HEAD] = {G.retention_ms,
+                              G.window_s,
+                              store_channel_feed(),
+                              count,
+                              G.wake_max,
+                              G.key_prefix,
+                              G.cfg->feed_both ? store_channel_events() : ""};
     size_t k = c->keys.n, n = k + HEAD + c->args.n;
     const char **argv = malloc(n * sizeof *argv);
     size_t *lens = malloc(n * sizeof *lens);

@@ -117,3 +117,29 @@ def test_feed_back_after_the_pubsub_connection_is_killed(world):
     time.sleep(0.2)
     for t in tabs:
         t.expect_silence(0.2)
+
+
+def legacy_lines(world, broker, acme, call_id):
+    """What an instance of a version before the shards hears: the channel cr:events."""
+    sub = world.redis.pubsub()
+    sub.subscribe("cr:events")
+    assert sub.get_message(timeout=5)["type"] == "subscribe"
+    acme.post_ok(call_event("201", call_id=call_id), broker=broker, accepted=1)
+    msg = sub.get_message(timeout=2)
+    sub.close()
+    return msg["data"] if msg else None
+
+
+def test_a_rolling_upgrade_wakes_the_old_instances_with_feed_both(world):
+    """CALLRELAY_FEED=both publishes every wake-up on cr:events too, where instances from before
+    the shards listen; the default does not (found by the review of this change)."""
+    a = world.start_broker("a")
+    both = world.start_broker("b", env={"CALLRELAY_FEED": "both"})
+    acme = world.provision("acme", broker=a)
+    acme.add_user("201", broker=a)
+    tab = acme.tab("201", broker=both)  # an upgraded instance's tab: told once, not twice
+    assert legacy_lines(world, a, acme, "up-1") is None
+    data = legacy_lines(world, both, acme, "up-2")
+    assert data and data.startswith("acme\t201\t") and '"call_id":"up-2"' in data, data
+    assert [e["call_id"] for e in tab.events(2)] == ["up-1", "up-2"]
+    tab.expect_silence(0.3)

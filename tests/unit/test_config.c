@@ -212,6 +212,7 @@ static void every_bad_value(void **state)
         {"redis_url", "redis+sentinel://a:1/m/x",
          "CALLRELAY_REDIS_URL: the database must be a number, got \"x\""},
         {"durability", "both", "CALLRELAY_DURABILITY: must be local or replica, got \"both\""},
+        {"feed", "all", "CALLRELAY_FEED: must be shards or both, got \"all\""},
         {"replica_timeout_ms", "0",
          "CALLRELAY_REPLICA_TIMEOUT_MS: must be a positive integer, got \"0\""},
         {"redis_url", "redis://h:0/", "CALLRELAY_REDIS_URL: port must be 1-65535, got \"0\""},

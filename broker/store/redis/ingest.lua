@@ -13,6 +13,8 @@
 -- ARGV[4]           number of events
 -- ARGV[5]           largest wake-up message, bytes
 -- ARGV[6]           key prefix ("cr:")
+-- ARGV[7]           "" or the single wake-up channel of versions before the shards, where every
+--                   message is published too (CALLRELAY_FEED=both, for a rolling upgrade)
 -- then per event:   integration;
 --                   target: "u" (the users that follow), "o" + fallback extension (one
 --                     online user, else the fallback, else nobody), "p" (the users of the
@@ -51,6 +53,7 @@ local retention_ms = ARGV[1]
 local n_events = tonumber(ARGV[4])
 local wake_max = tonumber(ARGV[5])
 local key_prefix = ARGV[6]
+local feed_both = ARGV[7]
 local find, sub, byte, concat, format = string.find, string.sub, string.byte, table.concat,
     string.format
 
@@ -106,7 +109,11 @@ end
 local function publish(shard)
     local w = wake[shard]
     if #w > 0 then
-        redis.call('PUBLISH', ARGV[3] .. format('%d', shard), concat(w))
+        local text = concat(w)
+        redis.call('PUBLISH', ARGV[3] .. format('%d', shard), text)
+        if feed_both ~= '' then
+            redis.call('PUBLISH', feed_both, text)
+        end
         wake[shard], wake_bytes[shard] = {}, 0
     end
 end
@@ -416,7 +423,7 @@ local function ingest(users, a, m)
     return 'a'
 end
 
-local a, k = 7, 1
+local a, k = 8, 1
 for e = 1, n_events do
     local m = tonumber(ARGV[a + 3])
     local n = tonumber(ARGV[a + 5 + m])
