@@ -16,8 +16,9 @@ unsigned feed_shard(const char *integration, const char *extension);
 typedef enum { FEED_NONE, FEED_SUBSCRIBE, FEED_UNSUBSCRIBE } feed_cmd;
 
 /* refs: users with tabs in the shard. A SUBSCRIBE is not sent while an UNSUBSCRIBE of the
- * same channel is unanswered: hiredis drops the channel's callback when that answer comes,
- * which would leave the new subscription without one. */
+ * same channel is unanswered, so that at most one command of each kind is on its way and the
+ * last answer says what Redis has (hiredis 0.14 would cope, it counts pending subscribes; the
+ * wait costs one round trip in a rare case). */
 typedef struct feed_slot {
     unsigned refs;
     unsigned outstanding; /* SUBSCRIBE and UNSUBSCRIBE sent, not answered */

@@ -143,6 +143,8 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     (void)ac;
     (void)priv;
+    if (reply && reply->type == REDIS_REPLY_ERROR) /* an ACL without the channel, say */
+        log_error("redis refused a subscription", "{s:s}", "error", reply->str);
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
         reply->element[0]->type != REDIS_REPLY_STRING ||
         reply->element[1]->type != REDIS_REPLY_STRING)
