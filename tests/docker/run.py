@@ -25,10 +25,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from conftest import (ADMIN_TOKEN, TICKET_SECRET, Broker, Closed, Env, RedisServer,  # noqa: E402
+from conftest import (ADMIN_TOKEN, TICKET_SECRET, Broker, Closed, Env,  # noqa: E402
                       free_port, wait_until)
-from test_haproxy import (HAPROXY_CFG, Front, haproxy_config, haproxy_stats,  # noqa: E402
-                          kill_one_under_load)
+from test_haproxy import kill_one_under_load, start_haproxy, stop_haproxy  # noqa: E402
 
 DOCKER = "/usr/bin/docker"
 DOCKERD = "/usr/sbin/dockerd"
@@ -289,36 +288,6 @@ def check_non_root(d, name):
     assert uid != "0" and host_uid != "0", (uid, host_uid)
 
 
-def start_haproxy(tmp, backends):
-    port = free_port()
-    sock = tmp / "haproxy.sock"
-    cfg = tmp / "haproxy.cfg"
-    cfg.write_text(haproxy_config(Path(HAPROXY_CFG).read_text(), port, backends, sock))
-    log = open(tmp / "haproxy.log", "wb")
-    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    front = Front("http://127.0.0.1:%d" % port)
-    front.port = port
-    front.stats = lambda: haproxy_stats(sock)
-
-    def up():
-        assert proc.poll() is None, "haproxy exited: " + (tmp / "haproxy.log").read_text()
-        st = front.stats()
-        return len(st) == 2 and all(s["status"] == "UP" for s in st.values())
-    wait_until(up, 30, what="haproxy with both broker containers UP")
-    return proc, front
-
-
-def stop_pid(proc):
-    if proc is not None and proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
 def drain_on_docker_stop(d, world, acme, broker):
     """docker stop: SIGTERM, the websocket closed with 1001, exit 0 well within the timeout."""
     assert d.inspect(IMAGE, "{{.Config.StopSignal}}") == "SIGTERM"
@@ -420,15 +389,15 @@ def main():
             for b in brokers:
                 wait_healthy(d, b.name)
                 check_non_root(d, b.name)
-            haproxy, front = start_haproxy(tmp, [b.port for b in brokers])
-            front.brokers = brokers
+            haproxy = start_haproxy(tmp, brokers)
+            front = haproxy[2]
         with Phase("kill test through the containers"):
             kill_one_under_load(world, front, lambda: d.docker(
                 "kill", "-s", "KILL", brokers[0].name))
         with Phase("docker stop drains"):
             acme = world.provision("drain", broker=front)
             drain_on_docker_stop(d, world, acme, brokers[1])
-        stop_pid(haproxy)
+        stop_haproxy(*haproxy[:2])
         haproxy = None
         with Phase("a TLS container's health check"):
             tls_container(d, tmp, redis_url)
@@ -439,7 +408,8 @@ def main():
         print("FAIL: %s" % e, flush=True)
         return 1
     finally:
-        stop_pid(haproxy)
+        if haproxy is not None:
+            stop_haproxy(*haproxy[:2])
         with Phase("stop dockerd, remove temp dirs"):
             if world is not None and world.redis_server is not None:
                 world.redis_server.stop()
