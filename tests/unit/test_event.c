@@ -75,6 +75,16 @@ static void given_ts_key_and_unknown_fields(void **state)
     json_decref(ev);
 }
 
+/* sha256 of text as hex, computed with OpenSSL directly, not through digest.c */
+static void sha256_hex(const char *text, char hex[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen;
+    EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+}
+
 static void key_is_stable_across_retries(void **state)
 {
     (void)state;
@@ -95,12 +105,8 @@ static void key_is_stable_across_retries(void **state)
     /* the key is sha256 of the content lines, computed independently here */
     const char *canon =
         "call\n\"c-9\"\n\n101,\n{\"state\":\"appeared\",\"from\":{\"number\":\"1\"}}\n";
-    unsigned char md[32];
-    unsigned int mdlen;
-    EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL);
     char hex[65];
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", md[i]);
+    sha256_hex(canon, hex);
     assert_string_equal(pa.key, hex);
     event_prepared_free(&pa);
     event_prepared_free(&pb);
@@ -121,12 +127,8 @@ static void key_of_a_target_event(void **state)
     assert_int_equal(event_prepare(ev, "acme", "native", NOW_MS, &p), 0);
     const char *canon = "call\n\"c-9\"\n2026-01-02T03:04:05.006Z\n@one_online\n"
                         "{\"state\":\"appeared\"}\n{\"x\":[1]}";
-    unsigned char md[32];
-    unsigned int mdlen;
-    EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL);
     char hex[65];
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", md[i]);
+    sha256_hex(canon, hex);
     assert_string_equal(p.key, hex);
     event_prepared_free(&p);
     json_decref(ev);
